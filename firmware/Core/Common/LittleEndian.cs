@@ -1,0 +1,84 @@
+namespace TinyMlops.Firmware.Core.Common
+{
+    /// <summary>
+    /// Little-endian reads and writes on byte arrays. Callers check bounds first (the readers here do not, so they
+    /// stay cheap inside loaders that have already validated every offset).
+    /// </summary>
+    public static class LittleEndian
+    {
+        /// <summary>Reads an unsigned 16-bit value.</summary>
+        public static int ReadUInt16(byte[] b, int o)
+        {
+            return b[o] | (b[o + 1] << 8);
+        }
+
+        /// <summary>Reads a signed 16-bit value.</summary>
+        public static short ReadInt16(byte[] b, int o)
+        {
+            return (short)(b[o] | (b[o + 1] << 8));
+        }
+
+        /// <summary>Reads a signed 32-bit value.</summary>
+        public static int ReadInt32(byte[] b, int o)
+        {
+            return b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24);
+        }
+
+        /// <summary>Reads an unsigned 32-bit value.</summary>
+        public static uint ReadUInt32(byte[] b, int o)
+        {
+            return (uint)ReadInt32(b, o);
+        }
+
+        /// <summary>Reads a signed 64-bit value.</summary>
+        public static long ReadInt64(byte[] b, int o)
+        {
+            return (long)ReadUInt32(b, o) | ((long)ReadInt32(b, o + 4) << 32);
+        }
+
+        /// <summary>Reads an IEEE-754 single (both the ESP32 and the hosts we run on are little-endian).</summary>
+        public static float ReadSingle(byte[] b, int o)
+        {
+            return System.BitConverter.ToSingle(b, o);
+        }
+
+        /// <summary>Writes a 16-bit value.</summary>
+        public static void WriteUInt16(byte[] b, int o, int v)
+        {
+            b[o] = (byte)v;
+            b[o + 1] = (byte)(v >> 8);
+        }
+
+        /// <summary>Writes a 32-bit value.</summary>
+        public static void WriteInt32(byte[] b, int o, int v)
+        {
+            b[o] = (byte)v;
+            b[o + 1] = (byte)(v >> 8);
+            b[o + 2] = (byte)(v >> 16);
+            b[o + 3] = (byte)(v >> 24);
+        }
+
+        /// <summary>Writes an unsigned 32-bit value.</summary>
+        public static void WriteUInt32(byte[] b, int o, uint v)
+        {
+            WriteInt32(b, o, (int)v);
+        }
+
+        /// <summary>Writes a 64-bit value.</summary>
+        public static void WriteInt64(byte[] b, int o, long v)
+        {
+            WriteInt32(b, o, (int)v);
+            WriteInt32(b, o + 4, (int)(v >> 32));
+        }
+
+        /// <summary>Writes an IEEE-754 single.</summary>
+        public static void WriteSingle(byte[] b, int o, float v)
+        {
+            byte[] t = System.BitConverter.GetBytes(v);
+            b[o] = t[0];
+            b[o + 1] = t[1];
+            b[o + 2] = t[2];
+            b[o + 3] = t[3];
+        }
+    }
+}
