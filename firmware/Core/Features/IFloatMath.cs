@@ -1,0 +1,54 @@
+namespace TinyMlops.Firmware.Core.Features
+{
+    /// <summary>
+    /// The few transcendental functions the feature code needs. On the ESP32 the nanoFramework firmware evaluates
+    /// System.Math's double functions at float precision; on a host they are double precision, rounded to float.
+    /// Feature code calls only these, outside its inner loops, so the two platforms can be compared (the tests
+    /// plug in a float-precision implementation to bound the difference).
+    /// </summary>
+    public interface IFloatMath
+    {
+        /// <summary>Square root.</summary>
+        float Sqrt(float x);
+
+        /// <summary>Base-10 logarithm.</summary>
+        float Log10(float x);
+
+        /// <summary>Sine of an angle in radians.</summary>
+        float Sin(float x);
+
+        /// <summary>Cosine of an angle in radians.</summary>
+        float Cos(float x);
+    }
+
+    /// <summary><see cref="IFloatMath"/> through System.Math, the implementation both the device and the host use.</summary>
+    public sealed class SystemFloatMath : IFloatMath
+    {
+        /// <summary>Shared instance (stateless).</summary>
+        public static readonly SystemFloatMath Instance = new SystemFloatMath();
+
+        /// <inheritdoc />
+        public float Sqrt(float x)
+        {
+            return (float)System.Math.Sqrt(x);
+        }
+
+        /// <inheritdoc />
+        public float Log10(float x)
+        {
+            return (float)System.Math.Log10(x);
+        }
+
+        /// <inheritdoc />
+        public float Sin(float x)
+        {
+            return (float)System.Math.Sin(x);
+        }
+
+        /// <inheritdoc />
+        public float Cos(float x)
+        {
+            return (float)System.Math.Cos(x);
+        }
+    }
+}
