@@ -1,0 +1,311 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace TinyMlops.Boards;
+
+/// <summary>Memory a board grants to models.</summary>
+public sealed record BoardMemory
+{
+    /// <summary>Total RAM of the board in bytes.</summary>
+    public long TotalRamBytes { get; init; }
+
+    /// <summary>Flash (or disk) bytes for one model slot.</summary>
+    public int ModelFlashBytes { get; init; }
+
+    /// <summary>RAM a model may use (blob in RAM + activations).</summary>
+    public int ModelRamBytes { get; init; }
+
+    /// <summary>Largest contiguous block the managed heap can give after start-up.</summary>
+    public int LargestBlockBytes { get; init; }
+}
+
+/// <summary>How a board samples vibration.</summary>
+public sealed record BoardSampling
+{
+    /// <summary>Accelerometer: <c>mpu6050</c> (I2C) or <c>adxl345</c> (SPI).</summary>
+    public string Sensor { get; init; } = "";
+
+    /// <summary>Samples per second per axis.</summary>
+    public int SampleRateHz { get; init; }
+
+    /// <summary>Samples per window (power of two).</summary>
+    public int WindowLength { get; init; }
+
+    /// <summary>Frequency bands per axis in the feature vector.</summary>
+    public int Bands { get; init; }
+
+    /// <summary>Full-scale range in g.</summary>
+    public int RangeG { get; init; }
+
+    /// <summary>Integer multiply-accumulates per second the board sustains in the interpreter (for the budget check).</summary>
+    public long MacsPerSecond { get; init; }
+}
+
+/// <summary>Bus wiring of the sensor.</summary>
+public sealed record BoardBus
+{
+    /// <summary><c>i2c</c> or <c>spi</c>.</summary>
+    public string Kind { get; init; } = "";
+
+    /// <summary>Bus index (I2C1, SPI1 …).</summary>
+    public int Bus { get; init; }
+
+    /// <summary>Pin numbers by role: sda/scl for I2C, mosi/miso/clk/cs for SPI.</summary>
+    public Dictionary<string, int> Pins { get; init; } = new();
+
+    /// <summary>I2C device address (I2C only).</summary>
+    public int Address { get; init; }
+}
+
+/// <summary>A board profile (boards/NAME.json): what a model and the node's firmware may assume about a board.</summary>
+public sealed record BoardProfile
+{
+    /// <summary>Name, equal to the file name: what every command takes as <c>--board</c>.</summary>
+    public string Name { get; init; } = "";
+
+    /// <summary>One-line description.</summary>
+    public string Description { get; init; } = "";
+
+    /// <summary><c>sensor-node</c> (ESP32, nanoFramework) or <c>gateway</c> (Raspberry Pi, .NET).</summary>
+    public string Role { get; init; } = "";
+
+    /// <summary>Board class written into model headers (1 ESP32, 2 ESP32-S3, 3 ESP32-C3, 10 Raspberry Pi).</summary>
+    public int BoardClass { get; init; }
+
+    /// <summary>nanoff <c>--target</c> name (sensor nodes only).</summary>
+    public string? NanoffTarget { get; init; }
+
+    /// <summary>Memory budgets.</summary>
+    public BoardMemory Memory { get; init; } = new();
+
+    /// <summary>Sampling (sensor nodes only).</summary>
+    public BoardSampling? Sampling { get; init; }
+
+    /// <summary>Sensor bus (sensor nodes only).</summary>
+    public BoardBus? SensorBus { get; init; }
+
+    /// <summary>Alarm outputs by role (stackLight, buzzer, …) → GPIO number.</summary>
+    public Dictionary<string, int> AlarmPins { get; init; } = new();
+
+    /// <summary>Highest GPIO number of the board.</summary>
+    public int MaxGpio { get; init; }
+
+    /// <summary>Board classes a profile may name.</summary>
+    public static readonly IReadOnlyDictionary<int, string> Classes = new Dictionary<int, string>
+    {
+        [1] = "ESP32 (Xtensa LX6)", [2] = "ESP32-S3 (Xtensa LX7)", [3] = "ESP32-C3 (RISC-V)", [10] = "Raspberry Pi (arm64)",
+    };
+
+    /// <summary>nanoff targets a sensor-node profile may name.</summary>
+    public static readonly IReadOnlySet<string> NanoffTargets = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "ESP32_REV0", "ESP32_REV3", "ESP32_PSRAM_REV0", "ESP32_PSRAM_REV3", "ESP32_S3", "ESP32_S3_ALL", "ESP32_C3", "ESP32_C6_THREAD",
+    };
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        ReadCommentHandling = JsonCommentHandling.Skip,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    };
+
+    /// <summary>The repository's boards/ folder, found upward from <paramref name="start"/> (default: the app's folder).</summary>
+    public static string FindBoardsDirectory(string? start = null)
+    {
+        string? dir = start ?? AppContext.BaseDirectory;
+        while (dir != null)
+        {
+            string candidate = Path.Combine(dir, "boards");
+            if (File.Exists(Path.Combine(dir, "TinyMlops.sln")) && Directory.Exists(candidate))
+            {
+                return candidate;
+            }
+
+            dir = Path.GetDirectoryName(dir);
+        }
+
+        throw new DirectoryNotFoundException("boards/ not found: run from inside the TinyMlops repository");
+    }
+
+    /// <summary>Names of every profile in <paramref name="directory"/>.</summary>
+    public static IReadOnlyList<string> List(string directory) =>
+        Directory.GetFiles(directory, "*.json").Select(f => Path.GetFileNameWithoutExtension(f)).OrderBy(n => n, StringComparer.Ordinal).ToArray();
+
+    /// <summary>Loads and validates boards/<paramref name="name"/>.json.</summary>
+    /// <exception cref="BoardProfileException">Unknown board, unreadable JSON, or a rule broken (the message lists them all).</exception>
+    public static BoardProfile Load(string name, string? directory = null)
+    {
+        directory ??= FindBoardsDirectory();
+        string path = Path.Combine(directory, name + ".json");
+        if (name.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 || !File.Exists(path))
+        {
+            throw new BoardProfileException($"unknown board '{name}'; known boards: {string.Join(", ", List(directory))}");
+        }
+
+        return Parse(File.ReadAllText(path), name);
+    }
+
+    /// <summary>Parses and validates profile JSON whose file is named <paramref name="expectedName"/>.</summary>
+    public static BoardProfile Parse(string json, string expectedName)
+    {
+        BoardProfile? p;
+        try
+        {
+            p = JsonSerializer.Deserialize<BoardProfile>(json, Json);
+        }
+        catch (JsonException e)
+        {
+            throw new BoardProfileException($"board '{expectedName}': invalid JSON: {e.Message}");
+        }
+
+        if (p == null)
+        {
+            throw new BoardProfileException($"board '{expectedName}': empty profile");
+        }
+
+        List<string> errors = p.Validate(expectedName);
+        if (errors.Count > 0)
+        {
+            throw new BoardProfileException($"board '{expectedName}' is invalid:\n  - " + string.Join("\n  - ", errors));
+        }
+
+        return p;
+    }
+
+    /// <summary>Every rule the profile breaks (empty when valid).</summary>
+    public List<string> Validate(string expectedName)
+    {
+        var e = new List<string>();
+        if (Name != expectedName)
+        {
+            e.Add($"name '{Name}' must equal the file name '{expectedName}'");
+        }
+
+        if (!Classes.ContainsKey(BoardClass))
+        {
+            e.Add($"boardClass {BoardClass} is not one of {string.Join(", ", Classes.Keys)}");
+        }
+
+        if (Memory.TotalRamBytes <= 0 || Memory.ModelFlashBytes <= 0 || Memory.ModelRamBytes <= 0 || Memory.LargestBlockBytes <= 0)
+        {
+            e.Add("memory figures must all be positive");
+        }
+
+        if (Memory.LargestBlockBytes > Memory.TotalRamBytes || Memory.ModelRamBytes > Memory.TotalRamBytes)
+        {
+            e.Add("largest block and model RAM cannot exceed total RAM");
+        }
+
+        if (MaxGpio <= 0)
+        {
+            e.Add("maxGpio must be positive");
+        }
+
+        var used = new Dictionary<int, string>();
+        foreach ((string role, int pin) in AlarmPins.Concat(SensorBus?.Pins ?? new Dictionary<string, int>()))
+        {
+            if (pin < 0 || pin > MaxGpio)
+            {
+                e.Add($"pin {role}={pin} is outside 0..{MaxGpio}");
+            }
+            else if (!used.TryAdd(pin, role))
+            {
+                e.Add($"pin {pin} is used by both {used[pin]} and {role}");
+            }
+        }
+
+        if (Role == "sensor-node")
+        {
+            if (NanoffTarget == null || !NanoffTargets.Contains(NanoffTarget))
+            {
+                e.Add($"nanoffTarget '{NanoffTarget}' is not a known nanoff target ({string.Join(", ", NanoffTargets)})");
+            }
+
+            if (Sampling == null)
+            {
+                e.Add("a sensor node needs sampling");
+            }
+            else
+            {
+                if (Sampling.Sensor is not ("mpu6050" or "adxl345"))
+                {
+                    e.Add($"sensor '{Sampling.Sensor}' must be mpu6050 or adxl345");
+                }
+
+                int maxRate = Sampling.Sensor == "adxl345" ? 3200 : 1000;
+                if (Sampling.SampleRateHz < 1 || Sampling.SampleRateHz > maxRate)
+                {
+                    e.Add($"sampleRateHz {Sampling.SampleRateHz} is outside 1..{maxRate} for {Sampling.Sensor}");
+                }
+
+                if (Sampling.WindowLength < 16 || Sampling.WindowLength > 8192 || (Sampling.WindowLength & (Sampling.WindowLength - 1)) != 0)
+                {
+                    e.Add($"windowLength {Sampling.WindowLength} must be a power of two in 16..8192");
+                }
+
+                if (Sampling.Bands < 1 || Sampling.Bands > Sampling.WindowLength / 4)
+                {
+                    e.Add($"bands {Sampling.Bands} must be in 1..windowLength/4");
+                }
+
+                if (Sampling.RangeG is not (2 or 4 or 8 or 16))
+                {
+                    e.Add($"rangeG {Sampling.RangeG} must be 2, 4, 8 or 16");
+                }
+
+                if (Sampling.MacsPerSecond <= 0)
+                {
+                    e.Add("macsPerSecond must be positive");
+                }
+            }
+
+            if (SensorBus == null)
+            {
+                e.Add("a sensor node needs sensorBus");
+            }
+            else
+            {
+                string[] roles = SensorBus.Kind == "i2c" ? new[] { "sda", "scl" } : SensorBus.Kind == "spi" ? new[] { "mosi", "miso", "clk", "cs" } : Array.Empty<string>();
+                if (roles.Length == 0)
+                {
+                    e.Add($"sensorBus kind '{SensorBus.Kind}' must be i2c or spi");
+                }
+
+                foreach (string r in roles.Where(r => !SensorBus.Pins.ContainsKey(r)))
+                {
+                    e.Add($"sensorBus needs pin '{r}'");
+                }
+
+                if (Sampling != null && ((Sampling.Sensor == "mpu6050") != (SensorBus.Kind == "i2c")))
+                {
+                    e.Add("mpu6050 is wired on i2c, adxl345 on spi");
+                }
+
+                if (SensorBus.Kind == "i2c" && (SensorBus.Address < 0x08 || SensorBus.Address > 0x77))
+                {
+                    e.Add($"i2c address 0x{SensorBus.Address:X2} is outside 0x08..0x77");
+                }
+            }
+        }
+        else if (Role == "gateway")
+        {
+            if (NanoffTarget != null)
+            {
+                e.Add("a gateway has no nanoffTarget");
+            }
+        }
+        else
+        {
+            e.Add($"role '{Role}' must be sensor-node or gateway");
+        }
+
+        return e;
+    }
+}
+
+/// <summary>A board profile is missing or invalid.</summary>
+public sealed class BoardProfileException(string message) : Exception(message);

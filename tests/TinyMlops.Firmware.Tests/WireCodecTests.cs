@@ -1,0 +1,143 @@
+using System;
+using TinyMlops.Firmware.Core.Common;
+using TinyMlops.Firmware.Core.Wire;
+using Xunit;
+
+namespace TinyMlops.Firmware.Tests;
+
+public class WireCodecTests
+{
+    private static T RoundTrip<T>(T m) where T : WireMessage => Assert.IsType<T>(WireCodec.Decode(WireCodec.Encode(m), 0, WireCodec.Encode(m).Length));
+
+    [Fact]
+    public void Ota_status_has_the_documented_bytes()
+    {
+        var m = new OtaStatusMessage { Sequence = 0x01020304, TimestampMs = 0x1122334455667788, ReleaseSequence = 7, State = 1, Error = 0, NextOffset = 0x1234, InstalledSequence = 6 };
+        byte[] expected =
+        {
+            0x01, 0x06, 0x10, 0x00,                         // version 1, type 6 (OTA status), payload 16 bytes
+            0x04, 0x03, 0x02, 0x01,                         // sequence
+            0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, // timestamp ms
+            0x07, 0x00, 0x00, 0x00,                         // release sequence
+            0x01, 0x00, 0x00, 0x00,                         // state downloading, no error, reserved
+            0x34, 0x12, 0x00, 0x00,                         // next offset
+            0x06, 0x00, 0x00, 0x00,                         // installed sequence
+            0x00, 0x00, 0x00, 0x00,                         // CRC32 (filled below)
+        };
+        LittleEndian.WriteUInt32(expected, 32, Crc32.Compute(expected, 0, 32));
+        Assert.Equal(expected, WireCodec.Encode(m));
+    }
+
+    [Fact]
+    public void Verdict_has_the_documented_bytes()
+    {
+        var m = new VerdictMessage { Sequence = 9, TimestampMs = 0, EventSequence = 5, VerifierVersion = 3, ClassId = 2, IsFault = true, Probability = 0.75f, Label = "imbalance" };
+        byte[] expected = new byte[16 + 16 + 9 + 4];
+        expected[0] = 1; expected[1] = 3; expected[2] = 25; expected[4] = 9;
+        expected[16] = 5; expected[20] = 3; expected[24] = 2; expected[25] = 1; expected[26] = 9;
+        expected[28] = 0x00; expected[29] = 0x00; expected[30] = 0x40; expected[31] = 0x3F; // 0.75f
+        "imbalance"u8.CopyTo(expected.AsSpan(32));
+        LittleEndian.WriteUInt32(expected, 41, Crc32.Compute(expected, 0, 41));
+        Assert.Equal(expected, WireCodec.Encode(m));
+    }
+
+    [Fact]
+    public void Every_message_type_round_trips()
+    {
+        var t = RoundTrip(new TelemetryMessage { Sequence = 1, TimestampMs = 1700000000000, UptimeSeconds = 3600, FreeMemoryBytes = 81234, ModelId = 7, ModelVersion = 3, ModelSlot = 1, UpdateState = 3, RssiDbm = -67, InferenceMicros = 4321, Windows = 1000, Events = 12, Dropped = 2, LastError = 11 });
+        Assert.Equal((3600u, 81234u, -67, 4321u, 11), (t.UptimeSeconds, t.FreeMemoryBytes, t.RssiDbm, t.InferenceMicros, t.LastError));
+
+        var samples = new short[3 * 64];
+        for (int i = 0; i < samples.Length; i++)
+        {
+            samples[i] = (short)((i * 977) - 30000);
+        }
+
+        var e = RoundTrip(new EventMessage { Sequence = 2, ModelId = 7, ModelVersion = 3, Score = 901, Threshold = 800, RealScore = 12.5f, SampleRateHz = 1000, WindowLength = 64, SampleScale = 0.00025f, Features = new[] { 1f, -2f, 3.5f }, Samples = samples });
+        Assert.Equal(samples, e.Samples);
+        Assert.Equal(new[] { 1f, -2f, 3.5f }, e.Features);
+        Assert.Equal((901, 800, 1000, 64), (e.Score, e.Threshold, e.SampleRateHz, e.WindowLength));
+
+        var v = RoundTrip(new VerdictMessage { EventSequence = 2, ClassId = 0, IsFault = false, Probability = 0.99f, Label = "healthy" });
+        Assert.Equal("healthy", v.Label);
+
+        var offer = RoundTrip(new OtaOfferMessage { Manifest = new byte[] { 1, 2, 3 } });
+        Assert.Equal(new byte[] { 1, 2, 3 }, offer.Manifest);
+
+        var chunk = RoundTrip(new OtaChunkMessage { ReleaseSequence = 4, Offset = 512, Data = new byte[] { 9, 8, 7 } });
+        Assert.Equal((4u, 512, 3), (chunk.ReleaseSequence, chunk.Offset, chunk.Data.Length));
+    }
+
+    [Fact]
+    public void Hostile_frames_are_refused_with_a_reason()
+    {
+        byte[] good = WireCodec.Encode(new OtaChunkMessage { ReleaseSequence = 1, Offset = 0, Data = new byte[16] });
+        Assert.Equal(WireError.Truncated, Assert.Throws<WireFormatException>(() => WireCodec.Decode(good, 0, 10)).Code);
+        Assert.Equal(WireError.Truncated, Assert.Throws<WireFormatException>(() => WireCodec.Decode(good, 0, good.Length - 1)).Code);
+        Assert.Equal(WireError.Truncated, Assert.Throws<WireFormatException>(() => WireCodec.Decode(good, 5, good.Length)).Code);
+
+        byte[] b = (byte[])good.Clone();
+        b[20] ^= 1;
+        Assert.Equal(WireError.BadChecksum, Assert.Throws<WireFormatException>(() => WireCodec.Decode(b, 0, b.Length)).Code);
+
+        b = (byte[])good.Clone();
+        b[0] = 2;
+        Assert.Equal(WireError.UnsupportedVersion, Assert.Throws<WireFormatException>(() => WireCodec.Decode(b, 0, b.Length)).Code);
+
+        b = Reseal((byte[])good.Clone(), bytes => bytes[1] = 42);
+        Assert.Equal(WireError.UnknownType, Assert.Throws<WireFormatException>(() => WireCodec.Decode(b, 0, b.Length)).Code);
+
+        // An event whose declared window does not fill its payload.
+        byte[] ev = WireCodec.Encode(new EventMessage { SampleRateHz = 100, WindowLength = 4, SampleScale = 1f, Samples = new short[12] });
+        b = Reseal(ev, bytes => bytes[16 + 22] = 5);
+        Assert.Equal(WireError.BadLength, Assert.Throws<WireFormatException>(() => WireCodec.Decode(b, 0, b.Length)).Code);
+
+        // A NaN feature.
+        ev = WireCodec.Encode(new EventMessage { SampleRateHz = 100, WindowLength = 4, SampleScale = 1f, Features = new[] { 1f }, Samples = new short[12] });
+        b = Reseal(ev, bytes => LittleEndian.WriteSingle(bytes, 16 + 32, float.NaN));
+        Assert.Equal(WireError.BadField, Assert.Throws<WireFormatException>(() => WireCodec.Decode(b, 0, b.Length)).Code);
+
+        Assert.Throws<WireFormatException>(() => WireCodec.Encode(new VerdictMessage { Label = new string('x', 49) }));
+    }
+
+    [Fact]
+    public void Random_mutations_never_escape_as_anything_but_WireFormatException()
+    {
+        var rng = new Random(11);
+        byte[][] seeds =
+        {
+            WireCodec.Encode(new TelemetryMessage { UptimeSeconds = 5 }),
+            WireCodec.Encode(new EventMessage { SampleRateHz = 100, WindowLength = 8, SampleScale = 1f, Features = new[] { 1f, 2f }, Samples = new short[24] }),
+            WireCodec.Encode(new VerdictMessage { Label = "bearing outer", Probability = 0.5f }),
+            WireCodec.Encode(new OtaStatusMessage { NextOffset = 3 }),
+        };
+        int accepted = 0;
+        for (int i = 0; i < 50_000; i++)
+        {
+            byte[] b = (byte[])seeds[i % seeds.Length].Clone();
+            b[rng.Next(b.Length)] = (byte)rng.Next(256);
+            if (i % 2 == 0)
+            {
+                Reseal(b, _ => { });
+            }
+
+            try
+            {
+                WireCodec.Decode(b, 0, b.Length);
+                accepted++;
+            }
+            catch (WireFormatException)
+            {
+            }
+        }
+
+        Assert.InRange(accepted, 1, 49_999);
+    }
+
+    private static byte[] Reseal(byte[] frame, Action<byte[]> edit)
+    {
+        edit(frame);
+        LittleEndian.WriteUInt32(frame, frame.Length - 4, Crc32.Compute(frame, 0, frame.Length - 4));
+        return frame;
+    }
+}

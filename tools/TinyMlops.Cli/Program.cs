@@ -1,0 +1,112 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using TinyMlops.Boards;
+using TinyMlops.Quantization;
+
+namespace TinyMlops.Cli;
+
+/// <summary>The <c>tinymlops</c> command line.</summary>
+public static class Program
+{
+    /// <summary>Entry point: <c>tinymlops COMMAND [--option value …]</c>.</summary>
+    public static int Main(string[] args)
+    {
+        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        {
+            Console.WriteLine(Usage);
+            return args.Length == 0 ? 2 : 0;
+        }
+
+        try
+        {
+            Options o = Options.Parse(args[1..]);
+            return args[0] switch
+            {
+                "detect" => DetectCommand.Run(o),
+                "bench" => BenchCommand.Run(o),
+                "conformance" => Conformance(o),
+                "boards" => Boards(o),
+                _ => throw new UsageException($"unknown command '{args[0]}'"),
+            };
+        }
+        catch (UsageException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}\n\n{Usage}");
+            return 2;
+        }
+        catch (Exception e) when (e is BoardProfileException or IOException or InvalidDataException)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 1;
+        }
+    }
+
+    private const string Usage = """
+        usage: tinymlops COMMAND [options]
+
+          detect       [--board NAME] [--data CSV] [--out DIR]   fit a healthy-only detector on the shipped fan recording,
+                                                                quantise it to int8 and run the firmware core over every window
+          bench        [--iterations N]                          int8 interpreter figures per conformance model vs a float reference
+          conformance  [--out DIR]                               regenerate tests/conformance and the device test data
+          boards                                                 list and validate the board profiles
+        """;
+
+    private static int Conformance(Options o)
+    {
+        string root = Path.GetDirectoryName(BoardProfile.FindBoardsDirectory())!;
+        string dir = o.Get("out") ?? Path.Combine(root, "tests", "conformance");
+        IReadOnlyList<ConformanceCase> cases = ConformanceVectors.Build();
+        ConformanceVectors.Write(dir, cases);
+        string generated = Path.Combine(root, "firmware", "NFUnitTest", "ConformanceData.g.cs");
+        File.WriteAllText(generated, ConformanceSource.Generate(dir));
+        Console.WriteLine($"wrote {cases.Count} conformance cases to {dir} and {generated}");
+        return 0;
+    }
+
+    private static int Boards(Options o)
+    {
+        string dir = BoardProfile.FindBoardsDirectory();
+        foreach (string name in BoardProfile.List(dir))
+        {
+            BoardProfile p = BoardProfile.Load(name, dir);
+            string sampling = p.Sampling == null ? "" : $"{p.Sampling.Sensor} @ {p.Sampling.SampleRateHz} Hz, window {p.Sampling.WindowLength}";
+            Console.WriteLine($"{p.Name,-16} class {p.BoardClass,-3} {p.NanoffTarget ?? "-",-18} model slot {p.Memory.ModelFlashBytes,10} B  RAM {p.Memory.ModelRamBytes,10} B  {sampling}");
+        }
+
+        return 0;
+    }
+}
+
+/// <summary>Bad command-line use.</summary>
+public sealed class UsageException(string message) : Exception(message);
+
+/// <summary><c>--name value</c> pairs.</summary>
+public sealed class Options
+{
+    private readonly Dictionary<string, string> _values = new(StringComparer.Ordinal);
+
+    /// <summary>Parses <c>--name value</c> pairs.</summary>
+    public static Options Parse(string[] args)
+    {
+        var o = new Options();
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
+            {
+                throw new UsageException($"expected --name value, got '{args[i]}'");
+            }
+
+            o._values[args[i][2..]] = args[++i];
+        }
+
+        return o;
+    }
+
+    /// <summary>The value of <c>--name</c>, or null.</summary>
+    public string? Get(string name) => _values.TryGetValue(name, out string? v) ? v : null;
+
+    /// <summary>An integer option with a default.</summary>
+    public int GetInt(string name, int fallback) =>
+        Get(name) is { } v ? (int.TryParse(v, out int n) && n > 0 ? n : throw new UsageException($"--{name} must be a positive integer")) : fallback;
+}

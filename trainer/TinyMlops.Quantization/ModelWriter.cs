@@ -1,0 +1,247 @@
+using System;
+using System.Collections.Generic;
+using TinyMlops.Firmware.Core.Common;
+using TinyMlops.Firmware.Core.Models;
+
+namespace TinyMlops.Quantization;
+
+/// <summary>Element type of a tensor in a <see cref="QuantizedModel"/>.</summary>
+public enum TensorType
+{
+    /// <summary>Signed 8-bit.</summary>
+    Int8 = ModelFormat.TypeInt8,
+
+    /// <summary>Signed 32-bit.</summary>
+    Int32 = ModelFormat.TypeInt32,
+
+    /// <summary>IEEE single.</summary>
+    Float32 = ModelFormat.TypeFloat32,
+}
+
+/// <summary>One tensor of a quantised model: an activation (with its quantisation) or constant data.</summary>
+public sealed class TensorSpec
+{
+    /// <summary>Element type.</summary>
+    public TensorType Type { get; init; }
+
+    /// <summary>Element count.</summary>
+    public int Length { get; init; }
+
+    /// <summary>True for an activation buffer, false for constant data.</summary>
+    public bool IsActivation { get; init; }
+
+    /// <summary>Real value per integer step (activations; 0 for float).</summary>
+    public float Scale { get; init; }
+
+    /// <summary>Integer that represents real 0 (int8 activations).</summary>
+    public int ZeroPoint { get; init; }
+
+    /// <summary>Constant data (sbyte[], int[] or float[]).</summary>
+    public Array? Data { get; init; }
+}
+
+/// <summary>One op of a quantised model, naming its operand tensors by index (output last).</summary>
+public sealed record OpSpec(int Code, int[] Operands, int ActMin = 0, int ActMax = 0);
+
+/// <summary>
+/// An int8 model as data: tensors and ops, in the order and with the arithmetic of docs/model-format.md.
+/// <see cref="ToBlob"/> writes the binary format; <see cref="ReferenceInterpreter"/> evaluates it independently of the
+/// firmware interpreter.
+/// </summary>
+public sealed class QuantizedModel
+{
+    /// <summary>Model id.</summary>
+    public uint ModelId { get; set; }
+
+    /// <summary>Model version.</summary>
+    public uint ModelVersion { get; set; }
+
+    /// <summary>Board class (0 = any).</summary>
+    public int BoardClass { get; set; }
+
+    /// <summary>True when the output is an anomaly score.</summary>
+    public bool IsAnomalyScore { get; set; }
+
+    /// <summary>Decision threshold in output units.</summary>
+    public int Threshold { get; set; }
+
+    /// <summary>Tensors, by index.</summary>
+    public List<TensorSpec> Tensors { get; } = new();
+
+    /// <summary>Ops, in execution order.</summary>
+    public List<OpSpec> Ops { get; } = new();
+
+    /// <summary>Input tensor index.</summary>
+    public int InputTensor { get; set; }
+
+    /// <summary>Output tensor index.</summary>
+    public int OutputTensor { get; set; }
+
+    /// <summary>Adds a tensor; returns its index.</summary>
+    public int Add(TensorSpec t)
+    {
+        Tensors.Add(t);
+        return Tensors.Count - 1;
+    }
+
+    /// <summary>Adds a float32 input activation.</summary>
+    public int AddInput(int length) => InputTensor = Add(new TensorSpec { Type = TensorType.Float32, Length = length, IsActivation = true });
+
+    /// <summary>Adds an int8 activation.</summary>
+    public int AddInt8(int length, float scale, int zeroPoint) => Add(new TensorSpec { Type = TensorType.Int8, Length = length, IsActivation = true, Scale = scale, ZeroPoint = zeroPoint });
+
+    /// <summary>Adds an int32 activation.</summary>
+    public int AddInt32(int length, float scale) => Add(new TensorSpec { Type = TensorType.Int32, Length = length, IsActivation = true, Scale = scale });
+
+    /// <summary>Adds constant data.</summary>
+    public int AddConst(sbyte[] data) => Add(new TensorSpec { Type = TensorType.Int8, Length = data.Length, Data = data });
+
+    /// <inheritdoc cref="AddConst(sbyte[])"/>
+    public int AddConst(int[] data) => Add(new TensorSpec { Type = TensorType.Int32, Length = data.Length, Data = data });
+
+    /// <inheritdoc cref="AddConst(sbyte[])"/>
+    public int AddConst(float[] data) => Add(new TensorSpec { Type = TensorType.Float32, Length = data.Length, Data = data });
+
+    /// <summary>Bytes of all activation buffers (what the firmware allocates at load).</summary>
+    public int WorkingBytes
+    {
+        get
+        {
+            int sum = 0;
+            foreach (TensorSpec t in Tensors)
+            {
+                if (t.IsActivation)
+                {
+                    sum += t.Length * ModelFormat.ElementSize((int)t.Type);
+                }
+            }
+
+            return sum;
+        }
+    }
+
+    /// <summary>Bytes of constant parameters.</summary>
+    public int ParameterBytes
+    {
+        get
+        {
+            int sum = 0;
+            foreach (TensorSpec t in Tensors)
+            {
+                if (!t.IsActivation)
+                {
+                    sum += t.Length * ModelFormat.ElementSize((int)t.Type);
+                }
+            }
+
+            return sum;
+        }
+    }
+
+    /// <summary>Writes the binary model (docs/model-format.md).</summary>
+    public byte[] ToBlob()
+    {
+        int tensorTable = ModelFormat.HeaderSize;
+        int opTable = tensorTable + (Tensors.Count * ModelFormat.TensorEntrySize);
+        int data = opTable + (Ops.Count * ModelFormat.OpEntrySize);
+        var offsets = new int[Tensors.Count];
+        int cursor = data;
+        for (int t = 0; t < Tensors.Count; t++)
+        {
+            TensorSpec spec = Tensors[t];
+            if (spec.IsActivation)
+            {
+                continue;
+            }
+
+            int size = ModelFormat.ElementSize((int)spec.Type);
+            if (size == 4)
+            {
+                cursor = (cursor + 3) & ~3;
+            }
+
+            offsets[t] = cursor;
+            cursor += spec.Length * size;
+        }
+
+        int total = (cursor + 3) & ~3;
+        var b = new byte[total];
+        LittleEndian.WriteUInt32(b, 0, ModelFormat.Magic);
+        LittleEndian.WriteUInt16(b, 4, ModelFormat.Version);
+        LittleEndian.WriteUInt16(b, 6, ModelFormat.HeaderSize);
+        LittleEndian.WriteInt32(b, 8, total);
+        LittleEndian.WriteUInt32(b, 12, ModelId);
+        LittleEndian.WriteUInt32(b, 16, ModelVersion);
+        LittleEndian.WriteUInt16(b, 20, BoardClass);
+        LittleEndian.WriteUInt16(b, 22, IsAnomalyScore ? ModelFormat.FlagAnomalyScore : 0);
+        LittleEndian.WriteUInt16(b, 24, Tensors[InputTensor].Length);
+        LittleEndian.WriteUInt16(b, 26, Tensors[OutputTensor].Length);
+        LittleEndian.WriteUInt16(b, 28, Tensors.Count);
+        LittleEndian.WriteUInt16(b, 30, Ops.Count);
+        LittleEndian.WriteUInt16(b, 32, InputTensor);
+        LittleEndian.WriteUInt16(b, 34, OutputTensor);
+        LittleEndian.WriteInt32(b, 36, Threshold);
+        LittleEndian.WriteInt32(b, 40, WorkingBytes);
+        for (int t = 0; t < Tensors.Count; t++)
+        {
+            TensorSpec spec = Tensors[t];
+            int e = tensorTable + (t * ModelFormat.TensorEntrySize);
+            b[e] = (byte)spec.Type;
+            b[e + 1] = (byte)(spec.IsActivation ? ModelFormat.KindActivation : ModelFormat.KindConstant);
+            LittleEndian.WriteInt32(b, e + 4, spec.Length);
+            if (spec.IsActivation)
+            {
+                LittleEndian.WriteSingle(b, e + 8, spec.Scale);
+                LittleEndian.WriteInt32(b, e + 12, spec.ZeroPoint);
+                continue;
+            }
+
+            LittleEndian.WriteInt32(b, e + 8, offsets[t]);
+            int o = offsets[t];
+            switch (spec.Data)
+            {
+                case sbyte[] s:
+                    for (int i = 0; i < s.Length; i++)
+                    {
+                        b[o + i] = (byte)s[i];
+                    }
+
+                    break;
+                case int[] v:
+                    for (int i = 0; i < v.Length; i++)
+                    {
+                        LittleEndian.WriteInt32(b, o + (4 * i), v[i]);
+                    }
+
+                    break;
+                case float[] f:
+                    for (int i = 0; i < f.Length; i++)
+                    {
+                        LittleEndian.WriteSingle(b, o + (4 * i), f[i]);
+                    }
+
+                    break;
+                default:
+                    throw new InvalidOperationException($"tensor {t} has no data of its type");
+            }
+        }
+
+        for (int i = 0; i < Ops.Count; i++)
+        {
+            OpSpec op = Ops[i];
+            int e = opTable + (i * ModelFormat.OpEntrySize);
+            b[e] = (byte)op.Code;
+            b[e + 1] = (byte)(sbyte)op.ActMin;
+            b[e + 2] = (byte)(sbyte)op.ActMax;
+            for (int s = 0; s < ModelFormat.OperandSlots; s++)
+            {
+                LittleEndian.WriteUInt16(b, e + 4 + (2 * s), s < op.Operands.Length ? op.Operands[s] : ModelFormat.NoTensor);
+            }
+        }
+
+        uint crc = Crc32.Update(Crc32.Start(), b, 0, ModelFormat.CrcOffset);
+        crc = Crc32.Finish(Crc32.Update(crc, b, ModelFormat.HeaderSize, total - ModelFormat.HeaderSize));
+        LittleEndian.WriteUInt32(b, ModelFormat.CrcOffset, crc);
+        return b;
+    }
+}
