@@ -482,6 +482,11 @@ public static class StubGenerator
             {
                 prefix = "ref ";
             }
+            else if (i == m.Parameters.Count - 1 && p.EndsWith("[]", StringComparison.Ordinal) && name is "args")
+            {
+                // The listings do not mark params arrays; nanoFramework's composite formatting takes them as "args".
+                prefix = "params ";
+            }
 
             parts.Add(prefix + TypeName(p.TrimEnd('@')) + " " + Identifier(name ?? "p" + i));
         }

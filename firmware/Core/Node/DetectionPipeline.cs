@@ -1,0 +1,127 @@
+using TinyMlops.Firmware.Core.Features;
+using TinyMlops.Firmware.Core.Models;
+using TinyMlops.Firmware.Core.Wire;
+
+namespace TinyMlops.Firmware.Core.Node
+{
+    /// <summary>
+    /// What a node does with its samples: fill a window, compute the features, run the int8 detector, and turn a
+    /// window above the threshold into an event for the gateway. Buffers are allocated once; a window that is not
+    /// suspicious allocates nothing. Not thread-safe: the sampling thread owns it.
+    /// </summary>
+    public sealed class DetectionPipeline
+    {
+        /// <summary>Window evaluated, below threshold.</summary>
+        public const int ResultNormal = 0;
+
+        /// <summary>Window evaluated, above threshold: build and send an event.</summary>
+        public const int ResultSuspicious = 1;
+
+        /// <summary>Window dropped: a sample was NaN or infinite.</summary>
+        public const int ResultBadSamples = 2;
+
+        /// <summary>Window dropped: no model installed, or the model rejected the features.</summary>
+        public const int ResultNoModel = 3;
+
+        private readonly FeatureExtractor _features;
+        private readonly float[] _x;
+        private readonly float[] _y;
+        private readonly float[] _z;
+        private readonly float[] _featureVector;
+        private readonly int _sampleRateHz;
+        private int _count;
+
+        /// <summary>A pipeline for windows of <paramref name="windowLength"/> samples at <paramref name="sampleRateHz"/>.</summary>
+        public DetectionPipeline(int windowLength, int bands, int sampleRateHz, IFloatMath math)
+        {
+            _features = new FeatureExtractor(windowLength, bands, math);
+            _x = new float[windowLength];
+            _y = new float[windowLength];
+            _z = new float[windowLength];
+            _featureVector = new float[_features.FeatureCount];
+            _sampleRateHz = sampleRateHz;
+        }
+
+        /// <summary>Features of the last evaluated window.</summary>
+        public float[] Features
+        {
+            get { return _featureVector; }
+        }
+
+        /// <summary>Length of the feature vector a model for this pipeline must take.</summary>
+        public int FeatureCount
+        {
+            get { return _features.FeatureCount; }
+        }
+
+        /// <summary>Windows evaluated since start.</summary>
+        public uint Windows;
+
+        /// <summary>Windows above threshold since start.</summary>
+        public uint Suspicious;
+
+        /// <summary>Windows dropped since start.</summary>
+        public uint Dropped;
+
+        /// <summary>Adds one sample; returns true when the window is full and <see cref="Evaluate"/> should run.</summary>
+        public bool Add(float x, float y, float z)
+        {
+            _x[_count] = x;
+            _y[_count] = y;
+            _z[_count] = z;
+            _count++;
+            return _count == _x.Length;
+        }
+
+        /// <summary>Evaluates the full window with <paramref name="model"/> and starts the next one.</summary>
+        public int Evaluate(Int8Model? model)
+        {
+            _count = 0;
+            if (model == null || model.Header.InputLength != _featureVector.Length)
+            {
+                Dropped++;
+                return ResultNoModel;
+            }
+
+            if (_features.Compute(_x, _y, _z, _featureVector) != FeatureExtractor.StatusOk)
+            {
+                Dropped++;
+                return ResultBadSamples;
+            }
+
+            if (model.Invoke(_featureVector) != Int8Model.StatusOk)
+            {
+                Dropped++;
+                return ResultNoModel;
+            }
+
+            Windows++;
+            if (model.IsAboveThreshold)
+            {
+                Suspicious++;
+                return ResultSuspicious;
+            }
+
+            return ResultNormal;
+        }
+
+        /// <summary>The event for the window just evaluated as suspicious (samples as int16 counts).</summary>
+        public EventMessage BuildEvent(Int8Model model, uint sequence, long timestampMs)
+        {
+            EventMessage e = new EventMessage();
+            e.Sequence = sequence;
+            e.TimestampMs = timestampMs;
+            e.ModelId = model.Header.ModelId;
+            e.ModelVersion = model.Header.ModelVersion;
+            e.Score = model.Score;
+            e.Threshold = model.Header.Threshold;
+            e.RealScore = model.RealScore;
+            e.SampleRateHz = _sampleRateHz;
+            e.WindowLength = _x.Length;
+            e.Features = (float[])_featureVector.Clone();
+            e.Samples = new short[3 * _x.Length];
+            e.SampleScale = WireCodec.QuantizeSamples(_x, _y, _z, e.Samples);
+            return e;
+        }
+    }
+}
