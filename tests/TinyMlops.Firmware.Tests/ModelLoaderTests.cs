@@ -1,5 +1,6 @@
 using System;
 using System.IO;
+using System.Linq;
 using TinyMlops.Firmware.Core.Common;
 using TinyMlops.Firmware.Core.Models;
 using TinyMlops.Quantization;
@@ -73,15 +74,20 @@ public class ModelLoaderTests
         Assert.Equal(ModelError.TooLarge, ErrorOf(blob, 2, maxWorking: m.WorkingBytes - 1));
     }
 
+    private static QuantizedModel Spec(string name) => ConformanceVectors.Build().Single(c => c.Name == name).Model;
+
     [Fact]
-    public void A_constant_pointing_outside_the_blob_is_refused()
+    public void A_tensor_longer_than_the_data_section_is_refused()
     {
         byte[] b = Blob("logistic-36");
-        int firstConst = FindTensor(b, ModelFormat.KindConstant);
-        LittleEndian.WriteInt32(b, ModelFormat.HeaderSize + (firstConst * ModelFormat.TensorEntrySize) + 8, b.Length - 2);
+        QuantizedModel spec = Spec("logistic-36");
+        int weights = spec.Ops[1].Operands[1];
+        int entry = spec.Layout().TensorEntries[weights];
+        b[entry + 1] = 0xFF; // 24-bit length → 0x..FF
+        b[entry + 2] = 0xFF;
         ModelFormatException e = Assert.Throws<ModelFormatException>(() => Int8Model.Load(Reseal(b), 0, 0));
         Assert.Equal(ModelError.BadTensor, e.Code);
-        Assert.Contains("outside the data section", e.Message);
+        Assert.Contains("runs past the blob end", e.Message);
     }
 
     [Fact]
@@ -90,9 +96,9 @@ public class ModelLoaderTests
         // The MLP's second FC reads a 16-wide activation; pointing it at the 36-wide quantised input breaks the
         // weight shape.
         byte[] b = Blob("mlp-36-16-8-3");
-        int ops = ModelFormat.HeaderSize + (LittleEndian.ReadUInt16(b, 28) * ModelFormat.TensorEntrySize);
-        int quantizedInput = LittleEndian.ReadUInt16(b, ops + 4 + 6);          // op 0, operand 3 (output)
-        LittleEndian.WriteUInt16(b, ops + (2 * ModelFormat.OpEntrySize) + 4, quantizedInput); // op 2, operand 0
+        QuantizedModel spec = Spec("mlp-36-16-8-3");
+        int[] ops = spec.Layout().OpEntries;
+        b[ops[2] + ModelFormat.OpHeaderSize] = (byte)spec.Ops[0].Operands[3];
         ModelFormatException e = Assert.Throws<ModelFormatException>(() => Int8Model.Load(Reseal(b), 0, 0));
         Assert.Equal(ModelError.BadOp, e.Code);
         Assert.Contains("weights", e.Message);
@@ -102,39 +108,37 @@ public class ModelLoaderTests
     public void An_op_reading_an_activation_before_it_is_written_is_refused()
     {
         byte[] b = Blob("mlp-36-16-8-3");
-        int ops = ModelFormat.HeaderSize + (LittleEndian.ReadUInt16(b, 28) * ModelFormat.TensorEntrySize);
-        int laterOutput = LittleEndian.ReadUInt16(b, ops + (2 * ModelFormat.OpEntrySize) + 4 + 10);
-        LittleEndian.WriteUInt16(b, ops + ModelFormat.OpEntrySize + 4, laterOutput);
+        QuantizedModel spec = Spec("mlp-36-16-8-3");
+        int[] ops = spec.Layout().OpEntries;
+        b[ops[1] + ModelFormat.OpHeaderSize] = (byte)spec.Ops[2].Operands[5];
         ModelFormatException e = Assert.Throws<ModelFormatException>(() => Int8Model.Load(Reseal(b), 0, 0));
         Assert.Contains("before any op writes it", e.Message);
     }
 
     [Fact]
-    public void Unknown_opcodes_and_bad_shifts_are_refused()
+    public void Unknown_opcodes_wrong_operand_counts_and_bad_shifts_are_refused()
     {
+        QuantizedModel spec = Spec("logistic-36");
+        (int[] _, int[] ops, int[] data) = spec.Layout();
         byte[] b = Blob("logistic-36");
-        int ops = ModelFormat.HeaderSize + (LittleEndian.ReadUInt16(b, 28) * ModelFormat.TensorEntrySize);
-        b[ops] = 99;
+        b[ops[0]] = 99;
         Assert.Equal(ModelError.BadOp, ErrorOf(Reseal(b)));
 
         b = Blob("logistic-36");
-        int shiftTensor = LittleEndian.ReadUInt16(b, ops + ModelFormat.OpEntrySize + 4 + 8);
-        int shiftOffset = LittleEndian.ReadInt32(b, ModelFormat.HeaderSize + (shiftTensor * ModelFormat.TensorEntrySize) + 8);
-        b[shiftOffset] = 40;
+        b[ops[1] + 1] = 5;
+        Assert.Equal(ModelError.BadHeader, ErrorOf(Reseal(b))); // the op table no longer lines up with the data
+
+        b = Blob("logistic-36");
+        b[data[spec.Ops[1].Operands[4]]] = 40;
         Assert.Contains("shift", Assert.Throws<ModelFormatException>(() => Int8Model.Load(Reseal(b), 0, 0)).Message);
     }
 
-    private static int FindTensor(byte[] b, int kind)
+    [Fact]
+    public void Nonzero_padding_is_refused()
     {
-        int count = LittleEndian.ReadUInt16(b, 28);
-        for (int t = 0; t < count; t++)
-        {
-            if (b[ModelFormat.HeaderSize + (t * ModelFormat.TensorEntrySize) + 1] == kind)
-            {
-                return t;
-            }
-        }
-
-        throw new InvalidOperationException("no such tensor");
+        byte[] b = Blob("logistic-36");
+        Assert.Equal(0, b[^1] | b[^2] | b[^3]); // its last constant is a 1-byte shift table: 3 bytes of padding follow
+        b[^1] = 1;
+        Assert.Contains("padding", Assert.Throws<ModelFormatException>(() => Int8Model.Load(Reseal(b), 0, 0)).Message);
     }
 }

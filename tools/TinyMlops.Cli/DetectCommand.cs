@@ -1,8 +1,328 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Text.Json;
+using TinyMlops.Boards;
+using TinyMlops.Firmware.Core.Features;
+using TinyMlops.Firmware.Core.Models;
+using TinyMlops.Firmware.Core.Node;
+using TinyMlops.Quantization;
+
 namespace TinyMlops.Cli;
 
-/// <summary>Placeholder replaced below.</summary>
+/// <summary>
+/// The end-to-end path that exists today: the shipped fan recording → windows → the firmware core's features → a
+/// healthy-only k-means detector → int8 post-training quantisation → the firmware interpreter over every held-out
+/// window, reporting how many windows of each condition it flags. Splits are by recording.
+/// </summary>
 public static class DetectCommand
 {
+    private const int Window = 256;   // the fan recordings hold 3,000 samples each
+    private const int Clusters = 4;
+    private const double FalseAlarmTarget = 0.01;
+
     /// <summary>Runs the command.</summary>
-    public static int Run(Options o) => throw new UsageException("detect: not built yet");
+    public static int Run(Options o)
+    {
+        string root = Path.GetDirectoryName(BoardProfile.FindBoardsDirectory())!;
+        BoardProfile board = BoardProfile.Load(o.Get("board") ?? "esp32-wroom-32");
+        if (board.Sampling == null)
+        {
+            throw new UsageException($"board '{board.Name}' is a gateway; pick a sensor-node board");
+        }
+
+        string data = o.Get("data") ?? Path.Combine(root, "data", "uci-accelerometer-fan", "accelerometer.csv");
+        string outDir = o.Get("out") ?? Path.Combine(root, "out", "detect");
+        Directory.CreateDirectory(outDir);
+        int bands = Math.Min(board.Sampling.Bands, Window / 4);
+        Console.WriteLine($"board {board.Name} (class {board.BoardClass}, model slot {board.Memory.ModelFlashBytes} B, model RAM {board.Memory.ModelRamBytes} B)");
+
+        List<Recording> recordings = FanRecordings.Load(data);
+        var extractor = new FeatureExtractor(Window, bands, SystemFloatMath.Instance);
+        foreach (Recording r in recordings)
+        {
+            r.Features = Windows(r, extractor).ToList();
+        }
+
+        // Split by recording: the speeds 20, 30, ... 100 train, the speeds 25, 35, ... 95 are held out.
+        Recording[] train = recordings.Where(r => r.Speed % 10 == 0).ToArray();
+        Recording[] heldOut = recordings.Except(train).ToArray();
+        float[][] healthyX = train.Where(r => r.Healthy).SelectMany(r => r.Features).ToArray();
+        Console.WriteLine($"{recordings.Count} recordings, {recordings.Sum(r => r.Features.Count)} windows of {Window} samples, {extractor.FeatureCount} features each");
+        Console.WriteLine($"training recordings: {train.Length} ({healthyX.Length} healthy windows); held out: {heldOut.Length} recordings");
+
+        FloatDetector kmeans = KMeansDetector.Fit(healthyX, Clusters, seed: 7);
+        double[] trainScores = healthyX.Select(kmeans.Score).OrderBy(v => v).ToArray();
+        kmeans.Threshold = trainScores[(int)Math.Ceiling((1 - FalseAlarmTarget) * (trainScores.Length - 1))];
+        float[][] allX = train.SelectMany(r => r.Features).ToArray();
+        int[] labels = train.SelectMany(r => r.Features.Select(_ => r.Healthy ? 0 : 1)).ToArray();
+        FloatDetector logistic = LogisticDetector.Fit(allX, labels);
+
+        var results = new List<object>();
+        int exit = 0;
+        foreach ((string name, string description, FloatDetector detector, float[][] calibration) in new[]
+        {
+            ("kmeans", $"healthy-only k-means, {Clusters} centroids, threshold at the {100 * (1 - FalseAlarmTarget):0}th percentile of healthy training scores", kmeans, healthyX),
+            ("logistic", "supervised logistic regression (balanced vs imbalance), threshold p = 0.5", logistic, allX),
+        })
+        {
+            results.Add(RunDetector(name, description, detector, calibration, board, bands, heldOut, outDir, ref exit));
+        }
+
+        File.WriteAllText(Path.Combine(outDir, "detect-summary.json"), JsonSerializer.Serialize(new { board = board.Name, window = Window, bands, features = extractor.FeatureCount, detectors = results }, new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        Console.WriteLine($"wrote the models and detect-summary.json to {outDir}");
+        return exit;
+    }
+
+    private static object RunDetector(string name, string description, FloatDetector detector, float[][] calibration, BoardProfile board, int bands, Recording[] heldOut, string outDir, ref int exit)
+    {
+        QuantizedModel q = PostTrainingQuantizer.Quantize(detector, calibration, modelId: name == "kmeans" ? 1u : 2u, modelVersion: 1, board.BoardClass);
+        byte[] blob = q.ToBlob();
+        Int8Model model = Int8Model.Load(blob, board.BoardClass, board.Memory.ModelRamBytes);
+        if (blob.Length > board.Memory.ModelFlashBytes)
+        {
+            throw new InvalidDataException($"model of {blob.Length} B exceeds the {board.Memory.ModelFlashBytes} B slot of {board.Name} by {blob.Length - board.Memory.ModelFlashBytes} B");
+        }
+
+        File.WriteAllBytes(Path.Combine(outDir, name + ".tmlm"), blob);
+        Console.WriteLine();
+        Console.WriteLine($"== {name}: {description}");
+        Console.WriteLine($"int8 model: {blob.Length} B ({q.ParameterBytes} B parameters), {model.WorkingBytes} B working memory, {model.Macs} MACs per window");
+        Console.WriteLine("condition (held out)      recordings  windows  flagged  flagged%  int8=float%");
+        var pipeline = new DetectionPipeline(Window, bands, 1000, SystemFloatMath.Instance);
+        var rows = new List<object>();
+        int agree = 0, total = 0;
+        foreach (IGrouping<int, Recording> group in heldOut.GroupBy(r => r.Configuration).OrderBy(g => g.Key))
+        {
+            int windows = 0, flagged = 0, same = 0;
+            foreach (Recording r in group)
+            {
+                for (int start = 0; start + Window <= r.X.Length; start += Window / 2)
+                {
+                    for (int i = 0; i < Window; i++)
+                    {
+                        pipeline.Add(r.X[start + i], r.Y[start + i], r.Z[start + i]);
+                    }
+
+                    int result = pipeline.Evaluate(model);
+                    if (result is not (DetectionPipeline.ResultNormal or DetectionPipeline.ResultSuspicious))
+                    {
+                        Console.Error.WriteLine($"window dropped by the firmware pipeline (result {result})");
+                        exit = 1;
+                        continue;
+                    }
+
+                    bool floatFlag = detector.Score(pipeline.Features) > detector.Threshold;
+                    windows++;
+                    flagged += result == DetectionPipeline.ResultSuspicious ? 1 : 0;
+                    same += (result == DetectionPipeline.ResultSuspicious) == floatFlag ? 1 : 0;
+                }
+            }
+
+            agree += same;
+            total += windows;
+            string condition = FanRecordings.ConditionName(group.Key);
+            Console.WriteLine($"{condition,-25} {group.Count(),10} {windows,8} {flagged,8} {100.0 * flagged / windows,8:F1} {100.0 * same / windows,11:F1}");
+            rows.Add(new { condition, recordings = group.Count(), windows, flagged, flaggedFraction = (double)flagged / windows, int8FloatAgreement = (double)same / windows });
+        }
+
+        Console.WriteLine($"int8 and float decisions agree on {100.0 * agree / total:F2}% of {total} held-out windows");
+        return new { name, description, modelBytes = blob.Length, parameterBytes = q.ParameterBytes, workingBytes = model.WorkingBytes, macs = model.Macs, threshold = model.Header.Threshold, conditions = rows, agreement = (double)agree / total };
+    }
+
+    private static IEnumerable<float[]> Windows(Recording r, FeatureExtractor fx)
+    {
+        for (int start = 0; start + Window <= r.X.Length; start += Window / 2)
+        {
+            var f = new float[fx.FeatureCount];
+            if (fx.Compute(r.X[start..(start + Window)], r.Y[start..(start + Window)], r.Z[start..(start + Window)], f) == FeatureExtractor.StatusOk)
+            {
+                yield return f;
+            }
+        }
+    }
+}
+
+/// <summary>One (configuration, speed) recording of the UCI fan data set.</summary>
+public sealed class Recording
+{
+    public int Configuration { get; init; }
+    public int Speed { get; init; }
+    public required float[] X { get; init; }
+    public required float[] Y { get; init; }
+    public required float[] Z { get; init; }
+    public bool Healthy => Configuration == 1;
+    public List<float[]> Features { get; set; } = new();
+}
+
+/// <summary>Reads the UCI accelerometer fan CSV (data/uci-accelerometer-fan).</summary>
+public static class FanRecordings
+{
+    /// <summary>Recordings grouped by (configuration, speed), in file order.</summary>
+    public static List<Recording> Load(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"fan recording not found at {path}");
+        }
+
+        var groups = new Dictionary<(int, int), (List<float> X, List<float> Y, List<float> Z)>();
+        int line = 0;
+        foreach (string text in File.ReadLines(path))
+        {
+            line++;
+            if (line == 1)
+            {
+                continue;
+            }
+
+            string[] p = text.Split(',');
+            if (p.Length != 5 || !int.TryParse(p[0], out int config) || !int.TryParse(p[1], out int speed)
+                || !float.TryParse(p[2], NumberStyles.Float, CultureInfo.InvariantCulture, out float x)
+                || !float.TryParse(p[3], NumberStyles.Float, CultureInfo.InvariantCulture, out float y)
+                || !float.TryParse(p[4], NumberStyles.Float, CultureInfo.InvariantCulture, out float z))
+            {
+                throw new InvalidDataException($"{path}:{line}: expected 'configuration,speed,x,y,z'");
+            }
+
+            if (!groups.TryGetValue((config, speed), out var g))
+            {
+                g = (new List<float>(), new List<float>(), new List<float>());
+                groups[(config, speed)] = g;
+            }
+
+            g.X.Add(x);
+            g.Y.Add(y);
+            g.Z.Add(z);
+        }
+
+        return groups.Select(kv => new Recording { Configuration = kv.Key.Item1, Speed = kv.Key.Item2, X = kv.Value.X.ToArray(), Y = kv.Value.Y.ToArray(), Z = kv.Value.Z.ToArray() }).ToList();
+    }
+
+    /// <summary>Human name of a weight configuration.</summary>
+    public static string ConditionName(int configuration) => configuration switch
+    {
+        1 => "balanced (healthy)",
+        2 => "imbalance, perpendicular",
+        3 => "imbalance, opposite",
+        _ => "configuration " + configuration,
+    };
+}
+
+/// <summary>Logistic regression on standardised features (full-batch gradient descent, L2), as a one-layer detector.</summary>
+public static class LogisticDetector
+{
+    /// <summary>Fits weights for P(fault) on <paramref name="x"/> with labels 0 (healthy) / 1 (fault).</summary>
+    public static FloatDetector Fit(float[][] x, int[] y, int iterations = 3000, double rate = 0.5, double l2 = 1e-3)
+    {
+        FloatDetector probe = KMeansDetector.Standardisation(x);
+        float[][] z = x.Select(probe.Standardize).ToArray();
+        int n = z[0].Length;
+        var w = new double[n];
+        double b = 0;
+        for (int it = 0; it < iterations; it++)
+        {
+            var gw = new double[n];
+            double gb = 0;
+            for (int k = 0; k < z.Length; k++)
+            {
+                double logit = b;
+                for (int i = 0; i < n; i++)
+                {
+                    logit += w[i] * z[k][i];
+                }
+
+                double err = (1 / (1 + Math.Exp(-logit))) - y[k];
+                for (int i = 0; i < n; i++)
+                {
+                    gw[i] += err * z[k][i];
+                }
+
+                gb += err;
+            }
+
+            for (int i = 0; i < n; i++)
+            {
+                w[i] -= rate * ((gw[i] / z.Length) + (l2 * w[i]));
+            }
+
+            b -= rate * gb / z.Length;
+        }
+
+        return new FloatDetector
+        {
+            Mean = probe.Mean, Std = probe.Std, Head = DetectorHead.Direct, Threshold = 0.0,
+            Layers = { new DenseLayer(new[] { w.Select(v => (float)v).ToArray() }, new[] { (float)b }, false) },
+        };
+    }
+}
+
+/// <summary>k-means on standardised features, as a <see cref="FloatDetector"/> scoring distance to the nearest centroid.</summary>
+public static class KMeansDetector
+{
+    /// <summary>Fits <paramref name="k"/> centroids with k-means++ seeding and Lloyd iterations.</summary>
+    public static FloatDetector Fit(float[][] x, int k, int seed)
+    {
+        FloatDetector probe = Standardisation(x);
+        int n = x[0].Length;
+        float[][] z = x.Select(probe.Standardize).ToArray();
+        var rng = new Random(seed);
+        var centroids = new List<float[]> { (float[])z[rng.Next(z.Length)].Clone() };
+        while (centroids.Count < k)
+        {
+            double[] d = z.Select(p => centroids.Min(c => Distance(p, c))).ToArray();
+            double pick = rng.NextDouble() * d.Sum();
+            int idx = 0;
+            for (double acc = d[0]; acc < pick && idx < d.Length - 1; acc += d[++idx])
+            {
+            }
+
+            centroids.Add((float[])z[idx].Clone());
+        }
+
+        for (int iteration = 0; iteration < 50; iteration++)
+        {
+            int[] assign = z.Select(p => Enumerable.Range(0, k).MinBy(j => Distance(p, centroids[j]))).ToArray();
+            for (int j = 0; j < k; j++)
+            {
+                float[][] members = z.Where((_, i) => assign[i] == j).ToArray();
+                if (members.Length > 0)
+                {
+                    centroids[j] = Enumerable.Range(0, n).Select(i => (float)members.Average(m => m[i])).ToArray();
+                }
+            }
+        }
+
+        return new FloatDetector { Mean = probe.Mean, Std = probe.Std, Head = DetectorHead.CentroidDistance, Centroids = centroids.ToArray() };
+    }
+
+    /// <summary>Per-feature mean and standard deviation of <paramref name="x"/>, as an identity detector.</summary>
+    public static FloatDetector Standardisation(float[][] x)
+    {
+        int n = x[0].Length;
+        var mean = new float[n];
+        var std = new float[n];
+        for (int i = 0; i < n; i++)
+        {
+            double m = x.Average(r => r[i]);
+            double s = Math.Sqrt(x.Average(r => (r[i] - m) * (r[i] - m)));
+            mean[i] = (float)m;
+            std[i] = (float)Math.Max(s, 1e-6);
+        }
+
+        return new FloatDetector { Mean = mean, Std = std, Head = DetectorHead.Direct };
+    }
+
+    private static double Distance(float[] a, float[] b)
+    {
+        double s = 0;
+        for (int i = 0; i < a.Length; i++)
+        {
+            s += (a[i] - (double)b[i]) * (a[i] - b[i]);
+        }
+
+        return s;
+    }
 }

@@ -141,11 +141,46 @@ public sealed class QuantizedModel
     /// <summary>Writes the binary model (docs/model-format.md).</summary>
     public byte[] ToBlob()
     {
-        int tensorTable = ModelFormat.HeaderSize;
-        int opTable = tensorTable + (Tensors.Count * ModelFormat.TensorEntrySize);
-        int data = opTable + (Ops.Count * ModelFormat.OpEntrySize);
+        if (Tensors.Count > ModelFormat.MaxTensors || Ops.Count > ModelFormat.MaxOps)
+        {
+            throw new InvalidOperationException($"at most {ModelFormat.MaxTensors} tensors and {ModelFormat.MaxOps} ops");
+        }
+
+        var table = new List<byte>();
+        foreach (TensorSpec t in Tensors)
+        {
+            if (t.Length <= 0 || t.Length > ModelFormat.MaxTensorLength)
+            {
+                throw new InvalidOperationException($"tensor length {t.Length} does not fit 24 bits");
+            }
+
+            table.Add((byte)((int)t.Type | ((t.IsActivation ? ModelFormat.KindActivation : ModelFormat.KindConstant) << 4)));
+            table.Add((byte)t.Length);
+            table.Add((byte)(t.Length >> 8));
+            table.Add((byte)(t.Length >> 16));
+            if (t.IsActivation)
+            {
+                table.AddRange(BitConverter.GetBytes(t.Scale));
+                table.AddRange(BitConverter.GetBytes((short)t.ZeroPoint));
+                table.Add(0);
+                table.Add(0);
+            }
+        }
+
+        foreach (OpSpec op in Ops)
+        {
+            table.Add((byte)op.Code);
+            table.Add((byte)op.Operands.Length);
+            table.Add((byte)(sbyte)op.ActMin);
+            table.Add((byte)(sbyte)op.ActMax);
+            foreach (int operand in op.Operands)
+            {
+                table.Add(checked((byte)operand));
+            }
+        }
+
+        int cursor = (ModelFormat.HeaderSize + table.Count + 3) & ~3;
         var offsets = new int[Tensors.Count];
-        int cursor = data;
         for (int t = 0; t < Tensors.Count; t++)
         {
             TensorSpec spec = Tensors[t];
@@ -155,11 +190,7 @@ public sealed class QuantizedModel
             }
 
             int size = ModelFormat.ElementSize((int)spec.Type);
-            if (size == 4)
-            {
-                cursor = (cursor + 3) & ~3;
-            }
-
+            cursor = (cursor + size - 1) & ~(size - 1);
             offsets[t] = cursor;
             cursor += spec.Length * size;
         }
@@ -182,21 +213,15 @@ public sealed class QuantizedModel
         LittleEndian.WriteUInt16(b, 34, OutputTensor);
         LittleEndian.WriteInt32(b, 36, Threshold);
         LittleEndian.WriteInt32(b, 40, WorkingBytes);
+        table.CopyTo(b, ModelFormat.HeaderSize);
         for (int t = 0; t < Tensors.Count; t++)
         {
             TensorSpec spec = Tensors[t];
-            int e = tensorTable + (t * ModelFormat.TensorEntrySize);
-            b[e] = (byte)spec.Type;
-            b[e + 1] = (byte)(spec.IsActivation ? ModelFormat.KindActivation : ModelFormat.KindConstant);
-            LittleEndian.WriteInt32(b, e + 4, spec.Length);
             if (spec.IsActivation)
             {
-                LittleEndian.WriteSingle(b, e + 8, spec.Scale);
-                LittleEndian.WriteInt32(b, e + 12, spec.ZeroPoint);
                 continue;
             }
 
-            LittleEndian.WriteInt32(b, e + 8, offsets[t]);
             int o = offsets[t];
             switch (spec.Data)
             {
@@ -226,22 +251,46 @@ public sealed class QuantizedModel
             }
         }
 
-        for (int i = 0; i < Ops.Count; i++)
-        {
-            OpSpec op = Ops[i];
-            int e = opTable + (i * ModelFormat.OpEntrySize);
-            b[e] = (byte)op.Code;
-            b[e + 1] = (byte)(sbyte)op.ActMin;
-            b[e + 2] = (byte)(sbyte)op.ActMax;
-            for (int s = 0; s < ModelFormat.OperandSlots; s++)
-            {
-                LittleEndian.WriteUInt16(b, e + 4 + (2 * s), s < op.Operands.Length ? op.Operands[s] : ModelFormat.NoTensor);
-            }
-        }
-
         uint crc = Crc32.Update(Crc32.Start(), b, 0, ModelFormat.CrcOffset);
         crc = Crc32.Finish(Crc32.Update(crc, b, ModelFormat.HeaderSize, total - ModelFormat.HeaderSize));
         LittleEndian.WriteUInt32(b, ModelFormat.CrcOffset, crc);
         return b;
+    }
+
+    /// <summary>Byte offsets of each tensor entry, each op entry and each constant's data in <see cref="ToBlob"/>'s output.</summary>
+    public (int[] TensorEntries, int[] OpEntries, int[] ConstantData) Layout()
+    {
+        var tensors = new int[Tensors.Count];
+        int e = ModelFormat.HeaderSize;
+        for (int t = 0; t < Tensors.Count; t++)
+        {
+            tensors[t] = e;
+            e += Tensors[t].IsActivation ? ModelFormat.ActivationEntrySize : ModelFormat.ConstantEntrySize;
+        }
+
+        var ops = new int[Ops.Count];
+        for (int i = 0; i < Ops.Count; i++)
+        {
+            ops[i] = e;
+            e += ModelFormat.OpHeaderSize + Ops[i].Operands.Length;
+        }
+
+        int cursor = (e + 3) & ~3;
+        var data = new int[Tensors.Count];
+        for (int t = 0; t < Tensors.Count; t++)
+        {
+            if (Tensors[t].IsActivation)
+            {
+                data[t] = -1;
+                continue;
+            }
+
+            int size = ModelFormat.ElementSize((int)Tensors[t].Type);
+            cursor = (cursor + size - 1) & ~(size - 1);
+            data[t] = cursor;
+            cursor += Tensors[t].Length * size;
+        }
+
+        return (tensors, ops, data);
     }
 }

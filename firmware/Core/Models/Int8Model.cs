@@ -133,15 +133,7 @@ namespace TinyMlops.Firmware.Core.Models
                 throw new ModelFormatException(ModelError.WrongBoard, "model is for board class " + h.BoardClass + ", this board is class " + boardClass);
             }
 
-            int tensorTable = ModelFormat.HeaderSize;
-            int opTable = tensorTable + (h.TensorCount * ModelFormat.TensorEntrySize);
-            int dataStart = opTable + (h.OpCount * ModelFormat.OpEntrySize);
-            if (dataStart > h.TotalSize)
-            {
-                throw new ModelFormatException(ModelError.Truncated, "tensor and op tables end at " + dataStart + ", past the blob end " + h.TotalSize);
-            }
-
-            // Tensor table.
+            // Tensor table: variable-size entries (docs/model-format.md, "Tensor table").
             int n = h.TensorCount;
             int[] types = new int[n];
             int[] kinds = new int[n];
@@ -149,63 +141,54 @@ namespace TinyMlops.Firmware.Core.Models
             int[] offsets = new int[n];
             float[] scales = new float[n];
             int[] zeroPoints = new int[n];
-            int parameterBytes = 0;
+            int e = ModelFormat.HeaderSize;
             for (int t = 0; t < n; t++)
             {
-                int e = tensorTable + (t * ModelFormat.TensorEntrySize);
-                int type = blob[e];
-                int kind = blob[e + 1];
-                int size = ModelFormat.ElementSize(type);
-                if (size == 0)
+                if (e + ModelFormat.ConstantEntrySize > h.TotalSize)
+                {
+                    throw new ModelFormatException(ModelError.Truncated, "tensor table runs past the blob end at tensor " + t);
+                }
+
+                int type = blob[e] & 0x0F;
+                int kind = blob[e] >> 4;
+                int length = blob[e + 1] | (blob[e + 2] << 8) | (blob[e + 3] << 16);
+                if (ModelFormat.ElementSize(type) == 0)
                 {
                     throw Bad(ModelError.BadTensor, t, "unknown element type " + type);
                 }
 
-                if (LittleEndian.ReadUInt16(blob, e + 2) != 0)
+                if (length <= 0)
                 {
-                    throw Bad(ModelError.BadTensor, t, "reserved bytes are not zero");
+                    throw Bad(ModelError.BadTensor, t, "length must be positive");
                 }
 
-                int length = LittleEndian.ReadInt32(blob, e + 4);
                 types[t] = type;
                 kinds[t] = kind;
                 lengths[t] = length;
+                offsets[t] = -1;
                 if (kind == ModelFormat.KindConstant)
                 {
-                    int offset = LittleEndian.ReadInt32(blob, e + 8);
-                    if (length <= 0 || length > h.TotalSize)
-                    {
-                        throw Bad(ModelError.BadTensor, t, "constant length " + length + " is out of range");
-                    }
-
-                    long end = (long)offset + ((long)length * size);
-                    if (offset < dataStart || end > h.TotalSize)
-                    {
-                        throw Bad(ModelError.BadTensor, t, "data [" + offset + ", " + end + ") lies outside the data section [" + dataStart + ", " + h.TotalSize + ")");
-                    }
-
-                    if (size == 4 && (offset & 3) != 0)
-                    {
-                        throw Bad(ModelError.BadTensor, t, "32-bit data at offset " + offset + " is not 4-byte aligned");
-                    }
-
-                    if (LittleEndian.ReadInt32(blob, e + 12) != 0)
-                    {
-                        throw Bad(ModelError.BadTensor, t, "reserved bytes are not zero");
-                    }
-
-                    offsets[t] = offset;
-                    parameterBytes += length * size;
+                    e += ModelFormat.ConstantEntrySize;
                 }
                 else if (kind == ModelFormat.KindActivation)
                 {
-                    if (length <= 0 || length > ModelFormat.MaxActivationLength)
+                    if (e + ModelFormat.ActivationEntrySize > h.TotalSize)
+                    {
+                        throw new ModelFormatException(ModelError.Truncated, "tensor table runs past the blob end at tensor " + t);
+                    }
+
+                    if (length > ModelFormat.MaxActivationLength)
                     {
                         throw Bad(ModelError.BadTensor, t, "activation length " + length + " is outside 1.." + ModelFormat.MaxActivationLength);
                     }
 
-                    float scale = LittleEndian.ReadSingle(blob, e + 8);
-                    int zp = LittleEndian.ReadInt32(blob, e + 12);
+                    float scale = LittleEndian.ReadSingle(blob, e + 4);
+                    int zp = LittleEndian.ReadInt16(blob, e + 8);
+                    if (LittleEndian.ReadUInt16(blob, e + 10) != 0)
+                    {
+                        throw Bad(ModelError.BadTensor, t, "reserved bytes are not zero");
+                    }
+
                     if (type == ModelFormat.TypeFloat32)
                     {
                         if (scale != 0 || zp != 0)
@@ -228,12 +211,60 @@ namespace TinyMlops.Firmware.Core.Models
 
                     scales[t] = scale;
                     zeroPoints[t] = zp;
-                    offsets[t] = -1;
+                    e += ModelFormat.ActivationEntrySize;
                 }
                 else
                 {
                     throw Bad(ModelError.BadTensor, t, "unknown kind " + kind);
                 }
+            }
+
+            // Op table: opcode, operand count, activation bounds, then one byte per operand.
+            int opTable = e;
+            int[] opAt = new int[h.OpCount];
+            for (int i = 0; i < h.OpCount; i++)
+            {
+                if (e + ModelFormat.OpHeaderSize > h.TotalSize)
+                {
+                    throw new ModelFormatException(ModelError.Truncated, "op table runs past the blob end at op " + i);
+                }
+
+                opAt[i] = e;
+                e += ModelFormat.OpHeaderSize + blob[e + 1];
+            }
+
+            // Data section: constants in tensor order, each aligned to its element size, zero padding, and the blob
+            // ending on the next 4-byte boundary after the last constant. Offsets are implied, never stored.
+            int cursor = (e + 3) & ~3;
+            int parameterBytes = 0;
+            for (int t = 0; t < n; t++)
+            {
+                if (kinds[t] != ModelFormat.KindConstant)
+                {
+                    continue;
+                }
+
+                int size = ModelFormat.ElementSize(types[t]);
+                int aligned = (cursor + size - 1) & ~(size - 1);
+                long end = (long)aligned + ((long)lengths[t] * size);
+                if (end > h.TotalSize)
+                {
+                    throw Bad(ModelError.BadTensor, t, "data [" + aligned + ", " + end + ") runs past the blob end " + h.TotalSize);
+                }
+
+                offsets[t] = aligned;
+                cursor = (int)end;
+                parameterBytes += lengths[t] * size;
+            }
+
+            if (e > h.TotalSize || ((cursor + 3) & ~3) != h.TotalSize)
+            {
+                throw new ModelFormatException(ModelError.BadHeader, "tables and constants end at " + cursor + ", the blob declares " + h.TotalSize + " bytes");
+            }
+
+            if (!PaddingIsZero(blob, e, offsets, types, lengths, kinds, h.TotalSize))
+            {
+                throw new ModelFormatException(ModelError.BadHeader, "padding bytes are not zero");
             }
 
             if (h.InputTensor >= n || kinds[h.InputTensor] != ModelFormat.KindActivation || types[h.InputTensor] != ModelFormat.TypeFloat32 || lengths[h.InputTensor] != h.InputLength)
@@ -288,44 +319,35 @@ namespace TinyMlops.Firmware.Core.Models
             defined[h.InputTensor] = true;
             Int8Op[] ops = new Int8Op[h.OpCount];
             long macs = 0;
-            int[] operands = new int[ModelFormat.OperandSlots];
+            int[] operands = new int[ModelFormat.MaxOperands];
             for (int i = 0; i < h.OpCount; i++)
             {
-                int e = opTable + (i * ModelFormat.OpEntrySize);
-                int code = blob[e];
-                int actMin = (sbyte)blob[e + 1];
-                int actMax = (sbyte)blob[e + 2];
-                if (blob[e + 3] != 0)
-                {
-                    throw Bad(ModelError.BadOp, i, "reserved byte is not zero");
-                }
-
-                for (int s = 0; s < ModelFormat.OperandSlots; s++)
-                {
-                    operands[s] = LittleEndian.ReadUInt16(blob, e + 4 + (2 * s));
-                }
-
+                int at = opAt[i];
+                int code = blob[at];
+                int count = blob[at + 1];
+                int actMin = (sbyte)blob[at + 2];
+                int actMax = (sbyte)blob[at + 3];
                 int used = OperandCount(code);
                 if (used == 0)
                 {
                     throw Bad(ModelError.BadOp, i, "unknown opcode " + code);
                 }
 
-                for (int s = 0; s < ModelFormat.OperandSlots; s++)
+                if (count != used)
                 {
-                    int ti = operands[s];
-                    if (s >= used)
-                    {
-                        if (ti != ModelFormat.NoTensor)
-                        {
-                            throw Bad(ModelError.BadOp, i, "unused operand slot " + s + " is not 0xFFFF");
-                        }
-                    }
-                    else if (ti >= n)
+                    throw Bad(ModelError.BadOp, i, "opcode " + code + " takes " + used + " operands, the entry has " + count);
+                }
+
+                for (int s = 0; s < used; s++)
+                {
+                    int ti = blob[at + ModelFormat.OpHeaderSize + s];
+                    operands[s] = ti;
+                    if (ti >= n)
                     {
                         throw Bad(ModelError.BadOp, i, "operand " + s + " names tensor " + ti + " of " + n);
                     }
-                    else if (s < used - 1 && kinds[ti] == ModelFormat.KindActivation && !defined[ti])
+
+                    if (s < used - 1 && kinds[ti] == ModelFormat.KindActivation && !defined[ti])
                     {
                         throw Bad(ModelError.BadOp, i, "operand " + s + " reads tensor " + ti + " before any op writes it");
                     }
@@ -734,6 +756,39 @@ namespace TinyMlops.Firmware.Core.Models
             {
                 output[1] = bestIndex;
             }
+        }
+
+        private static bool PaddingIsZero(byte[] blob, int tablesEnd, int[] offsets, int[] types, int[] lengths, int[] kinds, int total)
+        {
+            int cursor = tablesEnd;
+            for (int t = 0; t <= offsets.Length; t++)
+            {
+                int next = total;
+                if (t < offsets.Length)
+                {
+                    if (kinds[t] != ModelFormat.KindConstant)
+                    {
+                        continue;
+                    }
+
+                    next = offsets[t];
+                }
+
+                for (int i = cursor; i < next; i++)
+                {
+                    if (blob[i] != 0)
+                    {
+                        return false;
+                    }
+                }
+
+                if (t < offsets.Length)
+                {
+                    cursor = offsets[t] + (lengths[t] * ModelFormat.ElementSize(types[t]));
+                }
+            }
+
+            return true;
         }
 
         private static int OperandCount(int code)

@@ -18,11 +18,17 @@ namespace TinyMlops.Firmware.Core.Models
         /// <summary>Offset of the CRC32 field (the last header field).</summary>
         public const int CrcOffset = 48;
 
-        /// <summary>Size of one tensor-table entry.</summary>
-        public const int TensorEntrySize = 16;
+        /// <summary>Size of a constant tensor's entry: type/kind byte and 24-bit length.</summary>
+        public const int ConstantEntrySize = 4;
 
-        /// <summary>Size of one op-table entry.</summary>
-        public const int OpEntrySize = 16;
+        /// <summary>Size of an activation tensor's entry: type/kind, 24-bit length, float scale, int16 zero point, 2 reserved.</summary>
+        public const int ActivationEntrySize = 12;
+
+        /// <summary>Bytes of an op entry before its operands: opcode, operand count, activation min, activation max.</summary>
+        public const int OpHeaderSize = 4;
+
+        /// <summary>Largest element count a tensor entry can hold (24 bits).</summary>
+        public const int MaxTensorLength = 0xFFFFFF;
 
         /// <summary>Most tensors a model may declare.</summary>
         public const int MaxTensors = 255;
@@ -36,11 +42,8 @@ namespace TinyMlops.Firmware.Core.Models
         /// <summary>Largest blob the loader accepts (1 MiB; no ESP32 model slot is larger).</summary>
         public const int MaxBlobSize = 1 << 20;
 
-        /// <summary>Operand slots in an op entry; unused slots hold <see cref="NoTensor"/>.</summary>
-        public const int OperandSlots = 6;
-
-        /// <summary>Marker for an unused operand slot.</summary>
-        public const int NoTensor = 0xFFFF;
+        /// <summary>Most operands an op takes (fully connected: input, weights, bias, multiplier, shift, output).</summary>
+        public const int MaxOperands = 6;
 
         /// <summary>Element type: signed 8-bit.</summary>
         public const int TypeInt8 = 1;
