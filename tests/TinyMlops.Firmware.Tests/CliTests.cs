@@ -1,0 +1,49 @@
+using System;
+using System.IO;
+using System.Linq;
+using System.Text.Json;
+using TinyMlops.Cli;
+using TinyMlops.Firmware.Core.Models;
+using Xunit;
+
+namespace TinyMlops.Firmware.Tests;
+
+public class CliTests
+{
+    [Fact]
+    public void Detect_trains_quantises_and_runs_the_firmware_core_over_held_out_recordings()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "tinymlops-detect-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            Assert.Equal(0, Program.Main(new[] { "detect", "--board", "esp32-c3", "--out", dir }));
+            using JsonDocument summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "detect-summary.json")));
+            JsonElement[] detectors = summary.RootElement.GetProperty("detectors").EnumerateArray().ToArray();
+            Assert.Equal(2, detectors.Length);
+            foreach (JsonElement d in detectors)
+            {
+                Assert.Equal(3, d.GetProperty("conditions").GetArrayLength());
+                Assert.True(d.GetProperty("agreement").GetDouble() > 0.95, "int8 and float decisions must mostly agree");
+                byte[] blob = File.ReadAllBytes(Path.Combine(dir, d.GetProperty("name").GetString() + ".tmlm"));
+                Assert.Equal(3, Int8Model.Load(blob, 3, 0).Header.BoardClass); // built for the ESP32-C3 class
+            }
+        }
+        finally
+        {
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
+    }
+
+    [Fact]
+    public void Unknown_commands_boards_and_options_exit_with_usage_errors()
+    {
+        Assert.Equal(2, Program.Main(new[] { "frobnicate" }));
+        Assert.Equal(1, Program.Main(new[] { "detect", "--board", "esp8266" }));
+        Assert.Equal(2, Program.Main(new[] { "detect", "--board", "rpi4" }));
+        Assert.Equal(2, Program.Main(new[] { "bench", "--iterations", "-3" }));
+        Assert.Equal(2, Program.Main(new[] { "detect", "--board" }));
+    }
+}
