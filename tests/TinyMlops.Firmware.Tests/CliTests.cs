@@ -47,3 +47,38 @@ public class CliTests
         Assert.Equal(2, Program.Main(new[] { "detect", "--board" }));
     }
 }
+
+public class ProvisionTests
+{
+    [Theory]
+    [InlineData("esp32-wroom-32", "mpu6050")]
+    [InlineData("esp32-wrover", "adxl345")]
+    public void Provisioning_file_is_what_the_firmware_parses(string board, string sensor)
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "tinymlops-provision-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            Assert.Equal(0, Program.Main(new[] { "provision", "--board", board, "--node", "line1-pump3", "--wifi-ssid", "plant", "--mqtt-host", "gw-line1.local", "--out", dir }));
+            Firmware.Core.Node.NodeConfig c = Firmware.Core.Node.NodeConfig.Parse(File.ReadAllText(Path.Combine(dir, "node.cfg")));
+            Boards.BoardProfile p = Boards.BoardProfile.Load(board);
+            Assert.Equal(("line1-pump3", sensor, p.Sampling!.SampleRateHz, p.Memory.ModelFlashBytes), (c.NodeId, c.Sensor, c.SampleRateHz, c.ModelFlashBytes));
+            Assert.Equal(32, c.NodeKey.Length);
+        }
+        finally
+        {
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
+    }
+
+    [Fact]
+    public void Provisioning_refuses_gateways_bad_ids_and_short_keys()
+    {
+        Assert.Equal(2, Program.Main(new[] { "provision", "--board", "rpi4", "--node", "n1", "--wifi-ssid", "s", "--mqtt-host", "h" }));
+        Assert.Equal(2, Program.Main(new[] { "provision", "--board", "esp32-s3", "--node", "a/b", "--wifi-ssid", "s", "--mqtt-host", "h" }));
+        Assert.Equal(2, Program.Main(new[] { "provision", "--board", "esp32-s3", "--node", "n1", "--wifi-ssid", "s", "--mqtt-host", "h", "--key", "0011" }));
+        Assert.Equal(2, Program.Main(new[] { "provision", "--board", "esp32-s3", "--node", "n1" }));
+    }
+}

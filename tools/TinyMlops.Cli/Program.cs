@@ -26,6 +26,7 @@ public static class Program
                 "detect" => DetectCommand.Run(o),
                 "bench" => BenchCommand.Run(o),
                 "conformance" => Conformance(o),
+                "provision" => ProvisionCommand.Run(o),
                 "boards" => Boards(o),
                 _ => throw new UsageException($"unknown command '{args[0]}'"),
             };
@@ -50,6 +51,9 @@ public static class Program
           bench        [--iterations N]                          int8 interpreter figures per conformance model vs a float reference
           conformance  [--out DIR]                               regenerate tests/conformance and the device test data
           boards                                                 list and validate the board profiles
+          provision    --board NAME --node ID --wifi-ssid S --mqtt-host H [--wifi-password P] [--mqtt-port N]
+                       [--mqtt-user U] [--mqtt-password P] [--ca FILE] [--key HEX] [--out DIR]
+                                                                write the node's provisioning file (I:\node.cfg) from the board profile
         """;
 
     private static int Conformance(Options o)

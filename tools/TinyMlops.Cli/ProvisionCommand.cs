@@ -1,0 +1,100 @@
+using System;
+using System.IO;
+using System.Security.Cryptography;
+using System.Text;
+using TinyMlops.Boards;
+using TinyMlops.Firmware.Core.Node;
+
+namespace TinyMlops.Cli;
+
+/// <summary>
+/// Writes a node's provisioning file (<c>node.cfg</c>, copied to <c>I:\node.cfg</c> on the ESP32) from a board profile
+/// and the node's identity: id, a fresh 32-byte update key (or a given one), Wi-Fi, broker and credentials.
+/// The file is parsed back with the firmware's own <see cref="NodeConfig"/> before it is written.
+/// </summary>
+public static class ProvisionCommand
+{
+    /// <summary>Runs the command.</summary>
+    public static int Run(Options o)
+    {
+        BoardProfile board = BoardProfile.Load(Required(o, "board"));
+        if (board.Sampling == null || board.SensorBus == null)
+        {
+            throw new UsageException($"board '{board.Name}' is not a sensor node");
+        }
+
+        string node = Required(o, "node");
+        if (!Topics.IsValidNodeId(node))
+        {
+            throw new UsageException("--node must be 1-64 letters, digits, '-', '_' or '.'");
+        }
+
+        string key = o.Get("key") ?? Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
+        var sb = new StringBuilder();
+        sb.Append("# TinyMlops node provisioning file for ").Append(node).Append(" on ").Append(board.Name).Append('\n');
+        sb.Append("# Keep it secret: node.key signs this node's model updates, mqtt.password is its broker login.\n");
+        Line(sb, "node.id", node);
+        Line(sb, "node.key", key);
+        Line(sb, "wifi.ssid", Required(o, "wifi-ssid"));
+        Line(sb, "wifi.password", o.Get("wifi-password") ?? "");
+        Line(sb, "mqtt.host", Required(o, "mqtt-host"));
+        Line(sb, "mqtt.port", o.Get("mqtt-port") ?? "8883");
+        Line(sb, "mqtt.tls", o.Get("mqtt-tls") ?? "true");
+        Line(sb, "mqtt.user", o.Get("mqtt-user") ?? node);
+        Line(sb, "mqtt.password", o.Get("mqtt-password") ?? Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)));
+        Line(sb, "mqtt.ca", o.Get("ca") ?? "ca.pem");
+        Line(sb, "sntp.server", o.Get("sntp") ?? "pool.ntp.org");
+        Line(sb, "board.class", board.BoardClass.ToString());
+        Line(sb, "sensor.kind", board.Sampling.Sensor);
+        Line(sb, "sensor.rate", board.Sampling.SampleRateHz.ToString());
+        Line(sb, "sensor.window", board.Sampling.WindowLength.ToString());
+        Line(sb, "sensor.bands", board.Sampling.Bands.ToString());
+        Line(sb, "sensor.range", board.Sampling.RangeG.ToString());
+        Line(sb, "bus.index", board.SensorBus.Bus.ToString());
+        foreach ((string role, int pin) in board.SensorBus.Pins)
+        {
+            Line(sb, "bus." + role, pin.ToString());
+        }
+
+        if (board.SensorBus.Kind == "i2c")
+        {
+            Line(sb, "bus.address", board.SensorBus.Address.ToString());
+        }
+
+        if (board.AlarmPins.TryGetValue("alarmOut", out int alarm))
+        {
+            Line(sb, "alarm.pin", alarm.ToString());
+        }
+
+        Line(sb, "model.flash", board.Memory.ModelFlashBytes.ToString());
+        Line(sb, "model.ram", board.Memory.ModelRamBytes.ToString());
+        string text = sb.ToString();
+        try
+        {
+            NodeConfig.Parse(text);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException("the provisioning file would be invalid: " + e.Message);
+        }
+
+        string outDir = o.Get("out") ?? Path.Combine("out", "provision", node);
+        Directory.CreateDirectory(outDir);
+        string path = Path.Combine(outDir, "node.cfg");
+        File.WriteAllText(path, text);
+        Console.WriteLine($"wrote {path} for {node} on {board.Name} (nanoff target {board.NanoffTarget}); copy it to I:\\node.cfg on the node");
+        return 0;
+    }
+
+    private static void Line(StringBuilder sb, string key, string value)
+    {
+        if (value.Contains('\n') || value.Contains('\r'))
+        {
+            throw new UsageException($"{key} must be a single line");
+        }
+
+        sb.Append(key).Append('=').Append(value).Append('\n');
+    }
+
+    private static string Required(Options o, string name) => o.Get(name) ?? throw new UsageException($"--{name} is required");
+}
