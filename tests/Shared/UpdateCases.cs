@@ -230,27 +230,7 @@ namespace TinyMlops.Tests.Shared
         {
             UpdateManifest? m;
             Check(UpdateManifest.TryParse(manifestBytes, NodeKey, out m) == UpdateError.None, "manifest does not parse");
-            float[] input = new float[m!.InputLength];
-            byte[] output = new byte[m.OutputBytes];
-            for (int g = 0; g < m.GoldenCount; g++)
-            {
-                System.Array.Copy(m.GoldenInputs, g * m.InputLength, input, 0, m.InputLength);
-                if (model.Invoke(input) != Int8Model.StatusOk)
-                {
-                    return false;
-                }
-
-                model.CopyOutputBytes(output, 0);
-                for (int i = 0; i < output.Length; i++)
-                {
-                    if (output[i] != m.GoldenOutputs[(g * m.OutputBytes) + i])
-                    {
-                        return false;
-                    }
-                }
-            }
-
-            return true;
+            return ModelUpdater.ReproducesGoldenVectors(model, m!);
         }
 
         /// <summary>Throws with <paramref name="message"/> unless <paramref name="condition"/> holds.</summary>

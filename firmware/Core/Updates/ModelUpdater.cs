@@ -309,7 +309,7 @@ namespace TinyMlops.Firmware.Core.Updates
             // Self-test on what the slot holds now, not on the bytes in memory: it also proves the write.
             string error = "";
             Int8Model? trialModel = LoadSlot(trial, ref error);
-            if (trialModel == null || !PassesGoldenVectors(trialModel, m))
+            if (trialModel == null || !ReproducesGoldenVectors(trialModel, m))
             {
                 _record.TrialSlot = BootRecord.NoSlot;
                 if (m.Sequence > _record.HighestSequence)
@@ -332,7 +332,8 @@ namespace TinyMlops.Firmware.Core.Updates
             return StatusOf(UpdateState.Confirmed, m.Sequence);
         }
 
-        private static bool PassesGoldenVectors(Int8Model model, UpdateManifest m)
+        /// <summary>True when <paramref name="model"/> reproduces every golden vector of <paramref name="m"/> byte for byte.</summary>
+        public static bool ReproducesGoldenVectors(Int8Model model, UpdateManifest m)
         {
             float[] input = new float[m.InputLength];
             byte[] output = new byte[m.OutputBytes];
