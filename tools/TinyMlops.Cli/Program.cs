@@ -27,6 +27,8 @@ public static class Program
                 "bench" => BenchCommand.Run(o),
                 "conformance" => Conformance(o),
                 "provision" => ProvisionCommand.Run(o),
+                "train" => TrainCommand.Train(o),
+                "eval" => TrainCommand.Eval(o),
                 "boards" => Boards(o),
                 _ => throw new UsageException($"unknown command '{args[0]}'"),
             };
@@ -36,7 +38,7 @@ public static class Program
             Console.Error.WriteLine($"error: {e.Message}\n\n{Usage}");
             return 2;
         }
-        catch (Exception e) when (e is BoardProfileException or IOException or InvalidDataException)
+        catch (Exception e) when (e is BoardProfileException or IOException or InvalidDataException or ArgumentException)
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return 1;
@@ -46,6 +48,8 @@ public static class Program
     private const string Usage = """
         usage: tinymlops COMMAND [options]
 
+          train        [--data DIR] [--board NAME] [--out DIR] [--seed N]    train the node detector and gateway verifier, quantise, export, model card
+          eval         --model DIR --data DIR                     evaluate a trained model folder on recordings (JSON)
           detect       [--board NAME] [--data CSV] [--out DIR]   fit a healthy-only detector on the shipped fan recording,
                                                                 quantise it to int8 and run the firmware core over every window
           bench        [--iterations N]                          int8 interpreter figures per conformance model vs a float reference

@@ -17,7 +17,7 @@ namespace TinyMlops.Firmware.Core.Models
         private readonly int _outputZeroPoint;
         private readonly float _outputScale;
 
-        private Int8Model(byte[] blob, ModelHeader header, Int8Op[] ops, float[] input, sbyte[]? out8, int[]? out32, float outScale, int outZp, long macs, int workingBytes, int parameterBytes)
+        private Int8Model(byte[] blob, ModelHeader header, Int8Op[] ops, float[] input, sbyte[]? out8, int[]? out32, float outScale, int outZp, long macs, int workingBytes, int parameterBytes, int tableBytes)
         {
             _blob = blob;
             Header = header;
@@ -30,6 +30,7 @@ namespace TinyMlops.Firmware.Core.Models
             Macs = macs;
             WorkingBytes = workingBytes;
             ParameterBytes = parameterBytes;
+            TableBytes = tableBytes;
         }
 
         /// <summary>The validated header.</summary>
@@ -40,6 +41,9 @@ namespace TinyMlops.Firmware.Core.Models
 
         /// <summary>Bytes of activation buffers allocated at load (the model's working memory).</summary>
         public int WorkingBytes { get; private set; }
+
+        /// <summary>Bytes of the tables decoded from the blob at load (biases, multipliers, shifts, standardisation).</summary>
+        public int TableBytes { get; private set; }
 
         /// <summary>Bytes of constant parameters (weights, biases, requantisation tables, centroids).</summary>
         public int ParameterBytes { get; private set; }
@@ -479,6 +483,14 @@ namespace TinyMlops.Firmware.Core.Models
                 throw new ModelFormatException(ModelError.BadOp, "no op writes the output tensor " + h.OutputTensor);
             }
 
+            int tableBytes = 0;
+            for (int i = 0; i < ops.Length; i++)
+            {
+                Int8Op op = ops[i];
+                tableBytes += 4 * ((op.Mul != null ? op.Mul.Length : 0) + (op.Add != null ? op.Add.Length : 0) + (op.Bias != null ? op.Bias.Length : 0)
+                    + (op.Multiplier != null ? op.Multiplier.Length : 0) + (op.Shift != null ? op.Shift.Length : 0));
+            }
+
             float outScale = scales[h.OutputTensor];
             int outZp = zeroPoints[h.OutputTensor];
             object? outBuffer = buffers[h.OutputTensor];
@@ -493,7 +505,8 @@ namespace TinyMlops.Firmware.Core.Models
                 outZp,
                 macs,
                 workingBytes,
-                parameterBytes);
+                parameterBytes,
+                tableBytes);
         }
 
         /// <summary>Reads and checks the header alone (magic, version, sizes, counts, CRC).</summary>

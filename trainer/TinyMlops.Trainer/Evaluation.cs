@@ -1,0 +1,107 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using TinyMlops.Firmware.Core.Models;
+using TinyMlops.Trainer.Data;
+
+namespace TinyMlops.Trainer;
+
+/// <summary>Figures of a trained model folder on a set of recordings.</summary>
+public sealed record EvaluationResult(string ModelDirectory, string DatasetHash, int Recordings, int Windows, BinaryMetrics Detector, MulticlassMetrics Verifier, int UnknownLabelWindows, CascadeFigures Cascade);
+
+/// <summary>
+/// Runs a trained model folder (detector.tmlm through the firmware core, verifier.onnx through ONNX Runtime) over
+/// every window of some recordings, at the rate and window the model card states.
+/// </summary>
+public static class Evaluation
+{
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    /// <summary>Evaluates <paramref name="modelDirectory"/> on the recordings in <paramref name="dataDirectory"/>.</summary>
+    public static EvaluationResult Run(string modelDirectory, string dataDirectory, IProgress<string>? progress = null)
+    {
+        string cardPath = Path.Combine(modelDirectory, "model-card.json");
+        if (!File.Exists(cardPath))
+        {
+            throw new FileNotFoundException($"{cardPath} not found: --model must be a folder written by `tinymlops train`");
+        }
+
+        using JsonDocument card = JsonDocument.Parse(File.ReadAllText(cardPath));
+        JsonElement root = card.RootElement;
+        double rate = root.GetProperty("sampleRateHz").GetDouble();
+        int window = root.GetProperty("windowLength").GetInt32();
+        int hop = root.GetProperty("hop").GetInt32();
+        int bands = root.GetProperty("bands").GetInt32();
+        string[] classes = root.GetProperty("verifier").GetProperty("classes").EnumerateArray().Select(e => e.GetString()!).ToArray();
+        Int8Model detector;
+        try
+        {
+            detector = Int8Model.Load(File.ReadAllBytes(Path.Combine(modelDirectory, "detector.tmlm")), ModelFormat.BoardClassAny, 0);
+        }
+        catch (ModelFormatException e)
+        {
+            throw new InvalidDataException("detector.tmlm is not a valid model: " + e.Message);
+        }
+
+        byte[] onnx = File.ReadAllBytes(Path.Combine(modelDirectory, "verifier.onnx"));
+        Dataset data = DatasetLoader.Load(dataDirectory);
+        List<FeatureRow> rows = FeatureTable.Build(data.Recordings, rate, window, hop, bands, progress);
+        if (rows.Count == 0)
+        {
+            throw new InvalidDataException("no complete window in the recordings");
+        }
+
+        bool[] fault = rows.Select(r => r.Label != Dataset.HealthyLabel).ToArray();
+        var scores = new double[rows.Count];
+        var flagged = new bool[rows.Count];
+        for (int i = 0; i < rows.Count; i++)
+        {
+            if (detector.Invoke(rows[i].Features) != Int8Model.StatusOk)
+            {
+                throw new InvalidDataException($"the detector refused a window of {rows[i].RecordingId}: its feature count does not match");
+            }
+
+            scores[i] = detector.Score;
+            flagged[i] = detector.IsAboveThreshold;
+        }
+
+        float[][] probabilities = TrainingRun.RunOnnx(onnx, rows.Select(r => r.Features).ToArray(), classes.Length);
+        int[] predicted = probabilities.Select(p => Array.IndexOf(p, p.Max())).ToArray();
+        int[] known = Enumerable.Range(0, rows.Count).Where(i => Array.IndexOf(classes, rows[i].Label) >= 0).ToArray();
+        MulticlassMetrics verifier = Metrics.Multiclass(known.Select(i => Array.IndexOf(classes, rows[i].Label)).ToArray(), known.Select(i => predicted[i]).ToArray(), classes);
+        return new EvaluationResult(modelDirectory, data.ContentHash, data.Recordings.Count, rows.Count, Metrics.Binary(scores, flagged, fault), verifier, rows.Count - known.Length,
+            Cascade(fault, flagged, predicted, Array.IndexOf(classes, Dataset.HealthyLabel)));
+    }
+
+    /// <summary>
+    /// The two tiers together: the node forwards what its detector flags; the gateway confirms a fault when the
+    /// verifier's class is not healthy.
+    /// </summary>
+    public static CascadeFigures Cascade(bool[] fault, bool[] flagged, int[] predicted, int healthyIndex)
+    {
+        int n = fault.Length;
+        int faults = fault.Count(f => f), healthy = n - faults;
+        int forwarded = flagged.Count(f => f);
+        int faultsForwarded = Enumerable.Range(0, n).Count(i => fault[i] && flagged[i]);
+        int faultsConfirmed = Enumerable.Range(0, n).Count(i => fault[i] && flagged[i] && predicted[i] != healthyIndex);
+        int alarmsDetector = Enumerable.Range(0, n).Count(i => !fault[i] && flagged[i]);
+        int alarmsCascade = Enumerable.Range(0, n).Count(i => !fault[i] && flagged[i] && predicted[i] != healthyIndex);
+        return new CascadeFigures(
+            n == 0 ? 0 : (double)forwarded / n,
+            faults == 0 ? 0 : (double)faultsForwarded / faults,
+            faults == 0 ? 0 : (double)faultsConfirmed / faults,
+            healthy == 0 ? 0 : (double)alarmsDetector / healthy,
+            healthy == 0 ? 0 : (double)alarmsCascade / healthy);
+    }
+
+    /// <summary>The result as indented JSON.</summary>
+    public static string ToJson(EvaluationResult r) => JsonSerializer.Serialize(r, Json);
+}

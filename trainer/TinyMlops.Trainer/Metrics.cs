@@ -1,0 +1,115 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+
+namespace TinyMlops.Trainer;
+
+/// <summary>Binary detection figures at a threshold, plus ROC-AUC.</summary>
+public sealed record BinaryMetrics(double RocAuc, double Precision, double Recall, double F1, double FalseAlarmRate, int TruePositives, int FalsePositives, int TrueNegatives, int FalseNegatives);
+
+/// <summary>Multiclass figures.</summary>
+public sealed record MulticlassMetrics(double MacroF1, double Accuracy, string[] Classes, int[][] Confusion);
+
+/// <summary>Evaluation metrics (no dependencies, so the trainer and the tests compute them the same way).</summary>
+public static class Metrics
+{
+    /// <summary>ROC-AUC by the Mann-Whitney statistic, ties counted half.</summary>
+    public static double RocAuc(IReadOnlyList<double> scores, IReadOnlyList<bool> positive)
+    {
+        var order = Enumerable.Range(0, scores.Count).OrderBy(i => scores[i]).ToArray();
+        double rankSum = 0;
+        int pos = 0;
+        for (int i = 0; i < order.Length;)
+        {
+            int j = i;
+            while (j + 1 < order.Length && scores[order[j + 1]] == scores[order[i]])
+            {
+                j++;
+            }
+
+            double rank = (i + j + 2) / 2.0; // average 1-based rank of the tie block
+            for (int k = i; k <= j; k++)
+            {
+                if (positive[order[k]])
+                {
+                    rankSum += rank;
+                    pos++;
+                }
+            }
+
+            i = j + 1;
+        }
+
+        int neg = scores.Count - pos;
+        if (pos == 0 || neg == 0)
+        {
+            return double.NaN;
+        }
+
+        return (rankSum - (pos * (pos + 1) / 2.0)) / ((double)pos * neg);
+    }
+
+    /// <summary>Figures for decisions <paramref name="flagged"/> against truth <paramref name="positive"/>.</summary>
+    public static BinaryMetrics Binary(IReadOnlyList<double> scores, IReadOnlyList<bool> flagged, IReadOnlyList<bool> positive)
+    {
+        int tp = 0, fp = 0, tn = 0, fn = 0;
+        for (int i = 0; i < flagged.Count; i++)
+        {
+            if (flagged[i])
+            {
+                if (positive[i])
+                {
+                    tp++;
+                }
+                else
+                {
+                    fp++;
+                }
+            }
+            else if (positive[i])
+            {
+                fn++;
+            }
+            else
+            {
+                tn++;
+            }
+        }
+
+        double precision = tp + fp == 0 ? 0 : (double)tp / (tp + fp);
+        double recall = tp + fn == 0 ? 0 : (double)tp / (tp + fn);
+        double f1 = precision + recall == 0 ? 0 : 2 * precision * recall / (precision + recall);
+        double far = fp + tn == 0 ? 0 : (double)fp / (fp + tn);
+        return new BinaryMetrics(RocAuc(scores, positive), precision, recall, f1, far, tp, fp, tn, fn);
+    }
+
+    /// <summary>Macro-F1, accuracy and confusion matrix (rows = truth, columns = prediction).</summary>
+    public static MulticlassMetrics Multiclass(IReadOnlyList<int> truth, IReadOnlyList<int> predicted, string[] classes)
+    {
+        int c = classes.Length;
+        int[][] m = Enumerable.Range(0, c).Select(_ => new int[c]).ToArray();
+        for (int i = 0; i < truth.Count; i++)
+        {
+            m[truth[i]][predicted[i]]++;
+        }
+
+        var f1s = new List<double>();
+        for (int k = 0; k < c; k++)
+        {
+            int tp = m[k][k];
+            int support = m[k].Sum();
+            int predictedK = m.Sum(row => row[k]);
+            if (support == 0)
+            {
+                continue; // a class absent from the test split does not count toward the macro average
+            }
+
+            double p = predictedK == 0 ? 0 : (double)tp / predictedK;
+            double r = (double)tp / support;
+            f1s.Add(p + r == 0 ? 0 : 2 * p * r / (p + r));
+        }
+
+        double accuracy = truth.Count == 0 ? 0 : (double)Enumerable.Range(0, c).Sum(k => m[k][k]) / truth.Count;
+        return new MulticlassMetrics(f1s.Count == 0 ? 0 : f1s.Average(), accuracy, classes, m);
+    }
+}

@@ -1,0 +1,75 @@
+using System.Globalization;
+using System.Linq;
+using System.Text;
+
+namespace TinyMlops.Trainer;
+
+/// <summary>What the detector costs on its board against what the board grants.</summary>
+public sealed record Budget(int FlashBytes, int FlashLimit, int RamBytes, int RamLimit, int LargestBlockBytes, int LargestBlockLimit, double MacsPerSecond, long MacsPerSecondLimit);
+
+/// <summary>The data a model was trained on.</summary>
+public sealed record DatasetCard(string Format, string ContentHash, int Recordings, int Windows, string[] Assumptions, string[] TrainGroups, string[] ValidationGroups, string[] TestGroups, int TrainWindows, int ValidationWindows, int TestWindows);
+
+/// <summary>The node's detector, float and int8.</summary>
+public sealed record DetectorCard(string Kind, double TargetFalseAlarmRate, double FloatThreshold, int Int8Threshold, BinaryMetrics Float, BinaryMetrics Int8, double RocAucDrop, double DecisionAgreement, int ModelBytes, int ParameterBytes, int WorkingBytes, long Macs, Budget Budget);
+
+/// <summary>The gateway's verifier.</summary>
+public sealed record VerifierCard(string Kind, string[] Classes, MulticlassMetrics Float, double OnnxParityMaxAbs, int OnnxBytes);
+
+/// <summary>The two tiers together on held-out windows.</summary>
+public sealed record CascadeFigures(double ForwardedFraction, double DetectorRecall, double CascadeRecall, double DetectorFalseAlarmRate, double CascadeFalseAlarmRate);
+
+/// <summary>Everything a reviewer needs to trust (or refuse) a trained pair of models; written as JSON and Markdown.</summary>
+public sealed class ModelCard
+{
+    public string Board { get; init; } = "";
+    public int BoardClass { get; init; }
+    public DatasetCard Dataset { get; init; } = null!;
+    public int Seed { get; init; }
+    public string CodeVersion { get; init; } = "";
+    public double SampleRateHz { get; init; }
+    public int WindowLength { get; init; }
+    public int Hop { get; init; }
+    public int Bands { get; init; }
+    public int Features { get; init; }
+    public DetectorCard Detector { get; init; } = null!;
+    public VerifierCard Verifier { get; init; } = null!;
+    public CascadeFigures Cascade { get; init; } = null!;
+
+    /// <summary>The card as Markdown.</summary>
+    public string ToMarkdown()
+    {
+        var c = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder();
+        sb.Append("# Model card\n\n");
+        sb.Append(c, $"Board **{Board}** (class {BoardClass}), {SampleRateHz} Hz, windows of {WindowLength} samples every {Hop}, {Bands} bands, {Features} features. Seed {Seed}, code {CodeVersion}.\n\n");
+        sb.Append(c, $"## Data\n\n{Dataset.Format}, {Dataset.Recordings} recordings, {Dataset.Windows} windows, SHA-256 `{Dataset.ContentHash}`.\n\n");
+        sb.Append(c, $"Split by recording group: train {string.Join(", ", Dataset.TrainGroups)} ({Dataset.TrainWindows} windows); validation {string.Join(", ", Dataset.ValidationGroups)} ({Dataset.ValidationWindows}); test {string.Join(", ", Dataset.TestGroups)} ({Dataset.TestWindows}).\n\n");
+        foreach (string a in Dataset.Assumptions)
+        {
+            sb.Append("- Assumption: ").Append(a).Append('\n');
+        }
+
+        sb.Append(c, $"\n## Detector (node)\n\n{Detector.Kind}; threshold for a {Detector.TargetFalseAlarmRate:P1} false-alarm rate on healthy validation windows.\n\n");
+        sb.Append("| | ROC-AUC | precision | recall | F1 | false-alarm rate | TP | FP | TN | FN |\n|---|---|---|---|---|---|---|---|---|---|\n");
+        Row(sb, "float", Detector.Float);
+        Row(sb, "int8", Detector.Int8);
+        sb.Append(c, $"\nROC-AUC drop {Detector.RocAucDrop:F4}; int8 and float decisions agree on {Detector.DecisionAgreement:P2} of test windows.\n\n");
+        Budget b = Detector.Budget;
+        sb.Append(c, $"Size: {Detector.ModelBytes} B blob ({Detector.ParameterBytes} B parameters), {Detector.WorkingBytes} B working memory, {Detector.Macs} MACs per window.\n");
+        sb.Append(c, $"Budget: flash {b.FlashBytes}/{b.FlashLimit} B, RAM {b.RamBytes}/{b.RamLimit} B, largest block {b.LargestBlockBytes}/{b.LargestBlockLimit} B, {b.MacsPerSecond:F0}/{b.MacsPerSecondLimit} MACs/s.\n\n");
+        sb.Append(c, $"## Verifier (gateway)\n\n{Verifier.Kind}; {Verifier.OnnxBytes} B ONNX; ONNX Runtime vs trained model: max |Δp| = {Verifier.OnnxParityMaxAbs:E2}.\n\n");
+        sb.Append(c, $"Macro-F1 {Verifier.Float.MacroF1:F3}, accuracy {Verifier.Float.Accuracy:P1}.\n\n");
+        sb.Append("| truth \\ predicted | ").Append(string.Join(" | ", Verifier.Classes)).Append(" |\n|---|").Append(string.Concat(Enumerable.Repeat("---|", Verifier.Classes.Length))).Append('\n');
+        for (int i = 0; i < Verifier.Classes.Length; i++)
+        {
+            sb.Append("| ").Append(Verifier.Classes[i]).Append(" | ").Append(string.Join(" | ", Verifier.Float.Confusion[i])).Append(" |\n");
+        }
+
+        sb.Append(c, $"\n## Cascade (held-out windows)\n\n| | value |\n|---|---|\n| windows forwarded to the gateway | {Cascade.ForwardedFraction:P1} |\n| fault recall, detector alone | {Cascade.DetectorRecall:P1} |\n| fault recall after verification | {Cascade.CascadeRecall:P1} |\n| false alarms, detector alone | {Cascade.DetectorFalseAlarmRate:P1} |\n| false alarms with the verifier | {Cascade.CascadeFalseAlarmRate:P1} |\n");
+        return sb.ToString();
+    }
+
+    private static void Row(StringBuilder sb, string name, BinaryMetrics m) =>
+        sb.Append(CultureInfo.InvariantCulture, $"| {name} | {m.RocAuc:F4} | {m.Precision:F3} | {m.Recall:F3} | {m.F1:F3} | {m.FalseAlarmRate:P1} | {m.TruePositives} | {m.FalsePositives} | {m.TrueNegatives} | {m.FalseNegatives} |\n");
+}

@@ -1,0 +1,302 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using TinyMlops.Trainer.Onnx;
+
+namespace TinyMlops.Trainer.Models;
+
+/// <summary>
+/// The gateway's verifier: standardisation, one ReLU hidden layer, softmax over the fault classes. Trained with
+/// Adam on cross-entropy (class-balanced), seeded and single-threaded, so the same data and seed give the same
+/// weights. Exports to ONNX as Sub → Div → Gemm → Relu → Gemm → Softmax (opset 13).
+/// </summary>
+public sealed class MlpClassifier
+{
+    /// <summary>Class names, index = output column.</summary>
+    public required string[] Classes { get; init; }
+
+    /// <summary>Feature means.</summary>
+    public required float[] Mean { get; init; }
+
+    /// <summary>Feature standard deviations (never 0).</summary>
+    public required float[] Std { get; init; }
+
+    /// <summary>Hidden weights [hidden][features].</summary>
+    public required float[][] W1 { get; init; }
+
+    /// <summary>Hidden biases.</summary>
+    public required float[] B1 { get; init; }
+
+    /// <summary>Output weights [classes][hidden].</summary>
+    public required float[][] W2 { get; init; }
+
+    /// <summary>Output biases.</summary>
+    public required float[] B2 { get; init; }
+
+    /// <summary>Trains on <paramref name="x"/> with class indices <paramref name="y"/>.</summary>
+    public static MlpClassifier Train(float[][] x, int[] y, string[] classes, int hidden, int epochs, int seed, IProgress<string>? progress = null)
+    {
+        int n = x[0].Length, c = classes.Length;
+        var mean = new float[n];
+        var std = new float[n];
+        for (int i = 0; i < n; i++)
+        {
+            double m = x.Average(r => (double)r[i]);
+            mean[i] = (float)m;
+            std[i] = (float)Math.Max(1e-6, Math.Sqrt(x.Average(r => (r[i] - m) * (r[i] - m))));
+        }
+
+        float[][] z = x.Select(r => r.Select((v, i) => (v - mean[i]) / std[i]).ToArray()).ToArray();
+        var rng = new Random(seed);
+        double[,] w1 = Init(rng, hidden, n), w2 = Init(rng, c, hidden);
+        var b1 = new double[hidden];
+        var b2 = new double[c];
+        int[] counts = new int[c];
+        foreach (int label in y)
+        {
+            counts[label]++;
+        }
+
+        double[] classWeight = counts.Select(k => k == 0 ? 0 : (double)y.Length / (c * k)).ToArray();
+        var adam = new Adam(hidden * n + hidden + c * hidden + c);
+        var h = new double[hidden];
+        var p = new double[c];
+        const int batch = 64;
+        int[] order = Enumerable.Range(0, z.Length).ToArray();
+        for (int epoch = 0; epoch < epochs; epoch++)
+        {
+            for (int i = order.Length - 1; i > 0; i--)
+            {
+                int j = rng.Next(i + 1);
+                (order[i], order[j]) = (order[j], order[i]);
+            }
+
+            double loss = 0;
+            for (int start = 0; start < order.Length; start += batch)
+            {
+                var gw1 = new double[hidden, n];
+                var gb1 = new double[hidden];
+                var gw2 = new double[c, hidden];
+                var gb2 = new double[c];
+                int end = Math.Min(order.Length, start + batch);
+                double norm = 0;
+                for (int s = start; s < end; s++)
+                {
+                    norm += classWeight[y[order[s]]];
+                }
+
+                for (int s = start; s < end; s++)
+                {
+                    float[] xi = z[order[s]];
+                    int yi = y[order[s]];
+                    Forward(xi, w1, b1, w2, b2, h, p);
+                    double cw = classWeight[yi] / norm;
+                    loss -= cw * Math.Log(Math.Max(p[yi], 1e-12));
+                    var dh = new double[hidden];
+                    for (int k = 0; k < c; k++)
+                    {
+                        double d = cw * (p[k] - (k == yi ? 1 : 0));
+                        gb2[k] += d;
+                        for (int j = 0; j < hidden; j++)
+                        {
+                            gw2[k, j] += d * h[j];
+                            dh[j] += d * w2[k, j];
+                        }
+                    }
+
+                    for (int j = 0; j < hidden; j++)
+                    {
+                        if (h[j] <= 0)
+                        {
+                            continue;
+                        }
+
+                        gb1[j] += dh[j];
+                        for (int i = 0; i < n; i++)
+                        {
+                            gw1[j, i] += dh[j] * xi[i];
+                        }
+                    }
+                }
+
+                adam.Step(w1, gw1, b1, gb1, w2, gw2, b2, gb2, weightDecay: 1e-4);
+            }
+
+            if (progress != null && (epoch + 1) % 50 == 0)
+            {
+                progress.Report($"verifier: epoch {epoch + 1}/{epochs}, loss {loss / Math.Ceiling(order.Length / (double)batch):F4}");
+            }
+        }
+
+        return new MlpClassifier
+        {
+            Classes = classes,
+            Mean = mean,
+            Std = std,
+            W1 = ToFloat(w1),
+            B1 = b1.Select(v => (float)v).ToArray(),
+            W2 = ToFloat(w2),
+            B2 = b2.Select(v => (float)v).ToArray(),
+        };
+    }
+
+    /// <summary>Class probabilities, computed in float as ONNX Runtime does.</summary>
+    public float[] Predict(float[] x)
+    {
+        int hidden = B1.Length;
+        var h = new float[hidden];
+        for (int j = 0; j < hidden; j++)
+        {
+            float s = B1[j];
+            for (int i = 0; i < x.Length; i++)
+            {
+                s += W1[j][i] * ((x[i] - Mean[i]) / Std[i]);
+            }
+
+            h[j] = Math.Max(0f, s);
+        }
+
+        var logits = new float[B2.Length];
+        for (int k = 0; k < logits.Length; k++)
+        {
+            float s = B2[k];
+            for (int j = 0; j < hidden; j++)
+            {
+                s += W2[k][j] * h[j];
+            }
+
+            logits[k] = s;
+        }
+
+        float max = logits.Max();
+        float[] e = logits.Select(v => MathF.Exp(v - max)).ToArray();
+        float sum = e.Sum();
+        return e.Select(v => v / sum).ToArray();
+    }
+
+    /// <summary>Index of the most probable class.</summary>
+    public int PredictClass(float[] x)
+    {
+        float[] p = Predict(x);
+        return Array.IndexOf(p, p.Max());
+    }
+
+    /// <summary>The ONNX model: input "features" [batch, n] → output "probabilities" [batch, classes].</summary>
+    public byte[] ToOnnx(string producerVersion, long modelVersion, IReadOnlyDictionary<string, string> metadata)
+    {
+        int n = Mean.Length, hidden = B1.Length, c = B2.Length;
+        var g = new OnnxGraphBuilder("tinymlops_verifier").Input("features", n).Output("probabilities", c);
+        string centred = g.Node("Sub", "centred", new[] { "features", g.Constant("mean", Mean, 1, n) });
+        string z = g.Node("Div", "standardised", new[] { centred, g.Constant("std", Std, 1, n) });
+        string a = g.Node("Gemm", "hidden_pre", new[] { z, g.Constant("W1", W1.SelectMany(r => r).ToArray(), hidden, n), g.Constant("B1", B1, hidden) }, ("transB", 1L));
+        string r = g.Node("Relu", "hidden", new[] { a });
+        string l = g.Node("Gemm", "logits", new[] { r, g.Constant("W2", W2.SelectMany(v => v).ToArray(), c, hidden), g.Constant("B2", B2, c) }, ("transB", 1L));
+        g.Node("Softmax", "probabilities", new[] { l }, ("axis", 1L));
+        var meta = new Dictionary<string, string>(metadata) { ["classes"] = string.Join(",", Classes) };
+        return g.Build(producerVersion, modelVersion, meta);
+    }
+
+    private static void Forward(float[] x, double[,] w1, double[] b1, double[,] w2, double[] b2, double[] h, double[] p)
+    {
+        int hidden = b1.Length, n = x.Length, c = b2.Length;
+        for (int j = 0; j < hidden; j++)
+        {
+            double s = b1[j];
+            for (int i = 0; i < n; i++)
+            {
+                s += w1[j, i] * x[i];
+            }
+
+            h[j] = Math.Max(0, s);
+        }
+
+        double max = double.MinValue;
+        for (int k = 0; k < c; k++)
+        {
+            double s = b2[k];
+            for (int j = 0; j < hidden; j++)
+            {
+                s += w2[k, j] * h[j];
+            }
+
+            p[k] = s;
+            max = Math.Max(max, s);
+        }
+
+        double sum = 0;
+        for (int k = 0; k < c; k++)
+        {
+            p[k] = Math.Exp(p[k] - max);
+            sum += p[k];
+        }
+
+        for (int k = 0; k < c; k++)
+        {
+            p[k] /= sum;
+        }
+    }
+
+    private static double[,] Init(Random rng, int rows, int cols)
+    {
+        var w = new double[rows, cols];
+        double a = Math.Sqrt(6.0 / (rows + cols));
+        for (int r = 0; r < rows; r++)
+        {
+            for (int c = 0; c < cols; c++)
+            {
+                w[r, c] = ((rng.NextDouble() * 2) - 1) * a;
+            }
+        }
+
+        return w;
+    }
+
+    private static float[][] ToFloat(double[,] w) =>
+        Enumerable.Range(0, w.GetLength(0)).Select(r => Enumerable.Range(0, w.GetLength(1)).Select(c => (float)w[r, c]).ToArray()).ToArray();
+
+    private sealed class Adam(int size)
+    {
+        private readonly double[] _m = new double[size];
+        private readonly double[] _v = new double[size];
+        private int _t;
+
+        public void Step(double[,] w1, double[,] g1, double[] b1, double[] gb1, double[,] w2, double[,] g2, double[] b2, double[] gb2, double weightDecay)
+        {
+            _t++;
+            int k = 0;
+            Update(w1, g1, ref k, weightDecay);
+            Update(b1, gb1, ref k);
+            Update(w2, g2, ref k, weightDecay);
+            Update(b2, gb2, ref k);
+        }
+
+        private void Update(double[,] w, double[,] g, ref int k, double decay)
+        {
+            for (int r = 0; r < w.GetLength(0); r++)
+            {
+                for (int c = 0; c < w.GetLength(1); c++)
+                {
+                    w[r, c] -= Delta(k++, g[r, c] + (decay * w[r, c]));
+                }
+            }
+        }
+
+        private void Update(double[] w, double[] g, ref int k)
+        {
+            for (int i = 0; i < w.Length; i++)
+            {
+                w[i] -= Delta(k++, g[i]);
+            }
+        }
+
+        private double Delta(int k, double g)
+        {
+            const double lr = 0.01, b1 = 0.9, b2 = 0.999;
+            _m[k] = (b1 * _m[k]) + ((1 - b1) * g);
+            _v[k] = (b2 * _v[k]) + ((1 - b2) * g * g);
+            double mh = _m[k] / (1 - Math.Pow(b1, _t));
+            double vh = _v[k] / (1 - Math.Pow(b2, _t));
+            return lr * mh / (Math.Sqrt(vh) + 1e-8);
+        }
+    }
+}

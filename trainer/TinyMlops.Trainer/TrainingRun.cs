@@ -1,0 +1,241 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using System.Reflection;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using TinyMlops.Boards;
+using TinyMlops.Firmware.Core.Models;
+using TinyMlops.Quantization;
+using TinyMlops.Trainer.Data;
+using TinyMlops.Trainer.Models;
+
+namespace TinyMlops.Trainer;
+
+/// <summary>What <c>tinymlops train</c> is asked to do.</summary>
+public sealed record TrainOptions
+{
+    /// <summary>Folder of recordings.</summary>
+    public required string DataDirectory { get; init; }
+
+    /// <summary>Board profile name.</summary>
+    public required string Board { get; init; }
+
+    /// <summary>Output folder.</summary>
+    public required string OutputDirectory { get; init; }
+
+    /// <summary>Seed for the split, ML.NET and the verifier.</summary>
+    public int Seed { get; init; } = 42;
+
+    /// <summary>Share of healthy validation windows the detector may flag.</summary>
+    public double FalseAlarmRate { get; init; } = 0.01;
+
+    /// <summary>PCA rank of the detector.</summary>
+    public int PcaRank { get; init; } = 8;
+
+    /// <summary>Hidden units of the verifier.</summary>
+    public int VerifierHidden { get; init; } = 32;
+
+    /// <summary>Verifier training epochs.</summary>
+    public int VerifierEpochs { get; init; } = 300;
+
+    /// <summary>Sample rate of the UCI fan recording (not stated in the data).</summary>
+    public double UciSampleRateHz { get; init; } = DefaultUciRate;
+
+    /// <summary>Default for <see cref="UciSampleRateHz"/>.</summary>
+    public const double DefaultUciRate = DatasetLoader.UciAssumedSampleRateHz;
+}
+
+/// <summary>A model that does not fit its board.</summary>
+public sealed class BudgetException(string message) : Exception(message);
+
+/// <summary>
+/// One training run: load, resample to the board's rate, window, compute features with the firmware core, split by
+/// recording group, train the healthy-only PCA detector and the MLP verifier, quantise the detector to int8 and
+/// check it against the board, export the verifier to ONNX, evaluate float and int8 side by side, measure the
+/// cascade, and write the artifacts and the model card. Same data and seed give byte-identical artifacts.
+/// </summary>
+public static class TrainingRun
+{
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    /// <summary>Runs training; returns the model card.</summary>
+    public static ModelCard Run(TrainOptions o, IProgress<string>? progress = null)
+    {
+        var clock = Stopwatch.StartNew();
+        BoardProfile board = BoardProfile.Load(o.Board);
+        if (board.Sampling == null)
+        {
+            throw new ArgumentException($"board '{board.Name}' is a gateway; train for a sensor-node board");
+        }
+
+        progress?.Report($"loading {o.DataDirectory}");
+        Dataset data = DatasetLoader.Load(o.DataDirectory, o.UciSampleRateHz);
+        int window = board.Sampling.WindowLength;
+        int hop = window / 4;
+        double rate = board.Sampling.SampleRateHz;
+        progress?.Report($"{data.Recordings.Count} recordings ({data.Format}), resampling to {rate} Hz, windows of {window} every {hop}");
+        List<FeatureRow> rows = FeatureTable.Build(data.Recordings, rate, window, hop, board.Sampling.Bands, progress);
+        Dictionary<string, Split> split = FeatureTable.SplitGroups(data.Recordings.Select(r => r.Group), o.Seed);
+        FeatureRow[] train = rows.Where(r => split[r.Group] == Split.Train).ToArray();
+        FeatureRow[] validation = rows.Where(r => split[r.Group] == Split.Validation).ToArray();
+        FeatureRow[] test = rows.Where(r => split[r.Group] == Split.Test).ToArray();
+        if (train.Length == 0 || validation.Length == 0 || test.Length == 0)
+        {
+            throw new InvalidDataException("a split is empty: the recordings are too short for the board's window");
+        }
+
+        // Detector: healthy windows only.
+        float[][] healthyTrain = train.Where(r => r.Label == Dataset.HealthyLabel).Select(r => r.Features).ToArray();
+        if (healthyTrain.Length < 4)
+        {
+            throw new InvalidDataException($"only {healthyTrain.Length} healthy training windows; the detector needs healthy recordings in the training groups");
+        }
+
+        progress?.Report($"detector: PCA rank {o.PcaRank} on {healthyTrain.Length} healthy windows");
+        FloatDetector detector = PcaDetector.Fit(healthyTrain, o.PcaRank, o.Seed);
+        double[] healthyValidation = validation.Where(r => r.Label == Dataset.HealthyLabel).Select(r => detector.Score(r.Features)).ToArray();
+        detector.Threshold = PcaDetector.ThresholdFor(healthyValidation, o.FalseAlarmRate);
+        QuantizedModel q = PostTrainingQuantizer.Quantize(detector, healthyTrain, modelId: 1, modelVersion: 1, board.BoardClass);
+        byte[] blob = q.ToBlob();
+        Int8Model int8 = Int8Model.Load(blob, board.BoardClass, 0);
+        Budget budget = CheckBudget(board, blob, int8, hop);
+
+        // Verifier: every class.
+        string[] classes = train.Select(r => r.Label).Concat(test.Select(r => r.Label)).Distinct().OrderBy(c => c == Dataset.HealthyLabel ? "" : c, StringComparer.Ordinal).ToArray();
+        progress?.Report($"verifier: MLP {o.VerifierHidden} hidden, {classes.Length} classes, {train.Length} windows");
+        MlpClassifier verifier = MlpClassifier.Train(train.Select(r => r.Features).ToArray(), train.Select(r => Array.IndexOf(classes, r.Label)).ToArray(), classes, o.VerifierHidden, o.VerifierEpochs, o.Seed, progress);
+        string codeVersion = Assembly.GetExecutingAssembly().GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+        byte[] onnx = verifier.ToOnnx(codeVersion, 1, new Dictionary<string, string> { ["dataset"] = data.ContentHash, ["board"] = board.Name });
+
+        progress?.Report($"evaluating on {test.Length} held-out windows");
+        bool[] fault = test.Select(r => r.Label != Dataset.HealthyLabel).ToArray();
+        double[] floatScores = test.Select(r => detector.Score(r.Features)).ToArray();
+        bool[] floatFlag = floatScores.Select(s => s > detector.Threshold).ToArray();
+        var int8Scores = new double[test.Length];
+        var int8Flag = new bool[test.Length];
+        for (int i = 0; i < test.Length; i++)
+        {
+            if (int8.Invoke(test[i].Features) != Int8Model.StatusOk)
+            {
+                throw new InvalidDataException("the int8 detector refused a test window");
+            }
+
+            int8Scores[i] = int8.Score;
+            int8Flag[i] = int8.IsAboveThreshold;
+        }
+
+        BinaryMetrics detFloat = Metrics.Binary(floatScores, floatFlag, fault);
+        BinaryMetrics detInt8 = Metrics.Binary(int8Scores, int8Flag, fault);
+        double agreement = floatFlag.Zip(int8Flag, (a, b) => a == b).Count(x => x) / (double)test.Length;
+
+        int[] truth = test.Select(r => Array.IndexOf(classes, r.Label)).ToArray();
+        float[][] probabilities = RunOnnx(onnx, test.Select(r => r.Features).ToArray(), classes.Length);
+        double parity = 0;
+        for (int i = 0; i < test.Length; i++)
+        {
+            float[] p = verifier.Predict(test[i].Features);
+            for (int k = 0; k < p.Length; k++)
+            {
+                parity = Math.Max(parity, Math.Abs(p[k] - probabilities[i][k]));
+            }
+        }
+
+        int[] predicted = probabilities.Select(p => Array.IndexOf(p, p.Max())).ToArray();
+        MulticlassMetrics ver = Metrics.Multiclass(truth, predicted, classes);
+
+        CascadeFigures cascade = Evaluation.Cascade(fault, int8Flag, predicted, Array.IndexOf(classes, Dataset.HealthyLabel));
+
+        Directory.CreateDirectory(o.OutputDirectory);
+        File.WriteAllBytes(Path.Combine(o.OutputDirectory, "detector.tmlm"), blob);
+        File.WriteAllBytes(Path.Combine(o.OutputDirectory, "verifier.onnx"), onnx);
+        float[][] vectors = test.Select(r => r.Features).Take(64).ToArray();
+        ConformanceVectors.Write(Path.Combine(o.OutputDirectory, "conformance"), new[]
+        {
+            new ConformanceCase("detector", q, vectors, vectors.Select(v => ReferenceInterpreter.Run(q, v)).ToArray()),
+        });
+
+        var card = new ModelCard
+        {
+            Board = board.Name,
+            BoardClass = board.BoardClass,
+            Dataset = new DatasetCard(data.Format, data.ContentHash, data.Recordings.Count, rows.Count, data.Assumptions.ToArray(),
+                split.Where(kv => kv.Value == Split.Train).Select(kv => kv.Key).OrderBy(k => k, StringComparer.Ordinal).ToArray(),
+                split.Where(kv => kv.Value == Split.Validation).Select(kv => kv.Key).OrderBy(k => k, StringComparer.Ordinal).ToArray(),
+                split.Where(kv => kv.Value == Split.Test).Select(kv => kv.Key).OrderBy(k => k, StringComparer.Ordinal).ToArray(),
+                train.Length, validation.Length, test.Length),
+            Seed = o.Seed,
+            CodeVersion = codeVersion,
+            SampleRateHz = rate,
+            WindowLength = window,
+            Hop = hop,
+            Bands = board.Sampling.Bands,
+            Features = train[0].Features.Length,
+            Detector = new DetectorCard($"ML.NET RandomizedPca, rank {o.PcaRank}, squared reconstruction error", o.FalseAlarmRate, detector.Threshold, int8.Header.Threshold,
+                detFloat, detInt8, Math.Abs(detFloat.RocAuc - detInt8.RocAuc), agreement, blob.Length, q.ParameterBytes, int8.WorkingBytes, int8.Macs, budget),
+            Verifier = new VerifierCard($"MLP {verifier.Mean.Length}-{o.VerifierHidden}-{classes.Length}, ReLU, softmax; ONNX opset {Onnx.OnnxGraphBuilder.Opset}", classes, ver, parity, onnx.Length),
+            Cascade = cascade,
+        };
+        File.WriteAllText(Path.Combine(o.OutputDirectory, "model-card.json"), JsonSerializer.Serialize(card, Json) + "\n");
+        File.WriteAllText(Path.Combine(o.OutputDirectory, "model-card.md"), card.ToMarkdown());
+        progress?.Report($"done in {clock.Elapsed.TotalSeconds:F1} s: artifacts in {o.OutputDirectory}");
+        return card;
+    }
+
+    /// <summary>Runs an ONNX classifier on rows with one long-lived session; returns the probabilities.</summary>
+    public static float[][] RunOnnx(byte[] onnx, float[][] rows, int classes)
+    {
+        using var options = new SessionOptions { IntraOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL };
+        using var session = new InferenceSession(onnx, options);
+        int n = rows[0].Length;
+        var input = new DenseTensor<float>(rows.SelectMany(r => r).ToArray(), new[] { rows.Length, n });
+        using IDisposableReadOnlyCollection<DisposableNamedOnnxValue> result = session.Run(new[] { NamedOnnxValue.CreateFromTensor("features", input) });
+        float[] flat = result.First().AsEnumerable<float>().ToArray();
+        return Enumerable.Range(0, rows.Length).Select(i => flat.AsSpan(i * classes, classes).ToArray()).ToArray();
+    }
+
+    /// <summary>Checks a detector against the board; throws <see cref="BudgetException"/> saying by how much it misses.</summary>
+    public static Budget CheckBudget(BoardProfile board, byte[] blob, Int8Model model, int hop)
+    {
+        // On the device the blob stays in RAM (int8 weights are read from it), plus decoded tables and activations.
+        int ram = blob.Length + model.WorkingBytes + model.TableBytes;
+        double windowsPerSecond = board.Sampling!.SampleRateHz / (double)hop;
+        double macsPerSecond = model.Macs * windowsPerSecond;
+        var problems = new List<string>();
+        if (blob.Length > board.Memory.ModelFlashBytes)
+        {
+            problems.Add($"model is {blob.Length} B, the {board.Name} slot holds {board.Memory.ModelFlashBytes} B ({blob.Length - board.Memory.ModelFlashBytes} B over)");
+        }
+
+        if (ram > board.Memory.ModelRamBytes)
+        {
+            problems.Add($"model needs {ram} B of RAM, {board.Name} grants {board.Memory.ModelRamBytes} B ({ram - board.Memory.ModelRamBytes} B over)");
+        }
+
+        if (blob.Length > board.Memory.LargestBlockBytes)
+        {
+            problems.Add($"the blob needs one {blob.Length} B block, the largest on {board.Name} is {board.Memory.LargestBlockBytes} B ({blob.Length - board.Memory.LargestBlockBytes} B over)");
+        }
+
+        if (macsPerSecond > board.Sampling.MacsPerSecond)
+        {
+            problems.Add($"{macsPerSecond:F0} MACs/s at {windowsPerSecond:F1} windows/s exceed the {board.Sampling.MacsPerSecond} MACs/s of {board.Name} ({macsPerSecond / board.Sampling.MacsPerSecond:F2}x)");
+        }
+
+        if (problems.Count > 0)
+        {
+            throw new BudgetException($"the detector does not fit {board.Name}:\n  - " + string.Join("\n  - ", problems));
+        }
+
+        return new Budget(blob.Length, board.Memory.ModelFlashBytes, ram, board.Memory.ModelRamBytes, blob.Length, board.Memory.LargestBlockBytes, macsPerSecond, board.Sampling.MacsPerSecond);
+    }
+}
