@@ -105,7 +105,9 @@ public static class TrainingRun
         FloatDetector detector = PcaDetector.Fit(healthyTrain, o.PcaRank, o.Seed);
         double[] healthyValidation = validation.Where(r => r.Label == Dataset.HealthyLabel).Select(r => detector.Score(r.Features)).ToArray();
         detector.Threshold = PcaDetector.ThresholdFor(healthyValidation, o.FalseAlarmRate);
-        QuantizedModel q = PostTrainingQuantizer.Quantize(detector, healthyTrain, modelId: 1, modelVersion: 1, board.BoardClass);
+        // Calibrate on every training window, not only healthy ones: a node sees faults too, and a reconstruction
+        // whose input saturates the int8 range would hide exactly the windows the detector exists for.
+        QuantizedModel q = PostTrainingQuantizer.Quantize(detector, train.Select(r => r.Features).ToArray(), modelId: 1, modelVersion: 1, board.BoardClass);
         byte[] blob = q.ToBlob();
         Int8Model int8 = Int8Model.Load(blob, board.BoardClass, 0);
         Budget budget = CheckBudget(board, blob, int8, hop);

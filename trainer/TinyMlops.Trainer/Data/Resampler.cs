@@ -23,6 +23,11 @@ public static class Resampler
             throw new ArgumentOutOfRangeException(nameof(toHz), "sample rates must be finite and positive");
         }
 
+        if (fromHz == toHz)
+        {
+            return (float[])x.Clone();
+        }
+
         int n = (int)Math.Floor(x.Length * toHz / fromHz);
         var y = new float[n];
         double cutoff = CutoffFraction * Math.Min(fromHz, toHz) / fromHz;     // cycles per input sample
