@@ -166,6 +166,11 @@ public static class TrainingRun
             new ConformanceCase("detector", q, vectors, vectors.Select(v => ReferenceInterpreter.Run(q, v)).ToArray()),
         });
 
+        progress?.Report("plots");
+        Plots.Roc(Path.Combine(o.OutputDirectory, "detector-roc.png"), fault, ("float", floatScores, detFloat.RocAuc), ("int8 (firmware core)", int8Scores, detInt8.RocAuc));
+        Plots.ScoreHistogram(Path.Combine(o.OutputDirectory, "detector-scores.png"), floatScores, fault, detector.Threshold, "Detector scores on held-out windows (float)");
+        Plots.Confusion(Path.Combine(o.OutputDirectory, "verifier-confusion.png"), classes, ver.Confusion, "Verifier confusion on held-out windows");
+
         var card = new ModelCard
         {
             Board = board.Name,
