@@ -47,6 +47,17 @@ public class TrainingTests(AdiTraining adi) : IClassFixture<AdiTraining>
     }
 
     [Fact]
+    public void Int8_QDQ_verifier_runs_in_ONNX_Runtime_and_keeps_the_macro_F1()
+    {
+        VerifierCard v = adi.Card.Verifier;
+        Assert.True(v.MacroF1DropPoints <= 0.5, $"macro-F1 drop {v.MacroF1DropPoints:F2} points");
+        byte[] int8 = File.ReadAllBytes(Path.Combine(adi.Output, "verifier-int8.onnx"));
+        Assert.True(int8.Length < File.ReadAllBytes(Path.Combine(adi.Output, "verifier.onnx")).Length);
+        float[][] probabilities = TrainingRun.RunOnnx(int8, new[] { new float[36], Enumerable.Repeat(1f, 36).ToArray() }, v.Classes.Length);
+        Assert.All(probabilities, p => Assert.InRange(p.Sum(), 0.999f, 1.001f));
+    }
+
+    [Fact]
     public void Firmware_core_reproduces_the_trainers_conformance_vectors_bit_for_bit()
     {
         (byte[] blob, float[][] inputs, byte[][] expected) = ConformanceVectors.Read(Path.Combine(adi.Output, "conformance", "detector"));

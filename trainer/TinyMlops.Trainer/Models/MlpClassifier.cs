@@ -196,6 +196,86 @@ public sealed class MlpClassifier
         return g.Build(producerVersion, modelVersion, meta);
     }
 
+    /// <summary>
+    /// The int8 QDQ ONNX model: standardised input and hidden activations quantised per tensor (asymmetric int8,
+    /// ranges from <paramref name="calibration"/>), weights per output channel (symmetric int8), biases float.
+    /// ONNX Runtime runs the Q/DQ pairs around each Gemm as int8 kernels where it can. <paramref name="tail"/>: share of
+    /// calibration values left outside each activation range (0 = min/max).
+    /// </summary>
+    public byte[] ToQdqOnnx(float[][] calibration, double tail, string producerVersion, long modelVersion, IReadOnlyDictionary<string, string> metadata)
+    {
+        int n = Mean.Length, hidden = B1.Length, c = B2.Length;
+        var zs = new List<float>();
+        var hs = new List<float>();
+        foreach (float[] x in calibration)
+        {
+            float[] z = x.Select((v, i) => (v - Mean[i]) / Std[i]).ToArray();
+            zs.AddRange(z);
+            for (int j = 0; j < hidden; j++)
+            {
+                float s = B1[j];
+                for (int i = 0; i < n; i++)
+                {
+                    s += W1[j][i] * z[i];
+                }
+
+                hs.Add(Math.Max(0f, s));
+            }
+        }
+
+        // Ranges from the tail / 1 − tail quantiles: a few extreme windows would otherwise spend the int8 steps
+        // that the decision boundary needs; values beyond them saturate.
+        double zLo = Quantile(zs, tail), zHi = Quantile(zs, 1 - tail), hHi = Quantile(hs, 1 - tail);
+        (float zScale, int zZero) = Quantization.PostTrainingQuantizer.ActivationQuantization(zLo, zHi);
+        (float hScale, int hZero) = Quantization.PostTrainingQuantizer.ActivationQuantization(0, hHi);
+        var g = new OnnxGraphBuilder("tinymlops_verifier_int8").Input("features", n).Output("probabilities", c);
+        string centred = g.Node("Sub", "centred", new[] { "features", g.Constant("mean", Mean, 1, n) });
+        string z0 = g.Node("Div", "standardised", new[] { centred, g.Constant("std", Std, 1, n) });
+        string zq = g.Node("QuantizeLinear", "standardised_q", new[] { z0, g.Constant("z_scale", new[] { zScale }), g.ConstantInt8("z_zero", new[] { (sbyte)zZero }) });
+        string zd = g.Node("DequantizeLinear", "standardised_dq", new[] { zq, "z_scale", "z_zero" });
+        string w1 = Weights(g, "W1", W1);
+        string a = g.Node("Gemm", "hidden_pre", new[] { zd, w1, g.Constant("B1", B1, hidden) }, ("transB", 1L));
+        string r = g.Node("Relu", "hidden", new[] { a });
+        string hq = g.Node("QuantizeLinear", "hidden_q", new[] { r, g.Constant("h_scale", new[] { hScale }), g.ConstantInt8("h_zero", new[] { (sbyte)hZero }) });
+        string hd = g.Node("DequantizeLinear", "hidden_dq", new[] { hq, "h_scale", "h_zero" });
+        string w2 = Weights(g, "W2", W2);
+        string l = g.Node("Gemm", "logits", new[] { hd, w2, g.Constant("B2", B2, c) }, ("transB", 1L));
+        g.Node("Softmax", "probabilities", new[] { l }, ("axis", 1L));
+        var meta = new Dictionary<string, string>(metadata) { ["classes"] = string.Join(",", Classes), ["quantization"] = "qdq-int8" };
+        return g.Build(producerVersion, modelVersion, meta);
+    }
+
+    /// <summary>Calibration tails tried (share of values left outside each activation range, at each end).</summary>
+    public static readonly double[] CalibrationTails = { 0, 0.0005, 0.002, 0.01 };
+
+    private static double Quantile(List<float> values, double q)
+    {
+        float[] sorted = values.ToArray();
+        Array.Sort(sorted);
+        return sorted[(int)Math.Clamp(Math.Round(q * (sorted.Length - 1)), 0, sorted.Length - 1)];
+    }
+
+    private static string Weights(OnnxGraphBuilder g, string name, float[][] w)
+    {
+        int rows = w.Length, cols = w[0].Length;
+        var scales = new float[rows];
+        var q = new sbyte[rows * cols];
+        for (int r = 0; r < rows; r++)
+        {
+            float max = w[r].Max(v => Math.Abs(v));
+            scales[r] = max > 0 ? max / 127f : 1f / 127f;
+            for (int k = 0; k < cols; k++)
+            {
+                q[(r * cols) + k] = (sbyte)Math.Clamp(Math.Round(w[r][k] / scales[r], MidpointRounding.AwayFromZero), -127, 127);
+            }
+        }
+
+        g.ConstantInt8(name + "_q", q, rows, cols);
+        g.Constant(name + "_scale", scales, rows);
+        g.ConstantInt8(name + "_zero", new sbyte[rows], rows);
+        return g.Node("DequantizeLinear", name + "_dq", new[] { name + "_q", name + "_scale", name + "_zero" }, ("axis", 0L));
+    }
+
     private static void Forward(float[] x, double[,] w1, double[] b1, double[,] w2, double[] b2, double[] h, double[] p)
     {
         int hidden = b1.Length, n = x.Length, c = b2.Length;
