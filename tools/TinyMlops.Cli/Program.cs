@@ -29,6 +29,7 @@ public static class Program
                 "provision" => ProvisionCommand.Run(o),
                 "train" => TrainCommand.Train(o),
                 "eval" => TrainCommand.Eval(o),
+                "bench-train" => TrainCommand.Bench(o),
                 "boards" => Boards(o),
                 _ => throw new UsageException($"unknown command '{args[0]}'"),
             };
@@ -50,6 +51,7 @@ public static class Program
 
           train        [--data DIR] [--board NAME] [--out DIR] [--seed N]    train the node detector and gateway verifier, quantise, export, model card
           eval         --model DIR --data DIR                     evaluate a trained model folder on recordings (JSON)
+          bench-train  [--data DIR] [--board NAME]                train on the ADI recordings: wall time, sizes, every target
           detect       [--board NAME] [--data CSV] [--out DIR]   fit a healthy-only detector on the shipped fan recording,
                                                                 quantise it to int8 and run the firmware core over every window
           bench        [--iterations N]                          int8 interpreter figures per conformance model vs a float reference

@@ -1,6 +1,7 @@
 using System;
 using System.Globalization;
 using System.IO;
+using System.Linq;
 using TinyMlops.Boards;
 using TinyMlops.Trainer;
 
@@ -46,6 +47,48 @@ public static class TrainCommand
         Console.WriteLine(Evaluation.ToJson(Evaluation.Run(model, data, new Progress())));
         return 0;
     }
+
+    /// <summary>
+    /// The trainer's benchmark: train + quantise + export on the ADI recordings (or --data), wall time on this
+    /// machine against the 60 s target, artifact sizes, and every target the model card carries.
+    /// </summary>
+    public static int Bench(Options o)
+    {
+        string root = Path.GetDirectoryName(BoardProfile.FindBoardsDirectory())!;
+        string data = o.Get("data") ?? Path.GetFullPath(Path.Combine(root, "..", "shared", "datasets", "adi_cbm_adxl356_00lb"));
+        string output = o.Get("out") ?? Path.Combine(root, "out", "bench-train");
+        var options = new TrainOptions { DataDirectory = data, Board = o.Get("board") ?? "esp32-wroom-32", OutputDirectory = output, Seed = o.GetInt("seed", 42) };
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        ModelCard card = TrainingRun.Run(options, new Progress());
+        double seconds = clock.Elapsed.TotalSeconds;
+        Console.WriteLine($"train + quantise + export on {card.Dataset.Recordings} recordings ({card.Dataset.Windows} windows) for {card.Board}, {Environment.ProcessorCount} cores");
+        Console.WriteLine();
+        Console.WriteLine("figure                                   value        target     ");
+        Target("wall time (s)", seconds, "<= 60", seconds <= 60);
+        Target("detector ROC-AUC float", card.Detector.Float.RocAuc, "", true);
+        Target("detector ROC-AUC int8", card.Detector.Int8.RocAuc, "", true);
+        Target("detector ROC-AUC drop", card.Detector.RocAucDrop, "<= 0.005", card.Detector.RocAucDrop <= 0.005);
+        Target("detector decision agreement", card.Detector.DecisionAgreement, ">= 0.995", card.Detector.DecisionAgreement >= 0.995);
+        Target("detector F1 int8", card.Detector.Int8.F1, "", true);
+        Target("verifier macro-F1 float", card.Verifier.Float.MacroF1, "", true);
+        Target("verifier macro-F1 int8", card.Verifier.Int8.MacroF1, "", true);
+        Target("verifier macro-F1 drop (points)", card.Verifier.MacroF1DropPoints, "<= 0.5", card.Verifier.MacroF1DropPoints <= 0.5);
+        Target("verifier int8/float class agreement", card.Verifier.Int8Agreement, "", true);
+        Target("ONNX Runtime parity max |dp|", card.Verifier.OnnxParityMaxAbs, "<= 1e-5", card.Verifier.OnnxParityMaxAbs <= 1e-5);
+        Target("cascade: forwarded fraction", card.Cascade.ForwardedFraction, "", true);
+        Target("cascade: recall detector / cascade", card.Cascade.DetectorRecall, $"{card.Cascade.CascadeRecall:F3}", true);
+        Target("cascade: false alarms detector / cascade", card.Cascade.DetectorFalseAlarmRate, $"{card.Cascade.CascadeFalseAlarmRate:F3}", true);
+        Console.WriteLine();
+        foreach (string file in Directory.GetFiles(output, "*", SearchOption.AllDirectories).OrderBy(f => f, StringComparer.Ordinal))
+        {
+            Console.WriteLine($"{Path.GetRelativePath(output, file),-40} {new FileInfo(file).Length,8} B");
+        }
+
+        return 0;
+    }
+
+    private static void Target(string name, double value, string target, bool met) =>
+        Console.WriteLine($"{name,-40} {value,10:G5}   {target,-10} {(target.StartsWith('<') || target.StartsWith('>') ? (met ? "met" : "MISSED") : "")}");
 
     private sealed class Progress : IProgress<string>
     {

@@ -154,19 +154,21 @@ public static class TrainingRun
 
         int[] predicted = probabilities.Select(p => Array.IndexOf(p, p.Max())).ToArray();
         MulticlassMetrics ver = Metrics.Multiclass(truth, predicted, classes);
-        // The calibration range is chosen on validation windows (never the test split): the tail whose int8 model
-        // keeps the most of the float model's macro-F1 there.
+        // The calibration (range tail, per-feature or shared input range) is chosen on validation windows, never the
+        // test split: the candidate whose int8 predictions agree most often with the float model's.
         float[][] calibration = train.Select(r => r.Features).ToArray();
         float[][] validationX = validation.Select(r => r.Features).ToArray();
-        int[] validationTruth = validation.Select(r => Array.IndexOf(classes, r.Label)).ToArray();
+        int[] floatValidation = validationX.Select(verifier.PredictClass).ToArray();
         var verifierMeta = new Dictionary<string, string> { ["dataset"] = data.ContentHash, ["board"] = board.Name };
-        double bestTail = MlpClassifier.CalibrationTails.OrderByDescending(tail =>
-        {
-            byte[] candidate = verifier.ToQdqOnnx(calibration, tail, codeVersion, 1, verifierMeta);
-            int[] p = RunOnnx(candidate, validationX, classes.Length).Select(v => Array.IndexOf(v, v.Max())).ToArray();
-            return Metrics.Multiclass(validationTruth, p, classes).MacroF1;
-        }).ThenBy(tail => tail).First();
-        byte[] onnxInt8 = verifier.ToQdqOnnx(calibration, bestTail, codeVersion, 1, verifierMeta);
+        (double Tail, bool PerFeature) best = MlpClassifier.CalibrationTails.SelectMany(t => new[] { (Tail: t, PerFeature: false), (Tail: t, PerFeature: true) })
+            .Select(c =>
+            {
+                byte[] candidate = verifier.ToQdqOnnx(calibration, c.Tail, c.PerFeature, codeVersion, 1, verifierMeta);
+                int[] p = RunOnnx(candidate, validationX, classes.Length).Select(v => Array.IndexOf(v, v.Max())).ToArray();
+                return (c, Agree: p.Zip(floatValidation, (a, b) => a == b ? 1 : 0).Sum());
+            })
+            .OrderByDescending(r => r.Agree).ThenBy(r => r.c.Tail).ThenBy(r => r.c.PerFeature).First().c;
+        byte[] onnxInt8 = verifier.ToQdqOnnx(calibration, best.Tail, best.PerFeature, codeVersion, 1, verifierMeta);
         int[] predictedInt8 = RunOnnx(onnxInt8, test.Select(r => r.Features).ToArray(), classes.Length).Select(p => Array.IndexOf(p, p.Max())).ToArray();
         MulticlassMetrics verInt8 = Metrics.Multiclass(truth, predictedInt8, classes);
 
@@ -205,7 +207,7 @@ public static class TrainingRun
             Features = train[0].Features.Length,
             Detector = new DetectorCard($"ML.NET RandomizedPca, rank {o.PcaRank}, squared reconstruction error", o.FalseAlarmRate, detector.Threshold, int8.Header.Threshold,
                 detFloat, detInt8, Math.Abs(detFloat.RocAuc - detInt8.RocAuc), agreement, blob.Length, q.ParameterBytes, int8.WorkingBytes, int8.Macs, budget),
-            Verifier = new VerifierCard($"MLP {verifier.Mean.Length}-{o.VerifierHidden}-{classes.Length}, ReLU, softmax; ONNX opset {Onnx.OnnxGraphBuilder.Opset}", classes, ver, parity, onnx.Length, verInt8, (ver.MacroF1 - verInt8.MacroF1) * 100, onnxInt8.Length),
+            Verifier = new VerifierCard($"MLP {verifier.Mean.Length}-{o.VerifierHidden}-{classes.Length}, ReLU, softmax; ONNX opset {Onnx.OnnxGraphBuilder.Opset}", classes, ver, parity, onnx.Length, verInt8, (ver.MacroF1 - verInt8.MacroF1) * 100, predicted.Zip(predictedInt8, (a, b) => a == b ? 1.0 : 0.0).Average(), onnxInt8.Length),
             Cascade = cascade,
         };
         File.WriteAllText(Path.Combine(o.OutputDirectory, "model-card.json"), JsonSerializer.Serialize(card, Json) + "\n");

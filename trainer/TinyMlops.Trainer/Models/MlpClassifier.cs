@@ -198,19 +198,24 @@ public sealed class MlpClassifier
 
     /// <summary>
     /// The int8 QDQ ONNX model: standardised input and hidden activations quantised per tensor (asymmetric int8,
-    /// ranges from <paramref name="calibration"/>), weights per output channel (symmetric int8), biases float.
+    /// per feature for the input, per tensor for the hidden layer, ranges from <paramref name="calibration"/>), weights per
+    /// output channel (symmetric int8), biases float.
     /// ONNX Runtime runs the Q/DQ pairs around each Gemm as int8 kernels where it can. <paramref name="tail"/>: share of
     /// calibration values left outside each activation range (0 = min/max).
     /// </summary>
-    public byte[] ToQdqOnnx(float[][] calibration, double tail, string producerVersion, long modelVersion, IReadOnlyDictionary<string, string> metadata)
+    public byte[] ToQdqOnnx(float[][] calibration, double tail, bool perFeatureInput, string producerVersion, long modelVersion, IReadOnlyDictionary<string, string> metadata)
     {
         int n = Mean.Length, hidden = B1.Length, c = B2.Length;
-        var zs = new List<float>();
+        List<float>[] zs = Enumerable.Range(0, n).Select(_ => new List<float>()).ToArray();
         var hs = new List<float>();
         foreach (float[] x in calibration)
         {
             float[] z = x.Select((v, i) => (v - Mean[i]) / Std[i]).ToArray();
-            zs.AddRange(z);
+            for (int i = 0; i < n; i++)
+            {
+                zs[i].Add(z[i]);
+            }
+
             for (int j = 0; j < hidden; j++)
             {
                 float s = B1[j];
@@ -225,14 +230,26 @@ public sealed class MlpClassifier
 
         // Ranges from the tail / 1 − tail quantiles: a few extreme windows would otherwise spend the int8 steps
         // that the decision boundary needs; values beyond them saturate.
-        double zLo = Quantile(zs, tail), zHi = Quantile(zs, 1 - tail), hHi = Quantile(hs, 1 - tail);
-        (float zScale, int zZero) = Quantization.PostTrainingQuantizer.ActivationQuantization(zLo, zHi);
+        // The standardised input is quantised per feature (QuantizeLinear along axis 1) or with one range: fault
+        // windows stretch some features far more than others, and a shared range leaves the rest few steps; which
+        // works better depends on the data, so the caller tries both on validation windows.
+        var zScale = new float[n];
+        var zZero = new sbyte[n];
+        List<float> all = zs.SelectMany(v => v).ToList();
+        for (int i = 0; i < n; i++)
+        {
+            List<float> values = perFeatureInput ? zs[i] : all;
+            (zScale[i], int zp) = Quantization.PostTrainingQuantizer.ActivationQuantization(Quantile(values, tail), Quantile(values, 1 - tail));
+            zZero[i] = (sbyte)zp;
+        }
+
+        double hHi = Quantile(hs, 1 - tail);
         (float hScale, int hZero) = Quantization.PostTrainingQuantizer.ActivationQuantization(0, hHi);
         var g = new OnnxGraphBuilder("tinymlops_verifier_int8").Input("features", n).Output("probabilities", c);
         string centred = g.Node("Sub", "centred", new[] { "features", g.Constant("mean", Mean, 1, n) });
         string z0 = g.Node("Div", "standardised", new[] { centred, g.Constant("std", Std, 1, n) });
-        string zq = g.Node("QuantizeLinear", "standardised_q", new[] { z0, g.Constant("z_scale", new[] { zScale }), g.ConstantInt8("z_zero", new[] { (sbyte)zZero }) });
-        string zd = g.Node("DequantizeLinear", "standardised_dq", new[] { zq, "z_scale", "z_zero" });
+        string zq = g.Node("QuantizeLinear", "standardised_q", new[] { z0, g.Constant("z_scale", zScale, n), g.ConstantInt8("z_zero", zZero, n) }, ("axis", 1L));
+        string zd = g.Node("DequantizeLinear", "standardised_dq", new[] { zq, "z_scale", "z_zero" }, ("axis", 1L));
         string w1 = Weights(g, "W1", W1);
         string a = g.Node("Gemm", "hidden_pre", new[] { zd, w1, g.Constant("B1", B1, hidden) }, ("transB", 1L));
         string r = g.Node("Relu", "hidden", new[] { a });
