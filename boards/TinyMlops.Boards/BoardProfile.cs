@@ -113,22 +113,25 @@ public sealed record BoardProfile
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
     };
 
-    /// <summary>The repository's boards/ folder, found upward from <paramref name="start"/> (default: the app's folder).</summary>
+    /// <summary>
+    /// The repository's boards/ folder, found upward from <paramref name="start"/>, else from the application's folder
+    /// (dotnet run), else from the current directory (the installed tool run inside a checkout).
+    /// </summary>
     public static string FindBoardsDirectory(string? start = null)
     {
-        string? dir = start ?? AppContext.BaseDirectory;
-        while (dir != null)
+        foreach (string? origin in new[] { start, AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
         {
-            string candidate = Path.Combine(dir, "boards");
-            if (File.Exists(Path.Combine(dir, "TinyMlops.sln")) && Directory.Exists(candidate))
+            for (string? dir = origin; dir != null; dir = Path.GetDirectoryName(dir))
             {
-                return candidate;
+                string candidate = Path.Combine(dir, "boards");
+                if (File.Exists(Path.Combine(dir, "TinyMlops.sln")) && Directory.Exists(candidate))
+                {
+                    return candidate;
+                }
             }
-
-            dir = Path.GetDirectoryName(dir);
         }
 
-        throw new DirectoryNotFoundException("boards/ not found: run from inside the TinyMlops repository");
+        throw new DirectoryNotFoundException("boards/ not found: run inside a TinyMlops checkout");
     }
 
     /// <summary>Names of every profile in <paramref name="directory"/>.</summary>
