@@ -9,6 +9,7 @@ using TinyMlops.Firmware.Core.Features;
 using TinyMlops.Firmware.Core.Models;
 using TinyMlops.Firmware.Core.Node;
 using TinyMlops.Quantization;
+using TinyMlops.Trainer.Data;
 
 namespace TinyMlops.Cli;
 
@@ -33,31 +34,34 @@ public static class DetectCommand
             throw new UsageException($"board '{board.Name}' is a gateway; pick a sensor-node board");
         }
 
-        string data = o.Get("data") ?? Path.Combine(root, "data", "uci-accelerometer-fan", "accelerometer.csv");
+        string data = o.Get("data") ?? Path.Combine(root, "data", "uci-accelerometer-fan");
         string outDir = o.Get("out") ?? Path.Combine(root, "out", "detect");
         Directory.CreateDirectory(outDir);
         int bands = Math.Min(board.Sampling.Bands, Window / 4);
         Console.WriteLine($"board {board.Name} (class {board.BoardClass}, model slot {board.Memory.ModelFlashBytes} B, model RAM {board.Memory.ModelRamBytes} B)");
 
-        List<Recording> recordings = FanRecordings.Load(data);
-        var extractor = new FeatureExtractor(Window, bands, SystemFloatMath.Instance);
-        foreach (Recording r in recordings)
+        Dataset dataset = DatasetLoader.Load(data);
+        if (dataset.Format != "uci-fan")
         {
-            r.Features = Windows(r, extractor).ToList();
+            throw new UsageException("detect runs on the UCI fan recording (a folder holding accelerometer.csv); use train for other data");
         }
 
+        IReadOnlyList<Recording> recordings = dataset.Recordings;
+        var extractor = new FeatureExtractor(Window, bands, SystemFloatMath.Instance);
+        var features = recordings.ToDictionary(r => r, r => Windows(r, extractor).ToList());
+
         // Split by recording: the speeds 20, 30, ... 100 train, the speeds 25, 35, ... 95 are held out.
-        Recording[] train = recordings.Where(r => r.Speed % 10 == 0).ToArray();
+        Recording[] train = recordings.Where(r => FanConditions.Speed(r) % 10 == 0).ToArray();
         Recording[] heldOut = recordings.Except(train).ToArray();
-        float[][] healthyX = train.Where(r => r.Healthy).SelectMany(r => r.Features).ToArray();
-        Console.WriteLine($"{recordings.Count} recordings, {recordings.Sum(r => r.Features.Count)} windows of {Window} samples, {extractor.FeatureCount} features each");
+        float[][] healthyX = train.Where(r => r.Healthy).SelectMany(r => features[r]).ToArray();
+        Console.WriteLine($"{recordings.Count} recordings, {features.Values.Sum(f => f.Count)} windows of {Window} samples, {extractor.FeatureCount} features each");
         Console.WriteLine($"training recordings: {train.Length} ({healthyX.Length} healthy windows); held out: {heldOut.Length} recordings");
 
         FloatDetector kmeans = KMeansDetector.Fit(healthyX, Clusters, seed: 7);
         double[] trainScores = healthyX.Select(kmeans.Score).OrderBy(v => v).ToArray();
         kmeans.Threshold = trainScores[(int)Math.Ceiling((1 - FalseAlarmTarget) * (trainScores.Length - 1))];
-        float[][] allX = train.SelectMany(r => r.Features).ToArray();
-        int[] labels = train.SelectMany(r => r.Features.Select(_ => r.Healthy ? 0 : 1)).ToArray();
+        float[][] allX = train.SelectMany(r => features[r]).ToArray();
+        int[] labels = train.SelectMany(r => features[r].Select(_ => r.Healthy ? 0 : 1)).ToArray();
         FloatDetector logistic = LogisticDetector.Fit(allX, labels);
 
         var results = new List<object>();
@@ -94,7 +98,7 @@ public static class DetectCommand
         var pipeline = new DetectionPipeline(Window, bands, 1000, SystemFloatMath.Instance);
         var rows = new List<object>();
         int agree = 0, total = 0;
-        foreach (IGrouping<int, Recording> group in heldOut.GroupBy(r => r.Configuration).OrderBy(g => g.Key))
+        foreach (IGrouping<int, Recording> group in heldOut.GroupBy(FanConditions.Configuration).OrderBy(g => g.Key))
         {
             int windows = 0, flagged = 0, same = 0;
             foreach (Recording r in group)
@@ -123,7 +127,7 @@ public static class DetectCommand
 
             agree += same;
             total += windows;
-            string condition = FanRecordings.ConditionName(group.Key);
+            string condition = FanConditions.Name(group.Key);
             Console.WriteLine($"{condition,-25} {group.Count(),10} {windows,8} {flagged,8} {100.0 * flagged / windows,8:F1} {100.0 * same / windows,11:F1}");
             rows.Add(new { condition, recordings = group.Count(), windows, flagged, flaggedFraction = (double)flagged / windows, int8FloatAgreement = (double)same / windows });
         }
@@ -145,64 +149,17 @@ public static class DetectCommand
     }
 }
 
-/// <summary>One (configuration, speed) recording of the UCI fan data set.</summary>
-public sealed class Recording
+/// <summary>Names of the fan recording's weight configurations.</summary>
+public static class FanConditions
 {
-    public int Configuration { get; init; }
-    public int Speed { get; init; }
-    public required float[] X { get; init; }
-    public required float[] Y { get; init; }
-    public required float[] Z { get; init; }
-    public bool Healthy => Configuration == 1;
-    public List<float[]> Features { get; set; } = new();
-}
+    /// <summary>The configuration number of a UCI recording id (<c>configN-speedNNN</c>).</summary>
+    public static int Configuration(TinyMlops.Trainer.Data.Recording r) => int.Parse(r.Id.AsSpan(6, 1), CultureInfo.InvariantCulture);
 
-/// <summary>Reads the UCI accelerometer fan CSV (data/uci-accelerometer-fan).</summary>
-public static class FanRecordings
-{
-    /// <summary>Recordings grouped by (configuration, speed), in file order.</summary>
-    public static List<Recording> Load(string path)
-    {
-        if (!File.Exists(path))
-        {
-            throw new FileNotFoundException($"fan recording not found at {path}");
-        }
-
-        var groups = new Dictionary<(int, int), (List<float> X, List<float> Y, List<float> Z)>();
-        int line = 0;
-        foreach (string text in File.ReadLines(path))
-        {
-            line++;
-            if (line == 1)
-            {
-                continue;
-            }
-
-            string[] p = text.Split(',');
-            if (p.Length != 5 || !int.TryParse(p[0], out int config) || !int.TryParse(p[1], out int speed)
-                || !float.TryParse(p[2], NumberStyles.Float, CultureInfo.InvariantCulture, out float x)
-                || !float.TryParse(p[3], NumberStyles.Float, CultureInfo.InvariantCulture, out float y)
-                || !float.TryParse(p[4], NumberStyles.Float, CultureInfo.InvariantCulture, out float z))
-            {
-                throw new InvalidDataException($"{path}:{line}: expected 'configuration,speed,x,y,z'");
-            }
-
-            if (!groups.TryGetValue((config, speed), out var g))
-            {
-                g = (new List<float>(), new List<float>(), new List<float>());
-                groups[(config, speed)] = g;
-            }
-
-            g.X.Add(x);
-            g.Y.Add(y);
-            g.Z.Add(z);
-        }
-
-        return groups.Select(kv => new Recording { Configuration = kv.Key.Item1, Speed = kv.Key.Item2, X = kv.Value.X.ToArray(), Y = kv.Value.Y.ToArray(), Z = kv.Value.Z.ToArray() }).ToList();
-    }
+    /// <summary>The speed percentage of a UCI recording (group <c>speedNNN</c>).</summary>
+    public static int Speed(TinyMlops.Trainer.Data.Recording r) => int.Parse(r.Group.AsSpan(5), CultureInfo.InvariantCulture);
 
     /// <summary>Human name of a weight configuration.</summary>
-    public static string ConditionName(int configuration) => configuration switch
+    public static string Name(int configuration) => configuration switch
     {
         1 => "balanced (healthy)",
         2 => "imbalance, perpendicular",
@@ -217,7 +174,7 @@ public static class LogisticDetector
     /// <summary>Fits weights for P(fault) on <paramref name="x"/> with labels 0 (healthy) / 1 (fault).</summary>
     public static FloatDetector Fit(float[][] x, int[] y, int iterations = 3000, double rate = 0.5, double l2 = 1e-3)
     {
-        FloatDetector probe = KMeansDetector.Standardisation(x);
+        FloatDetector probe = FloatDetector.FitStandardisation(x);
         float[][] z = x.Select(probe.Standardize).ToArray();
         int n = z[0].Length;
         var w = new double[n];
@@ -265,7 +222,7 @@ public static class KMeansDetector
     /// <summary>Fits <paramref name="k"/> centroids with k-means++ seeding and Lloyd iterations.</summary>
     public static FloatDetector Fit(float[][] x, int k, int seed)
     {
-        FloatDetector probe = Standardisation(x);
+        FloatDetector probe = FloatDetector.FitStandardisation(x);
         int n = x[0].Length;
         float[][] z = x.Select(probe.Standardize).ToArray();
         var rng = new Random(seed);
@@ -296,23 +253,6 @@ public static class KMeansDetector
         }
 
         return new FloatDetector { Mean = probe.Mean, Std = probe.Std, Head = DetectorHead.CentroidDistance, Centroids = centroids.ToArray() };
-    }
-
-    /// <summary>Per-feature mean and standard deviation of <paramref name="x"/>, as an identity detector.</summary>
-    public static FloatDetector Standardisation(float[][] x)
-    {
-        int n = x[0].Length;
-        var mean = new float[n];
-        var std = new float[n];
-        for (int i = 0; i < n; i++)
-        {
-            double m = x.Average(r => r[i]);
-            double s = Math.Sqrt(x.Average(r => (r[i] - m) * (r[i] - m)));
-            mean[i] = (float)m;
-            std[i] = (float)Math.Max(s, 1e-6);
-        }
-
-        return new FloatDetector { Mean = mean, Std = std, Head = DetectorHead.Direct };
     }
 
     private static double Distance(float[] a, float[] b)

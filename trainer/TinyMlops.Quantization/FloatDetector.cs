@@ -56,6 +56,22 @@ public sealed class FloatDetector
     /// <summary>Feature count.</summary>
     public int InputLength => Mean.Length;
 
+    /// <summary>Per-feature mean and standard deviation (floored at 1e-6) of <paramref name="x"/>, as a detector with no layers.</summary>
+    public static FloatDetector FitStandardisation(IReadOnlyList<float[]> x)
+    {
+        int n = x[0].Length;
+        var mean = new float[n];
+        var std = new float[n];
+        for (int i = 0; i < n; i++)
+        {
+            double m = x.Average(r => (double)r[i]);
+            mean[i] = (float)m;
+            std[i] = (float)Math.Max(1e-6, Math.Sqrt(x.Average(r => (r[i] - m) * (r[i] - m))));
+        }
+
+        return new FloatDetector { Mean = mean, Std = std, Head = DetectorHead.Direct };
+    }
+
     /// <summary>Standardised input.</summary>
     public float[] Standardize(float[] x)
     {

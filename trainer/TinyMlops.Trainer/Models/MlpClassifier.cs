@@ -37,14 +37,8 @@ public sealed class MlpClassifier
     public static MlpClassifier Train(float[][] x, int[] y, string[] classes, int hidden, int epochs, int seed, IProgress<string>? progress = null)
     {
         int n = x[0].Length, c = classes.Length;
-        var mean = new float[n];
-        var std = new float[n];
-        for (int i = 0; i < n; i++)
-        {
-            double m = x.Average(r => (double)r[i]);
-            mean[i] = (float)m;
-            std[i] = (float)Math.Max(1e-6, Math.Sqrt(x.Average(r => (r[i] - m) * (r[i] - m))));
-        }
+        Quantization.FloatDetector standardisation = Quantization.FloatDetector.FitStandardisation(x);
+        float[] mean = standardisation.Mean, std = standardisation.Std;
 
         float[][] z = x.Select(r => r.Select((v, i) => (v - mean[i]) / std[i]).ToArray()).ToArray();
         var rng = new Random(seed);

@@ -24,7 +24,7 @@ public static class PcaDetector
     public static FloatDetector Fit(float[][] healthy, int rank, int seed)
     {
         int n = healthy[0].Length;
-        FloatDetector standardise = Standardisation(healthy);
+        FloatDetector standardise = FloatDetector.FitStandardisation(healthy);
         float[][] z = healthy.Select(standardise.Standardize).ToArray();
         var ml = new MLContext(seed);
         SchemaDefinition schema = SchemaDefinition.Create(typeof(Row));
@@ -61,22 +61,6 @@ public static class PcaDetector
             Head = DetectorHead.ReconstructionError,
             Layers = { new DenseLayer(w, encodeBias, false), new DenseLayer(wt, mu, false) },
         };
-    }
-
-    /// <summary>Per-feature mean and standard deviation as a detector with no layers.</summary>
-    public static FloatDetector Standardisation(float[][] x)
-    {
-        int n = x[0].Length;
-        var mean = new float[n];
-        var std = new float[n];
-        for (int i = 0; i < n; i++)
-        {
-            double m = x.Average(r => (double)r[i]);
-            mean[i] = (float)m;
-            std[i] = (float)Math.Max(1e-6, Math.Sqrt(x.Average(r => (r[i] - m) * (r[i] - m))));
-        }
-
-        return new FloatDetector { Mean = mean, Std = std, Head = DetectorHead.Direct };
     }
 
     /// <summary>The threshold that flags at most <paramref name="falseAlarmRate"/> of <paramref name="healthyScores"/>.</summary>
