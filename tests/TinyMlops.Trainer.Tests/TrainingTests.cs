@@ -113,11 +113,11 @@ public class TrainingTests(AdiTraining adi) : IClassFixture<AdiTraining>
         BoardProfile tiny = board with { Memory = board.Memory with { ModelFlashBytes = 1000, ModelRamBytes = 2000 }, Sampling = board.Sampling! with { MacsPerSecond = 1000 } };
         byte[] blob = File.ReadAllBytes(Path.Combine(adi.Output, "detector.tmlm"));
         Int8Model model = Int8Model.Load(blob, 1, 0);
-        string message = Assert.Throws<BudgetException>(() => TrainingRun.CheckBudget(tiny, blob, model, 128)).Message;
+        string message = Assert.Throws<BudgetException>(() => TrainingRun.CheckBudget(tiny, blob, model)).Message;
         Assert.Contains($"({blob.Length - 1000} B over)", message);
         Assert.Contains("RAM", message);
         Assert.Contains("MACs/s", message);
-        Budget ok = TrainingRun.CheckBudget(board, blob, model, 128);
+        Budget ok = TrainingRun.CheckBudget(board, blob, model);
         Assert.True(ok.RamBytes > blob.Length);
     }
 

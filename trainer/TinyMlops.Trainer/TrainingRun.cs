@@ -110,7 +110,7 @@ public static class TrainingRun
         QuantizedModel q = PostTrainingQuantizer.Quantize(detector, train.Select(r => r.Features).ToArray(), modelId: 1, modelVersion: 1, board.BoardClass);
         byte[] blob = q.ToBlob();
         Int8Model int8 = Int8Model.Load(blob, board.BoardClass, 0);
-        Budget budget = CheckBudget(board, blob, int8, hop);
+        Budget budget = CheckBudget(board, blob, int8);
 
         // Verifier: every class.
         string[] classes = train.Select(r => r.Label).Concat(test.Select(r => r.Label)).Distinct().OrderBy(c => c == Dataset.HealthyLabel ? "" : c, StringComparer.Ordinal).ToArray();
@@ -229,11 +229,13 @@ public static class TrainingRun
     }
 
     /// <summary>Checks a detector against the board; throws <see cref="BudgetException"/> saying by how much it misses.</summary>
-    public static Budget CheckBudget(BoardProfile board, byte[] blob, Int8Model model, int hop)
+    public static Budget CheckBudget(BoardProfile board, byte[] blob, Int8Model model)
     {
+        // The node's DetectionPipeline evaluates back-to-back windows: one inference per window length of samples.
+        int hop = board.Sampling!.WindowLength;
         // On the device the blob stays in RAM (int8 weights are read from it), plus decoded tables and activations.
         int ram = blob.Length + model.WorkingBytes + model.TableBytes;
-        double windowsPerSecond = board.Sampling!.SampleRateHz / (double)hop;
+        double windowsPerSecond = board.Sampling.SampleRateHz / (double)hop;
         double macsPerSecond = model.Macs * windowsPerSecond;
         var problems = new List<string>();
         if (blob.Length > board.Memory.ModelFlashBytes)
