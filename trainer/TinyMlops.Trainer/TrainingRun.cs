@@ -169,8 +169,14 @@ public static class TrainingRun
             })
             .OrderByDescending(r => r.Agree).ThenBy(r => r.c.Tail).ThenBy(r => r.c.PerFeature).First().c;
         byte[] onnxInt8 = verifier.ToQdqOnnx(calibration, best.Tail, best.PerFeature, codeVersion, 1, verifierMeta);
-        int[] predictedInt8 = RunOnnx(onnxInt8, test.Select(r => r.Features).ToArray(), classes.Length).Select(p => Array.IndexOf(p, p.Max())).ToArray();
+        float[][] probabilitiesInt8 = RunOnnx(onnxInt8, test.Select(r => r.Features).ToArray(), classes.Length);
+        int[] predictedInt8 = probabilitiesInt8.Select(p => Array.IndexOf(p, p.Max())).ToArray();
         MulticlassMetrics verInt8 = Metrics.Multiclass(truth, predictedInt8, classes);
+
+        // The verifier as a fault / healthy decision: P(fault) = 1 − P(healthy), decided by its most probable class.
+        int healthyClass = Array.IndexOf(classes, Dataset.HealthyLabel);
+        BinaryMetrics FaultMetrics(float[][] p, int[] argmax) => Metrics.Binary(
+            p.Select(v => healthyClass < 0 ? 1.0 : 1.0 - v[healthyClass]).ToArray(), argmax.Select(k => k != healthyClass).ToArray(), fault);
 
         CascadeFigures cascade = Evaluation.Cascade(fault, int8Flag, predicted, Array.IndexOf(classes, Dataset.HealthyLabel));
 
@@ -207,7 +213,7 @@ public static class TrainingRun
             Features = train[0].Features.Length,
             Detector = new DetectorCard($"ML.NET RandomizedPca, rank {o.PcaRank}, squared reconstruction error", o.FalseAlarmRate, detector.Threshold, int8.Header.Threshold,
                 detFloat, detInt8, Math.Abs(detFloat.RocAuc - detInt8.RocAuc), agreement, blob.Length, q.ParameterBytes, int8.WorkingBytes, int8.Macs, budget),
-            Verifier = new VerifierCard($"MLP {verifier.Mean.Length}-{o.VerifierHidden}-{classes.Length}, ReLU, softmax; ONNX opset {Onnx.OnnxGraphBuilder.Opset}", classes, ver, parity, onnx.Length, verInt8, (ver.MacroF1 - verInt8.MacroF1) * 100, predicted.Zip(predictedInt8, (a, b) => a == b ? 1.0 : 0.0).Average(), onnxInt8.Length),
+            Verifier = new VerifierCard($"MLP {verifier.Mean.Length}-{o.VerifierHidden}-{classes.Length}, ReLU, softmax; ONNX opset {Onnx.OnnxGraphBuilder.Opset}", classes, ver, parity, onnx.Length, verInt8, FaultMetrics(probabilities, predicted), FaultMetrics(probabilitiesInt8, predictedInt8), (ver.MacroF1 - verInt8.MacroF1) * 100, predicted.Zip(predictedInt8, (a, b) => a == b ? 1.0 : 0.0).Average(), onnxInt8.Length),
             Cascade = cascade,
         };
         File.WriteAllText(Path.Combine(o.OutputDirectory, "model-card.json"), JsonSerializer.Serialize(card, Json) + "\n");
