@@ -154,21 +154,22 @@ public static class TrainingRun
 
         int[] predicted = probabilities.Select(p => Array.IndexOf(p, p.Max())).ToArray();
         MulticlassMetrics ver = Metrics.Multiclass(truth, predicted, classes);
-        // The calibration (range tail, per-feature or shared input range) is chosen on validation windows, never the
+        // The calibration (range tail, per-channel or per-tensor activation ranges) is chosen on validation windows, never the
         // test split: the candidate whose int8 predictions agree most often with the float model's.
         float[][] calibration = train.Select(r => r.Features).ToArray();
         float[][] validationX = validation.Select(r => r.Features).ToArray();
         int[] floatValidation = validationX.Select(verifier.PredictClass).ToArray();
         var verifierMeta = new Dictionary<string, string> { ["dataset"] = data.ContentHash, ["board"] = board.Name };
-        (double Tail, bool PerFeature) best = MlpClassifier.CalibrationTails.SelectMany(t => new[] { (Tail: t, PerFeature: false), (Tail: t, PerFeature: true) })
+        var candidates = MlpClassifier.CalibrationTails.SelectMany(t => new[] { (false, false), (true, false), (false, true), (true, true) }.Select(m => (Tail: t, Input: m.Item1, Hidden: m.Item2)));
+        var best = candidates
             .Select(c =>
             {
-                byte[] candidate = verifier.ToQdqOnnx(calibration, c.Tail, c.PerFeature, codeVersion, 1, verifierMeta);
+                byte[] candidate = verifier.ToQdqOnnx(calibration, c.Tail, c.Input, c.Hidden, codeVersion, 1, verifierMeta);
                 int[] p = RunOnnx(candidate, validationX, classes.Length).Select(v => Array.IndexOf(v, v.Max())).ToArray();
                 return (c, Agree: p.Zip(floatValidation, (a, b) => a == b ? 1 : 0).Sum());
             })
-            .OrderByDescending(r => r.Agree).ThenBy(r => r.c.Tail).ThenBy(r => r.c.PerFeature).First().c;
-        byte[] onnxInt8 = verifier.ToQdqOnnx(calibration, best.Tail, best.PerFeature, codeVersion, 1, verifierMeta);
+            .OrderByDescending(r => r.Agree).ThenBy(r => r.c.Tail).ThenBy(r => r.c.Input).ThenBy(r => r.c.Hidden).First().c;
+        byte[] onnxInt8 = verifier.ToQdqOnnx(calibration, best.Tail, best.Input, best.Hidden, codeVersion, 1, verifierMeta);
         float[][] probabilitiesInt8 = RunOnnx(onnxInt8, test.Select(r => r.Features).ToArray(), classes.Length);
         int[] predictedInt8 = probabilitiesInt8.Select(p => Array.IndexOf(p, p.Max())).ToArray();
         MulticlassMetrics verInt8 = Metrics.Multiclass(truth, predictedInt8, classes);

@@ -192,16 +192,16 @@ public sealed class MlpClassifier
 
     /// <summary>
     /// The int8 QDQ ONNX model: standardised input and hidden activations quantised per tensor (asymmetric int8,
-    /// per feature for the input, per tensor for the hidden layer, ranges from <paramref name="calibration"/>), weights per
+    /// per channel or per tensor, ranges from <paramref name="calibration"/>), weights per
     /// output channel (symmetric int8), biases float.
     /// ONNX Runtime runs the Q/DQ pairs around each Gemm as int8 kernels where it can. <paramref name="tail"/>: share of
     /// calibration values left outside each activation range (0 = min/max).
     /// </summary>
-    public byte[] ToQdqOnnx(float[][] calibration, double tail, bool perFeatureInput, string producerVersion, long modelVersion, IReadOnlyDictionary<string, string> metadata)
+    public byte[] ToQdqOnnx(float[][] calibration, double tail, bool perChannelInput, bool perChannelHidden, string producerVersion, long modelVersion, IReadOnlyDictionary<string, string> metadata)
     {
         int n = Mean.Length, hidden = B1.Length, c = B2.Length;
         List<float>[] zs = Enumerable.Range(0, n).Select(_ => new List<float>()).ToArray();
-        var hs = new List<float>();
+        List<float>[] hs = Enumerable.Range(0, hidden).Select(_ => new List<float>()).ToArray();
         foreach (float[] x in calibration)
         {
             float[] z = x.Select((v, i) => (v - Mean[i]) / Std[i]).ToArray();
@@ -218,27 +218,17 @@ public sealed class MlpClassifier
                     s += W1[j][i] * z[i];
                 }
 
-                hs.Add(Math.Max(0f, s));
+                hs[j].Add(Math.Max(0f, s));
             }
         }
 
         // Ranges from the tail / 1 − tail quantiles: a few extreme windows would otherwise spend the int8 steps
         // that the decision boundary needs; values beyond them saturate.
-        // The standardised input is quantised per feature (QuantizeLinear along axis 1) or with one range: fault
+        // Activations are quantised per channel (QuantizeLinear along axis 1) or with one range per tensor: fault
         // windows stretch some features far more than others, and a shared range leaves the rest few steps; which
         // works better depends on the data, so the caller tries both on validation windows.
-        var zScale = new float[n];
-        var zZero = new sbyte[n];
-        List<float> all = zs.SelectMany(v => v).ToList();
-        for (int i = 0; i < n; i++)
-        {
-            List<float> values = perFeatureInput ? zs[i] : all;
-            (zScale[i], int zp) = Quantization.PostTrainingQuantizer.ActivationQuantization(Quantile(values, tail), Quantile(values, 1 - tail));
-            zZero[i] = (sbyte)zp;
-        }
-
-        double hHi = Quantile(hs, 1 - tail);
-        (float hScale, int hZero) = Quantization.PostTrainingQuantizer.ActivationQuantization(0, hHi);
+        (float[] zScale, sbyte[] zZero) = Ranges(zs, tail, perChannelInput, lowerTail: true);
+        (float[] hScale, sbyte[] hZero) = Ranges(hs, tail, perChannelHidden, lowerTail: false);
         var g = new OnnxGraphBuilder("tinymlops_verifier_int8").Input("features", n).Output("probabilities", c);
         string centred = g.Node("Sub", "centred", new[] { "features", g.Constant("mean", Mean, 1, n) });
         string z0 = g.Node("Div", "standardised", new[] { centred, g.Constant("std", Std, 1, n) });
@@ -247,13 +237,29 @@ public sealed class MlpClassifier
         string w1 = Weights(g, "W1", W1);
         string a = g.Node("Gemm", "hidden_pre", new[] { zd, w1, g.Constant("B1", B1, hidden) }, ("transB", 1L));
         string r = g.Node("Relu", "hidden", new[] { a });
-        string hq = g.Node("QuantizeLinear", "hidden_q", new[] { r, g.Constant("h_scale", new[] { hScale }), g.ConstantInt8("h_zero", new[] { (sbyte)hZero }) });
-        string hd = g.Node("DequantizeLinear", "hidden_dq", new[] { hq, "h_scale", "h_zero" });
+        string hq = g.Node("QuantizeLinear", "hidden_q", new[] { r, g.Constant("h_scale", hScale, hidden), g.ConstantInt8("h_zero", hZero, hidden) }, ("axis", 1L));
+        string hd = g.Node("DequantizeLinear", "hidden_dq", new[] { hq, "h_scale", "h_zero" }, ("axis", 1L));
         string w2 = Weights(g, "W2", W2);
         string l = g.Node("Gemm", "logits", new[] { hd, w2, g.Constant("B2", B2, c) }, ("transB", 1L));
         g.Node("Softmax", "probabilities", new[] { l }, ("axis", 1L));
         var meta = new Dictionary<string, string>(metadata) { ["classes"] = string.Join(",", Classes), ["quantization"] = "qdq-int8" };
         return g.Build(producerVersion, modelVersion, meta);
+    }
+
+    private static (float[] Scale, sbyte[] Zero) Ranges(List<float>[] channels, double tail, bool perChannel, bool lowerTail)
+    {
+        var scale = new float[channels.Length];
+        var zero = new sbyte[channels.Length];
+        List<float> all = channels.SelectMany(v => v).ToList();
+        for (int i = 0; i < channels.Length; i++)
+        {
+            List<float> values = perChannel ? channels[i] : all;
+            double lo = lowerTail ? Quantile(values, tail) : 0;
+            (scale[i], int zp) = Quantization.PostTrainingQuantizer.ActivationQuantization(lo, Quantile(values, 1 - tail));
+            zero[i] = (sbyte)zp;
+        }
+
+        return (scale, zero);
     }
 
     /// <summary>Calibration tails tried (share of values left outside each activation range, at each end).</summary>
