@@ -109,3 +109,23 @@ public class DataTests
         Assert.Throws<ArgumentException>(() => FeatureTable.SplitGroups(new[] { "a", "b" }, 1));
     }
 }
+
+public class MetricsTests
+{
+    [Fact]
+    public void Roc_auc_counts_ties_half_and_is_undefined_without_both_classes()
+    {
+        Assert.Equal(1.0, Metrics.RocAuc(new[] { 0.1, 0.2, 0.9 }, new[] { false, false, true }));
+        Assert.Equal(0.5, Metrics.RocAuc(new[] { 0.5, 0.5 }, new[] { false, true }));
+        Assert.True(double.IsNaN(Metrics.RocAuc(new[] { 0.5 }, new[] { true })));
+    }
+
+    [Fact]
+    public void Multiclass_leaves_out_unknown_classes_and_absent_ones_from_the_macro_average()
+    {
+        MulticlassMetrics m = Metrics.Multiclass(new[] { 0, 0, 1, -1 }, new[] { 0, 1, 1, 0 }, new[] { "healthy", "imbalance", "bent-shaft" });
+        Assert.Equal(new[] { 1, 1, 0 }, m.Confusion[0]);
+        Assert.Equal(2.0 / 3.0, m.Accuracy, 9);
+        Assert.Equal(((2 * 1.0 * 0.5 / 1.5) + (2 * 0.5 * 1.0 / 1.5)) / 2, m.MacroF1, 9); // bent-shaft has no support
+    }
+}

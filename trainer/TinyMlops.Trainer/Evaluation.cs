@@ -75,9 +75,9 @@ public static class Evaluation
 
         float[][] probabilities = TrainingRun.RunOnnx(onnx, rows.Select(r => r.Features).ToArray(), classes.Length);
         int[] predicted = probabilities.Select(p => Array.IndexOf(p, p.Max())).ToArray();
-        int[] known = Enumerable.Range(0, rows.Count).Where(i => Array.IndexOf(classes, rows[i].Label) >= 0).ToArray();
-        MulticlassMetrics verifier = Metrics.Multiclass(known.Select(i => Array.IndexOf(classes, rows[i].Label)).ToArray(), known.Select(i => predicted[i]).ToArray(), classes);
-        return new EvaluationResult(modelDirectory, data.ContentHash, data.Recordings.Count, rows.Count, Metrics.Binary(scores, flagged, fault), verifier, rows.Count - known.Length,
+        int[] truth = rows.Select(r => Array.IndexOf(classes, r.Label)).ToArray();
+        MulticlassMetrics verifier = Metrics.Multiclass(truth, predicted, classes);
+        return new EvaluationResult(modelDirectory, data.ContentHash, data.Recordings.Count, rows.Count, Metrics.Binary(scores, flagged, fault), verifier, truth.Count(t => t < 0),
             Cascade(fault, flagged, predicted, Array.IndexOf(classes, Dataset.HealthyLabel)));
     }
 

@@ -83,14 +83,22 @@ public static class Metrics
         return new BinaryMetrics(RocAuc(scores, positive), precision, recall, f1, far, tp, fp, tn, fn);
     }
 
-    /// <summary>Macro-F1, accuracy and confusion matrix (rows = truth, columns = prediction).</summary>
+    /// <summary>
+    /// Macro-F1, accuracy and confusion matrix (rows = truth, columns = prediction). Windows whose truth is −1 (a class
+    /// the model does not know) are left out.
+    /// </summary>
     public static MulticlassMetrics Multiclass(IReadOnlyList<int> truth, IReadOnlyList<int> predicted, string[] classes)
     {
         int c = classes.Length;
         int[][] m = Enumerable.Range(0, c).Select(_ => new int[c]).ToArray();
+        int counted = 0;
         for (int i = 0; i < truth.Count; i++)
         {
-            m[truth[i]][predicted[i]]++;
+            if (truth[i] >= 0)
+            {
+                m[truth[i]][predicted[i]]++;
+                counted++;
+            }
         }
 
         var f1s = new List<double>();
@@ -109,7 +117,7 @@ public static class Metrics
             f1s.Add(p + r == 0 ? 0 : 2 * p * r / (p + r));
         }
 
-        double accuracy = truth.Count == 0 ? 0 : (double)Enumerable.Range(0, c).Sum(k => m[k][k]) / truth.Count;
+        double accuracy = counted == 0 ? 0 : (double)Enumerable.Range(0, c).Sum(k => m[k][k]) / counted;
         return new MulticlassMetrics(f1s.Count == 0 ? 0 : f1s.Average(), accuracy, classes, m);
     }
 }

@@ -113,7 +113,8 @@ public static class TrainingRun
         Budget budget = CheckBudget(board, blob, int8);
 
         // Verifier: every class.
-        string[] classes = train.Select(r => r.Label).Concat(test.Select(r => r.Label)).Distinct().OrderBy(c => c == Dataset.HealthyLabel ? "" : c, StringComparer.Ordinal).ToArray();
+        // Classes are what the training split holds; a test window of another class counts for the detector only.
+        string[] classes = train.Select(r => r.Label).Distinct().OrderBy(c => c == Dataset.HealthyLabel ? "" : c, StringComparer.Ordinal).ToArray();
         progress?.Report($"verifier: MLP {o.VerifierHidden} hidden, {classes.Length} classes, {train.Length} windows");
         MlpClassifier verifier = MlpClassifier.Train(train.Select(r => r.Features).ToArray(), train.Select(r => Array.IndexOf(classes, r.Label)).ToArray(), classes, o.VerifierHidden, o.VerifierEpochs, o.Seed, progress);
         string codeVersion = Assembly.GetExecutingAssembly().GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";

@@ -6,7 +6,7 @@ using TinyMlops.Firmware.Core.Features;
 namespace TinyMlops.Trainer.Data;
 
 /// <summary>One window's features with where it came from.</summary>
-public sealed record FeatureRow(float[] Features, string Label, string RecordingId, string Group, float[] X, float[] Y, float[] Z);
+public sealed record FeatureRow(float[] Features, string Label, string RecordingId, string Group);
 
 /// <summary>Which split a recording's group went to.</summary>
 public enum Split
@@ -46,7 +46,7 @@ public static class FeatureTable
                 var f = new float[fx.FeatureCount];
                 if (fx.Compute(x, y, z, f) == FeatureExtractor.StatusOk)
                 {
-                    list.Add(new FeatureRow(f, r.Label, r.Id, r.Group, x, y, z));
+                    list.Add(new FeatureRow(f, r.Label, r.Id, r.Group));
                 }
             }
 
