@@ -153,3 +153,32 @@ public class FanTrainingTests
         }
     }
 }
+
+public class TrainingInputTests
+{
+    [Fact]
+    public void Training_refuses_unusable_data_and_boards_with_a_reason()
+    {
+        string dir = Paths.Temp("too-few-groups");
+        Directory.CreateDirectory(dir);
+        try
+        {
+            var rng = new Random(1);
+            foreach ((string file, string label, string group) in new[] { ("a.csv", "healthy", "g1"), ("b.csv", "imbalance", "g2") })
+            {
+                var lines = new System.Collections.Generic.List<string> { $"# tinymlops-recording sample_rate_hz=1000 label={label} group={group}", "x,y,z" };
+                lines.AddRange(Enumerable.Range(0, 4000).Select(_ => $"{rng.NextDouble():F4},{rng.NextDouble():F4},1.0"));
+                File.WriteAllLines(Path.Combine(dir, file), lines);
+            }
+
+            string output = Path.Combine(dir, "out");
+            Assert.Contains("at least 3 groups", Assert.Throws<ArgumentException>(() => TrainingRun.Run(new TrainOptions { DataDirectory = dir, Board = "esp32-wroom-32", OutputDirectory = output })).Message);
+            Assert.Contains("gateway", Assert.Throws<ArgumentException>(() => TrainingRun.Run(new TrainOptions { DataDirectory = dir, Board = "rpi4", OutputDirectory = output })).Message);
+            Assert.False(Directory.Exists(output), "nothing is written when training is refused");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
