@@ -47,14 +47,16 @@ public static class DetectCommand
         }
 
         IReadOnlyList<Recording> recordings = dataset.Recordings;
-        var extractor = new FeatureExtractor(Window, bands, SystemFloatMath.Instance);
-        var features = recordings.ToDictionary(r => r, r => Windows(r, extractor).ToList());
+        // The trainer's windowing at the recording's own rate (every recording of this set shares it).
+        List<FeatureRow> rows = FeatureTable.Build(recordings, recordings[0].SampleRateHz, Window, Window / 2, bands);
+        var features = recordings.ToDictionary(r => r, r => rows.Where(w => w.RecordingId == r.Id).Select(w => w.Features).ToList());
+        int featureCount = rows[0].Features.Length;
 
         // Split by recording: the speeds 20, 30, ... 100 train, the speeds 25, 35, ... 95 are held out.
         Recording[] train = recordings.Where(r => FanConditions.Speed(r) % 10 == 0).ToArray();
         Recording[] heldOut = recordings.Except(train).ToArray();
         float[][] healthyX = train.Where(r => r.Healthy).SelectMany(r => features[r]).ToArray();
-        Console.WriteLine($"{recordings.Count} recordings, {features.Values.Sum(f => f.Count)} windows of {Window} samples, {extractor.FeatureCount} features each");
+        Console.WriteLine($"{recordings.Count} recordings, {features.Values.Sum(f => f.Count)} windows of {Window} samples, {featureCount} features each");
         Console.WriteLine($"training recordings: {train.Length} ({healthyX.Length} healthy windows); held out: {heldOut.Length} recordings");
 
         FloatDetector kmeans = KMeansDetector.Fit(healthyX, Clusters, seed: 7);
@@ -75,7 +77,7 @@ public static class DetectCommand
             results.Add(RunDetector(name, description, detector, calibration, board, bands, heldOut, outDir, ref exit));
         }
 
-        File.WriteAllText(Path.Combine(outDir, "detect-summary.json"), JsonSerializer.Serialize(new { board = board.Name, window = Window, bands, features = extractor.FeatureCount, detectors = results }, new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        File.WriteAllText(Path.Combine(outDir, "detect-summary.json"), JsonSerializer.Serialize(new { board = board.Name, window = Window, bands, features = featureCount, detectors = results }, new JsonSerializerOptions { WriteIndented = true }) + "\n");
         Console.WriteLine($"wrote the models and detect-summary.json to {outDir}");
         return exit;
     }
@@ -134,18 +136,6 @@ public static class DetectCommand
 
         Console.WriteLine($"int8 and float decisions agree on {100.0 * agree / total:F2}% of {total} held-out windows");
         return new { name, description, modelBytes = blob.Length, parameterBytes = q.ParameterBytes, workingBytes = model.WorkingBytes, macs = model.Macs, threshold = model.Header.Threshold, conditions = rows, agreement = (double)agree / total };
-    }
-
-    private static IEnumerable<float[]> Windows(Recording r, FeatureExtractor fx)
-    {
-        for (int start = 0; start + Window <= r.X.Length; start += Window / 2)
-        {
-            var f = new float[fx.FeatureCount];
-            if (fx.Compute(r.X[start..(start + Window)], r.Y[start..(start + Window)], r.Z[start..(start + Window)], f) == FeatureExtractor.StatusOk)
-            {
-                yield return f;
-            }
-        }
     }
 }
 
