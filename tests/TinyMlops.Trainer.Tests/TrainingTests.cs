@@ -78,6 +78,11 @@ public class TrainingTests(AdiTraining adi) : IClassFixture<AdiTraining>
         Assert.Equal(512, r.GetProperty("windowLength").GetInt32());
         Assert.True(r.GetProperty("detector").GetProperty("int8").GetProperty("rocAuc").GetDouble() > 0);
         Assert.True(r.GetProperty("detector").GetProperty("macs").GetInt64() > 0);
+        JsonElement perClass = r.GetProperty("verifier").GetProperty("int8").GetProperty("perClass");
+        Assert.Equal(7, perClass.GetArrayLength());
+        Assert.All(perClass.EnumerateArray(), c => Assert.InRange(c.GetProperty("recall").GetDouble(), 0, 1));
+        Assert.Contains("quantisation-aware", r.GetProperty("verifier").GetProperty("int8Method").GetString());
+        Assert.Contains("| class | support | precision | recall | F1 |", File.ReadAllText(Path.Combine(adi.Output, "model-card.md")));
         Assert.True(r.GetProperty("cascade").GetProperty("cascadeRecall").GetDouble() > 0);
         Assert.False(string.IsNullOrEmpty(r.GetProperty("codeVersion").GetString()));
         string md = File.ReadAllText(Path.Combine(adi.Output, "model-card.md"));

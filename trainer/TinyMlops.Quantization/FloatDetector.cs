@@ -140,30 +140,48 @@ public sealed class FloatDetector
 /// </summary>
 public static class PostTrainingQuantizer
 {
-    /// <summary>Quantises <paramref name="detector"/> using <paramref name="calibration"/> feature vectors.</summary>
-    public static QuantizedModel Quantize(FloatDetector detector, IReadOnlyList<float[]> calibration, uint modelId, uint modelVersion, int boardClass)
+    /// <summary>
+    /// Quantises <paramref name="detector"/> using <paramref name="calibration"/> feature vectors. Each activation
+    /// range spans the calibration values, less <paramref name="tail"/> of them at each end (0 = min/max): values
+    /// beyond saturate, and the steps go where most windows are.
+    /// </summary>
+    public static QuantizedModel Quantize(FloatDetector detector, IReadOnlyList<float[]> calibration, uint modelId, uint modelVersion, int boardClass, double tail = 0)
     {
         if (calibration.Count == 0)
         {
             throw new ArgumentException("calibration needs at least one feature vector", nameof(calibration));
         }
 
+        if (!(tail >= 0 && tail < 0.5))
+        {
+            throw new ArgumentOutOfRangeException(nameof(tail), tail, "the range tail is a share in [0, 0.5)");
+        }
+
         int layers = detector.Layers.Count;
         var lo = new double[layers + 1];
         var hi = new double[layers + 1];
-        Array.Fill(lo, 0);
-        Array.Fill(hi, 0);
+        var values = new List<float>[layers + 1];
+        for (int l = 0; l <= layers; l++)
+        {
+            values[l] = new List<float>();
+        }
+
         foreach (float[] x in calibration)
         {
             List<float[]> t = detector.Trace(x);
             for (int l = 0; l <= layers; l++)
             {
-                foreach (float v in t[l])
-                {
-                    lo[l] = Math.Min(lo[l], v);
-                    hi[l] = Math.Max(hi[l], v);
-                }
+                values[l].AddRange(t[l]);
             }
+        }
+
+        for (int l = 0; l <= layers; l++)
+        {
+            float[] sorted = values[l].ToArray();
+            Array.Sort(sorted);
+            int cut = (int)Math.Floor(tail * (sorted.Length - 1));
+            lo[l] = Math.Min(0, sorted[cut]);
+            hi[l] = Math.Max(0, sorted[sorted.Length - 1 - cut]);
         }
 
         if (detector.Head == DetectorHead.CentroidDistance)

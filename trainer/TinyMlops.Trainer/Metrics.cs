@@ -8,7 +8,10 @@ namespace TinyMlops.Trainer;
 public sealed record BinaryMetrics(double RocAuc, double Precision, double Recall, double F1, double FalseAlarmRate, int TruePositives, int FalsePositives, int TrueNegatives, int FalseNegatives);
 
 /// <summary>Multiclass figures.</summary>
-public sealed record MulticlassMetrics(double MacroF1, double Accuracy, string[] Classes, int[][] Confusion);
+public sealed record MulticlassMetrics(double MacroF1, double Accuracy, string[] Classes, int[][] Confusion, ClassMetrics[] PerClass);
+
+/// <summary>One class's figures; Support 0 means the class is absent from the evaluated windows.</summary>
+public sealed record ClassMetrics(string Class, int Support, double Precision, double Recall, double F1);
 
 /// <summary>Evaluation metrics (no dependencies, so the trainer and the tests compute them the same way).</summary>
 public static class Metrics
@@ -102,22 +105,23 @@ public static class Metrics
         }
 
         var f1s = new List<double>();
+        var perClass = new ClassMetrics[c];
         for (int k = 0; k < c; k++)
         {
             int tp = m[k][k];
             int support = m[k].Sum();
             int predictedK = m.Sum(row => row[k]);
-            if (support == 0)
-            {
-                continue; // a class absent from the test split does not count toward the macro average
-            }
-
             double p = predictedK == 0 ? 0 : (double)tp / predictedK;
-            double r = (double)tp / support;
-            f1s.Add(p + r == 0 ? 0 : 2 * p * r / (p + r));
+            double r = support == 0 ? 0 : (double)tp / support;
+            double f1 = p + r == 0 ? 0 : 2 * p * r / (p + r);
+            perClass[k] = new ClassMetrics(classes[k], support, p, r, f1);
+            if (support > 0)
+            {
+                f1s.Add(f1); // a class absent from the test split does not count toward the macro average
+            }
         }
 
         double accuracy = counted == 0 ? 0 : (double)Enumerable.Range(0, c).Sum(k => m[k][k]) / counted;
-        return new MulticlassMetrics(f1s.Count == 0 ? 0 : f1s.Average(), accuracy, classes, m);
+        return new MulticlassMetrics(f1s.Count == 0 ? 0 : f1s.Average(), accuracy, classes, m, perClass);
     }
 }

@@ -11,10 +11,10 @@ public sealed record Budget(int FlashBytes, int FlashLimit, int RamBytes, int Ra
 public sealed record DatasetCard(string Format, string ContentHash, int Recordings, int Windows, string[] Assumptions, string[] TrainGroups, string[] ValidationGroups, string[] TestGroups, int TrainWindows, int ValidationWindows, int TestWindows);
 
 /// <summary>The node's detector, float and int8.</summary>
-public sealed record DetectorCard(string Kind, double TargetFalseAlarmRate, double FloatThreshold, int Int8Threshold, BinaryMetrics Float, BinaryMetrics Int8, double RocAucDrop, double DecisionAgreement, int ModelBytes, int ParameterBytes, int WorkingBytes, long Macs, Budget Budget);
+public sealed record DetectorCard(string Kind, string Int8Calibration, double TargetFalseAlarmRate, double FloatThreshold, int Int8Threshold, BinaryMetrics Float, BinaryMetrics Int8, double RocAucDrop, double DecisionAgreement, int ModelBytes, int ParameterBytes, int WorkingBytes, long Macs, Budget Budget);
 
 /// <summary>The gateway's verifier.</summary>
-public sealed record VerifierCard(string Kind, string[] Classes, MulticlassMetrics Float, double OnnxParityMaxAbs, int OnnxBytes, MulticlassMetrics Int8, BinaryMetrics FaultFloat, BinaryMetrics FaultInt8, double MacroF1DropPoints, double Int8Agreement, int Int8OnnxBytes);
+public sealed record VerifierCard(string Kind, string Int8Method, string[] Classes, MulticlassMetrics Float, double OnnxParityMaxAbs, int OnnxBytes, MulticlassMetrics Int8, BinaryMetrics FaultFloat, BinaryMetrics FaultInt8, double MacroF1DropPoints, double Int8Agreement, int Int8OnnxBytes);
 
 /// <summary>The two tiers together on held-out windows.</summary>
 public sealed record CascadeFigures(double ForwardedFraction, double DetectorRecall, double CascadeRecall, double DetectorFalseAlarmRate, double CascadeFalseAlarmRate);
@@ -54,15 +54,22 @@ public sealed class ModelCard
         sb.Append("| | ROC-AUC | precision | recall | F1 | false-alarm rate | TP | FP | TN | FN |\n|---|---|---|---|---|---|---|---|---|---|\n");
         Row(sb, "float", Detector.Float);
         Row(sb, "int8", Detector.Int8);
-        sb.Append(c, $"\nROC-AUC drop {Detector.RocAucDrop:F4}; int8 and float decisions agree on {Detector.DecisionAgreement:P2} of test windows.\n\n");
+        sb.Append(c, $"\nint8: {Detector.Int8Calibration}. ROC-AUC drop {Detector.RocAucDrop:F4}; int8 and float decisions agree on {Detector.DecisionAgreement:P2} of test windows.\n\n");
         Budget b = Detector.Budget;
         sb.Append(c, $"Size: {Detector.ModelBytes} B blob ({Detector.ParameterBytes} B parameters), {Detector.WorkingBytes} B working memory, {Detector.Macs} MACs per window.\n");
         sb.Append(c, $"Budget: flash {b.FlashBytes}/{b.FlashLimit} B, RAM {b.RamBytes}/{b.RamLimit} B, largest block {b.LargestBlockBytes}/{b.LargestBlockLimit} B, {b.MacsPerSecond:F0}/{b.MacsPerSecondLimit} MACs/s.\n\n");
         sb.Append(c, $"## Verifier (gateway)\n\n{Verifier.Kind}; {Verifier.OnnxBytes} B ONNX; ONNX Runtime vs trained model: max |Δp| = {Verifier.OnnxParityMaxAbs:E2}.\n\n");
-        sb.Append(c, $"Macro-F1 {Verifier.Float.MacroF1:F3} (float), {Verifier.Int8.MacroF1:F3} (int8 QDQ, {Verifier.Int8OnnxBytes} B): drop {Verifier.MacroF1DropPoints:F2} points; int8 and float classes agree on {Verifier.Int8Agreement:P2} of test windows; accuracy {Verifier.Float.Accuracy:P1} / {Verifier.Int8.Accuracy:P1}.\n\nAs a fault / healthy decision (P(fault) = 1 − P(healthy)):\n\n");
+        sb.Append(c, $"Macro-F1 {Verifier.Float.MacroF1:F3} (float), {Verifier.Int8.MacroF1:F3} (int8 QDQ, {Verifier.Int8OnnxBytes} B): drop {Verifier.MacroF1DropPoints:F2} points ({Verifier.Int8Method}); int8 and float classes agree on {Verifier.Int8Agreement:P2} of test windows; accuracy {Verifier.Float.Accuracy:P1} / {Verifier.Int8.Accuracy:P1}.\n\nAs a fault / healthy decision (P(fault) = 1 − P(healthy)):\n\n");
         sb.Append("| | ROC-AUC | precision | recall | F1 | false-alarm rate | TP | FP | TN | FN |\n|---|---|---|---|---|---|---|---|---|---|\n");
         Row(sb, "float", Verifier.FaultFloat);
         Row(sb, "int8", Verifier.FaultInt8);
+        sb.Append("\nPer class on held-out windows (float / int8):\n\n| class | support | precision | recall | F1 |\n|---|---|---|---|---|\n");
+        for (int i = 0; i < Verifier.Classes.Length; i++)
+        {
+            ClassMetrics f = Verifier.Float.PerClass[i], q = Verifier.Int8.PerClass[i];
+            sb.Append(c, $"| {f.Class} | {f.Support} | {f.Precision:F3} / {q.Precision:F3} | {f.Recall:F3} / {q.Recall:F3} | {f.F1:F3} / {q.F1:F3} |\n");
+        }
+
         sb.Append("\nFloat confusion matrix (`verifier-confusion.png`; the int8 one is in model-card.json):\n\n");
         sb.Append("| truth \\ predicted | ").Append(string.Join(" | ", Verifier.Classes)).Append(" |\n|---|").Append(string.Concat(Enumerable.Repeat("---|", Verifier.Classes.Length))).Append('\n');
         for (int i = 0; i < Verifier.Classes.Length; i++)

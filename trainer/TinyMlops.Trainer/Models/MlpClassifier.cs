@@ -38,13 +38,46 @@ public sealed class MlpClassifier
     {
         int n = x[0].Length, c = classes.Length;
         Quantization.FloatDetector standardisation = Quantization.FloatDetector.FitStandardisation(x);
-        float[] mean = standardisation.Mean, std = standardisation.Std;
-
-        float[][] z = x.Select(r => r.Select((v, i) => (v - mean[i]) / std[i]).ToArray()).ToArray();
         var rng = new Random(seed);
         double[,] w1 = Init(rng, hidden, n), w2 = Init(rng, c, hidden);
-        var b1 = new double[hidden];
-        var b2 = new double[c];
+        var net = new Net(w1, new double[hidden], w2, new double[c]);
+        var model = new MlpClassifier { Classes = classes, Mean = standardisation.Mean, Std = standardisation.Std, W1 = [], B1 = [], W2 = [], B2 = [] };
+        Optimise(net, model.Standardise(x), y, c, epochs, rng, learningRate: 0.01, ranges: null, progress, "verifier");
+        return model.With(net);
+    }
+
+    /// <summary>
+    /// Quantisation-aware fine-tuning: continues training with the int8 graph's arithmetic in the forward pass
+    /// (per-channel symmetric weights, <paramref name="ranges"/> on the activations, rounding half to even as ONNX
+    /// Runtime's QuantizeLinear does) and straight-through gradients, so the weights settle where int8 decides as
+    /// float did. The activation ranges stay fixed; export with the same <paramref name="ranges"/>.
+    /// </summary>
+    public MlpClassifier FineTuneForInt8(float[][] x, int[] y, QdqRanges ranges, int epochs, int seed, IProgress<string>? progress = null)
+    {
+        var net = new Net(ToDouble(W1), B1.Select(v => (double)v).ToArray(), ToDouble(W2), B2.Select(v => (double)v).ToArray());
+        Optimise(net, Standardise(x), y, Classes.Length, epochs, new Random(seed), learningRate: 0.001, ranges, progress, "verifier int8 fine-tuning");
+        return With(net);
+    }
+
+    private float[][] Standardise(float[][] x) => x.Select(r => r.Select((v, i) => (v - Mean[i]) / Std[i]).ToArray()).ToArray();
+
+    private MlpClassifier With(Net net) => new()
+    {
+        Classes = Classes,
+        Mean = Mean,
+        Std = Std,
+        W1 = ToFloat(net.W1),
+        B1 = net.B1.Select(v => (float)v).ToArray(),
+        W2 = ToFloat(net.W2),
+        B2 = net.B2.Select(v => (float)v).ToArray(),
+    };
+
+    private sealed record Net(double[,] W1, double[] B1, double[,] W2, double[] B2);
+
+    // Class-balanced cross-entropy, Adam, mini-batches of 64; with ranges, the forward pass is the int8 graph's.
+    private static void Optimise(Net net, float[][] z, int[] y, int c, int epochs, Random rng, double learningRate, QdqRanges? ranges, IProgress<string>? progress, string what)
+    {
+        int n = z[0].Length, hidden = net.B1.Length;
         int[] counts = new int[c];
         foreach (int label in y)
         {
@@ -52,9 +85,12 @@ public sealed class MlpClassifier
         }
 
         double[] classWeight = counts.Select(k => k == 0 ? 0 : (double)y.Length / (c * k)).ToArray();
-        var adam = new Adam(hidden * n + hidden + c * hidden + c);
+        var adam = new Adam(hidden * n + hidden + c * hidden + c, learningRate);
         var h = new double[hidden];
         var p = new double[c];
+        var zi = new double[n];
+        var pass = new bool[hidden];
+        double[,] w1 = net.W1, w2 = net.W2;
         const int batch = 64;
         int[] order = Enumerable.Range(0, z.Length).ToArray();
         for (int epoch = 0; epoch < epochs; epoch++)
@@ -65,6 +101,9 @@ public sealed class MlpClassifier
                 (order[i], order[j]) = (order[j], order[i]);
             }
 
+            // Straight-through: the gradient reaches the float weights as if the quantised ones were them.
+            double[,] fw1 = ranges == null ? w1 : FakeQuantRows(w1);
+            double[,] fw2 = ranges == null ? w2 : FakeQuantRows(w2);
             double loss = 0;
             for (int start = 0; start < order.Length; start += batch)
             {
@@ -81,9 +120,14 @@ public sealed class MlpClassifier
 
                 for (int s = start; s < end; s++)
                 {
-                    float[] xi = z[order[s]];
+                    float[] xs = z[order[s]];
+                    for (int i = 0; i < n; i++)
+                    {
+                        zi[i] = ranges == null ? xs[i] : FakeQuant(xs[i], ranges.InputScale[i], ranges.InputZero[i], out _);
+                    }
+
                     int yi = y[order[s]];
-                    Forward(xi, w1, b1, w2, b2, h, p);
+                    Forward(zi, fw1, net.B1, fw2, net.B2, ranges, h, pass, p);
                     double cw = classWeight[yi] / norm;
                     loss -= cw * Math.Log(Math.Max(p[yi], 1e-12));
                     var dh = new double[hidden];
@@ -94,13 +138,13 @@ public sealed class MlpClassifier
                         for (int j = 0; j < hidden; j++)
                         {
                             gw2[k, j] += d * h[j];
-                            dh[j] += d * w2[k, j];
+                            dh[j] += d * fw2[k, j];
                         }
                     }
 
                     for (int j = 0; j < hidden; j++)
                     {
-                        if (h[j] <= 0)
+                        if (!pass[j])
                         {
                             continue;
                         }
@@ -108,30 +152,56 @@ public sealed class MlpClassifier
                         gb1[j] += dh[j];
                         for (int i = 0; i < n; i++)
                         {
-                            gw1[j, i] += dh[j] * xi[i];
+                            gw1[j, i] += dh[j] * zi[i];
                         }
                     }
                 }
 
-                adam.Step(w1, gw1, b1, gb1, w2, gw2, b2, gb2, weightDecay: 1e-4);
+                adam.Step(w1, gw1, net.B1, gb1, w2, gw2, net.B2, gb2, weightDecay: 1e-4);
+                if (ranges != null)
+                {
+                    fw1 = FakeQuantRows(w1);
+                    fw2 = FakeQuantRows(w2);
+                }
             }
 
             if (progress != null && (epoch + 1) % 50 == 0)
             {
-                progress.Report($"verifier: epoch {epoch + 1}/{epochs}, loss {loss / Math.Ceiling(order.Length / (double)batch):F4}");
+                progress.Report($"{what}: epoch {epoch + 1}/{epochs}, loss {loss / Math.Ceiling(order.Length / (double)batch):F4}");
+            }
+        }
+    }
+
+    // QuantizeLinear then DequantizeLinear, in float as ONNX Runtime computes them; inRange is false where it saturates.
+    private static double FakeQuant(double v, float scale, sbyte zero, out bool inRange)
+    {
+        float q = MathF.Round((float)v / scale, MidpointRounding.ToEven) + zero;
+        inRange = q >= -128 && q <= 127;
+        return (Math.Clamp(q, -128f, 127f) - zero) * scale;
+    }
+
+    private static double[,] FakeQuantRows(double[,] w)
+    {
+        int rows = w.GetLength(0), cols = w.GetLength(1);
+        var q = new double[rows, cols];
+        for (int r = 0; r < rows; r++)
+        {
+            float[] row = Enumerable.Range(0, cols).Select(k => (float)w[r, k]).ToArray();
+            (float scale, sbyte[] values) = QuantizeRow(row);
+            for (int k = 0; k < cols; k++)
+            {
+                q[r, k] = values[k] * scale;
             }
         }
 
-        return new MlpClassifier
-        {
-            Classes = classes,
-            Mean = mean,
-            Std = std,
-            W1 = ToFloat(w1),
-            B1 = b1.Select(v => (float)v).ToArray(),
-            W2 = ToFloat(w2),
-            B2 = b2.Select(v => (float)v).ToArray(),
-        };
+        return q;
+    }
+
+    private static (float Scale, sbyte[] Values) QuantizeRow(float[] row)
+    {
+        float max = row.Max(v => Math.Abs(v));
+        float scale = max > 0 ? max / 127f : 1f / 127f;
+        return (scale, row.Select(v => (sbyte)Math.Clamp(Math.Round(v / scale, MidpointRounding.AwayFromZero), -127, 127)).ToArray());
     }
 
     /// <summary>Class probabilities, computed in float as ONNX Runtime does.</summary>
@@ -168,6 +238,24 @@ public sealed class MlpClassifier
         return e.Select(v => v / sum).ToArray();
     }
 
+    /// <summary>
+    /// Class probabilities as the int8 QDQ graph with <paramref name="ranges"/> computes them: the forward pass that
+    /// <see cref="FineTuneForInt8"/> trains through.
+    /// </summary>
+    public float[] PredictQuantized(float[] x, QdqRanges ranges)
+    {
+        int n = Mean.Length, hidden = B1.Length;
+        var z = new double[n];
+        for (int i = 0; i < n; i++)
+        {
+            z[i] = FakeQuant((x[i] - Mean[i]) / Std[i], ranges.InputScale[i], ranges.InputZero[i], out _);
+        }
+
+        var p = new double[B2.Length];
+        Forward(z, FakeQuantRows(ToDouble(W1)), B1.Select(v => (double)v).ToArray(), FakeQuantRows(ToDouble(W2)), B2.Select(v => (double)v).ToArray(), ranges, new double[hidden], new bool[hidden], p);
+        return p.Select(v => (float)v).ToArray();
+    }
+
     /// <summary>Index of the most probable class.</summary>
     public int PredictClass(float[] x)
     {
@@ -191,20 +279,17 @@ public sealed class MlpClassifier
     }
 
     /// <summary>
-    /// The int8 QDQ ONNX model: standardised input and hidden activations quantised per tensor (asymmetric int8,
-    /// per channel or per tensor, ranges from <paramref name="calibration"/>), weights per
-    /// output channel (symmetric int8), biases float.
-    /// ONNX Runtime runs the Q/DQ pairs around each Gemm as int8 kernels where it can. <paramref name="tail"/>: share of
-    /// calibration values left outside each activation range (0 = min/max).
+    /// Activation ranges for the int8 graph from <paramref name="calibration"/> windows: the standardised input and
+    /// the hidden activations, asymmetric int8, one range per channel or per tensor. <paramref name="tail"/>: share of
+    /// calibration values left outside each range at each end (0 = min/max).
     /// </summary>
-    public byte[] ToQdqOnnx(float[][] calibration, double tail, bool perChannelInput, bool perChannelHidden, string producerVersion, long modelVersion, IReadOnlyDictionary<string, string> metadata)
+    public QdqRanges Calibrate(float[][] calibration, double tail, bool perChannelInput, bool perChannelHidden)
     {
-        int n = Mean.Length, hidden = B1.Length, c = B2.Length;
+        int n = Mean.Length, hidden = B1.Length;
         List<float>[] zs = Enumerable.Range(0, n).Select(_ => new List<float>()).ToArray();
         List<float>[] hs = Enumerable.Range(0, hidden).Select(_ => new List<float>()).ToArray();
-        foreach (float[] x in calibration)
+        foreach (float[] z in Standardise(calibration))
         {
-            float[] z = x.Select((v, i) => (v - Mean[i]) / Std[i]).ToArray();
             for (int i = 0; i < n; i++)
             {
                 zs[i].Add(z[i]);
@@ -224,20 +309,30 @@ public sealed class MlpClassifier
 
         // Ranges from the tail / 1 − tail quantiles: a few extreme windows would otherwise spend the int8 steps
         // that the decision boundary needs; values beyond them saturate.
-        // Activations are quantised per channel (QuantizeLinear along axis 1) or with one range per tensor: fault
-        // windows stretch some features far more than others, and a shared range leaves the rest few steps; which
-        // works better depends on the data, so the caller tries both on validation windows.
+        // Per channel or per tensor: fault windows stretch some features far more than others, and a shared range
+        // leaves the rest few steps; which works better depends on the data, so the caller tries both.
         (float[] zScale, sbyte[] zZero) = Ranges(zs, tail, perChannelInput, lowerTail: true);
         (float[] hScale, sbyte[] hZero) = Ranges(hs, tail, perChannelHidden, lowerTail: false);
+        return new QdqRanges(zScale, zZero, hScale, hZero, $"tail {tail}, input {(perChannelInput ? "per channel" : "per tensor")}, hidden {(perChannelHidden ? "per channel" : "per tensor")}");
+    }
+
+    /// <summary>
+    /// The int8 QDQ ONNX model: standardised input and hidden activations quantised with <paramref name="ranges"/>,
+    /// weights per output channel (symmetric int8), biases float. ONNX Runtime runs the Q/DQ pairs around each Gemm
+    /// as int8 kernels where it can.
+    /// </summary>
+    public byte[] ToQdqOnnx(QdqRanges ranges, string producerVersion, long modelVersion, IReadOnlyDictionary<string, string> metadata)
+    {
+        int n = Mean.Length, hidden = B1.Length, c = B2.Length;
         var g = new OnnxGraphBuilder("tinymlops_verifier_int8").Input("features", n).Output("probabilities", c);
         string centred = g.Node("Sub", "centred", new[] { "features", g.Constant("mean", Mean, 1, n) });
         string z0 = g.Node("Div", "standardised", new[] { centred, g.Constant("std", Std, 1, n) });
-        string zq = g.Node("QuantizeLinear", "standardised_q", new[] { z0, g.Constant("z_scale", zScale, n), g.ConstantInt8("z_zero", zZero, n) }, ("axis", 1L));
+        string zq = g.Node("QuantizeLinear", "standardised_q", new[] { z0, g.Constant("z_scale", ranges.InputScale, n), g.ConstantInt8("z_zero", ranges.InputZero, n) }, ("axis", 1L));
         string zd = g.Node("DequantizeLinear", "standardised_dq", new[] { zq, "z_scale", "z_zero" }, ("axis", 1L));
         string w1 = Weights(g, "W1", W1);
         string a = g.Node("Gemm", "hidden_pre", new[] { zd, w1, g.Constant("B1", B1, hidden) }, ("transB", 1L));
         string r = g.Node("Relu", "hidden", new[] { a });
-        string hq = g.Node("QuantizeLinear", "hidden_q", new[] { r, g.Constant("h_scale", hScale, hidden), g.ConstantInt8("h_zero", hZero, hidden) }, ("axis", 1L));
+        string hq = g.Node("QuantizeLinear", "hidden_q", new[] { r, g.Constant("h_scale", ranges.HiddenScale, hidden), g.ConstantInt8("h_zero", ranges.HiddenZero, hidden) }, ("axis", 1L));
         string hd = g.Node("DequantizeLinear", "hidden_dq", new[] { hq, "h_scale", "h_zero" }, ("axis", 1L));
         string w2 = Weights(g, "W2", W2);
         string l = g.Node("Gemm", "logits", new[] { hd, w2, g.Constant("B2", B2, c) }, ("transB", 1L));
@@ -279,12 +374,8 @@ public sealed class MlpClassifier
         var q = new sbyte[rows * cols];
         for (int r = 0; r < rows; r++)
         {
-            float max = w[r].Max(v => Math.Abs(v));
-            scales[r] = max > 0 ? max / 127f : 1f / 127f;
-            for (int k = 0; k < cols; k++)
-            {
-                q[(r * cols) + k] = (sbyte)Math.Clamp(Math.Round(w[r][k] / scales[r], MidpointRounding.AwayFromZero), -127, 127);
-            }
+            (scales[r], sbyte[] values) = QuantizeRow(w[r]);
+            values.CopyTo(q, r * cols);
         }
 
         g.ConstantInt8(name + "_q", q, rows, cols);
@@ -293,18 +384,24 @@ public sealed class MlpClassifier
         return g.Node("DequantizeLinear", name + "_dq", new[] { name + "_q", name + "_scale", name + "_zero" }, ("axis", 0L));
     }
 
-    private static void Forward(float[] x, double[,] w1, double[] b1, double[,] w2, double[] b2, double[] h, double[] p)
+    private static void Forward(double[] z, double[,] w1, double[] b1, double[,] w2, double[] b2, QdqRanges? ranges, double[] h, bool[] pass, double[] p)
     {
-        int hidden = b1.Length, n = x.Length, c = b2.Length;
+        int hidden = b1.Length, n = z.Length, c = b2.Length;
         for (int j = 0; j < hidden; j++)
         {
             double s = b1[j];
             for (int i = 0; i < n; i++)
             {
-                s += w1[j, i] * x[i];
+                s += w1[j, i] * z[i];
             }
 
             h[j] = Math.Max(0, s);
+            pass[j] = s > 0;
+            if (ranges != null)
+            {
+                h[j] = FakeQuant(h[j], ranges.HiddenScale[j], ranges.HiddenZero[j], out bool inRange);
+                pass[j] &= inRange;
+            }
         }
 
         double max = double.MinValue;
@@ -348,10 +445,24 @@ public sealed class MlpClassifier
         return w;
     }
 
+    private static double[,] ToDouble(float[][] w)
+    {
+        var d = new double[w.Length, w[0].Length];
+        for (int r = 0; r < w.Length; r++)
+        {
+            for (int k = 0; k < w[0].Length; k++)
+            {
+                d[r, k] = w[r][k];
+            }
+        }
+
+        return d;
+    }
+
     private static float[][] ToFloat(double[,] w) =>
         Enumerable.Range(0, w.GetLength(0)).Select(r => Enumerable.Range(0, w.GetLength(1)).Select(c => (float)w[r, c]).ToArray()).ToArray();
 
-    private sealed class Adam(int size)
+    private sealed class Adam(int size, double lr)
     {
         private readonly double[] _m = new double[size];
         private readonly double[] _v = new double[size];
@@ -388,7 +499,7 @@ public sealed class MlpClassifier
 
         private double Delta(int k, double g)
         {
-            const double lr = 0.01, b1 = 0.9, b2 = 0.999;
+            const double b1 = 0.9, b2 = 0.999;
             _m[k] = (b1 * _m[k]) + ((1 - b1) * g);
             _v[k] = (b2 * _v[k]) + ((1 - b2) * g * g);
             double mh = _m[k] / (1 - Math.Pow(b1, _t));
@@ -397,3 +508,11 @@ public sealed class MlpClassifier
         }
     }
 }
+
+/// <summary>Activation quantisation of the verifier's int8 graph (scale and zero point per channel).</summary>
+/// <param name="InputScale">Standardised input scales.</param>
+/// <param name="InputZero">Standardised input zero points.</param>
+/// <param name="HiddenScale">Hidden activation scales.</param>
+/// <param name="HiddenZero">Hidden activation zero points.</param>
+/// <param name="Description">How the ranges were chosen.</param>
+public sealed record QdqRanges(float[] InputScale, sbyte[] InputZero, float[] HiddenScale, sbyte[] HiddenZero, string Description);
