@@ -1,0 +1,138 @@
+using System;
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using MQTTnet;
+using MQTTnet.Protocol;
+using MQTTnet.Server;
+using TinyMlops.Gateway.Configuration;
+using TinyMlops.Gateway.Health;
+using TinyMlops.Gateway.Intake;
+
+namespace TinyMlops.Gateway.Broker;
+
+/// <summary>
+/// MQTTnet's server inside the gateway. Each node logs in with its own password (<see cref="NodeRegistry"/>) and
+/// the ACL of <see cref="TopicAcl"/>; a node's event is stored by <see cref="EventIntake"/> before the broker
+/// acknowledges it, so an acknowledged event survives the gateway being killed. A message that cannot be stored
+/// (full disk) closes the node's connection unacknowledged, and the node sends it again.
+/// </summary>
+public sealed class EmbeddedBroker(IOptions<GatewayOptions> options, NodeRegistry nodes, EventIntake intake, GatewayMetrics metrics, ILogger<EmbeddedBroker> log)
+    : IHostedService, INodeLink, IAsyncDisposable
+{
+    private const string GatewayClientId = "tinymlops-gateway";
+    private MqttServer? _server;
+
+    /// <summary>The server, once started.</summary>
+    public MqttServer? Server => _server;
+
+    /// <inheritdoc />
+    public bool IsConnected => _server?.IsStarted == true;
+
+    /// <inheritdoc />
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        MqttOptions o = options.Value.Mqtt;
+        MqttServerOptionsBuilder b = new MqttServerFactory().CreateServerOptionsBuilder().WithPersistentSessions(true);
+        b = o.Port > 0 ? b.WithDefaultEndpoint().WithDefaultEndpointPort(o.Port) : b.WithoutDefaultEndpoint();
+        if (o.CertificateFile != null)
+        {
+            X509Certificate2 certificate = X509CertificateLoader.LoadPkcs12FromFile(o.CertificateFile, o.CertificatePassword);
+            b = b.WithEncryptedEndpoint().WithEncryptedEndpointPort(o.TlsPort).WithEncryptionCertificate(certificate).WithEncryptionSslProtocol(System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13);
+        }
+
+        MqttServer server = new MqttServerFactory().CreateMqttServer(b.Build());
+        server.ValidatingConnectionAsync += Validate;
+        server.InterceptingPublishAsync += Publish;
+        server.InterceptingSubscriptionAsync += Subscribe;
+        await server.StartAsync().ConfigureAwait(false);
+        _server = server;
+        log.LogInformation("embedded MQTT broker on port {Port}{Tls}", o.Port, o.CertificateFile != null ? $" and TLS port {o.TlsPort}" : "");
+    }
+
+    /// <inheritdoc />
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_server != null)
+        {
+            await _server.StopAsync(new MqttServerStopOptions()).ConfigureAwait(false);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task PublishAsync(string topic, byte[] payload, CancellationToken cancellationToken)
+    {
+        MqttServer server = _server ?? throw new InvalidOperationException("the broker is not started");
+        MqttApplicationMessage message = new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(payload).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build();
+        await server.InjectApplicationMessage(new InjectedMqttApplicationMessage(message) { SenderClientId = GatewayClientId }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (_server != null)
+        {
+            await StopAsync(CancellationToken.None).ConfigureAwait(false);
+            _server.Dispose();
+            _server = null;
+        }
+    }
+
+    private Task Validate(ValidatingConnectionEventArgs e)
+    {
+        if (!TopicAcl.NodeMayConnect(e.ClientId, e.UserName) || !nodes.Verify(e.UserName, e.Password))
+        {
+            e.ReasonCode = MqttConnectReasonCode.BadUserNameOrPassword;
+            metrics.CountRejected("bad_credentials");
+            log.LogWarning("refused a connection from {Endpoint}: client '{ClientId}', user '{User}'", e.RemoteEndPoint, e.ClientId, e.UserName);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private Task Subscribe(InterceptingSubscriptionEventArgs e)
+    {
+        if (!TopicAcl.NodeMaySubscribe(e.ClientId, e.TopicFilter.Topic))
+        {
+            e.ProcessSubscription = false;
+            e.Response.ReasonCode = MqttSubscribeReasonCode.NotAuthorized;
+            metrics.CountRejected("foreign_subscription");
+            log.LogWarning("node {Node} may not subscribe to {Filter}", e.ClientId, e.TopicFilter.Topic);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private async Task Publish(InterceptingPublishEventArgs e)
+    {
+        if (e.ClientId == GatewayClientId)
+        {
+            return; // the gateway's own verdicts and updates
+        }
+
+        // Nothing a node sends is routed on: the gateway is its only reader, and it has handled it here.
+        e.ProcessPublish = false;
+        if (!TopicAcl.NodeMayPublish(e.ClientId, e.ApplicationMessage.Topic))
+        {
+            e.Response.ReasonCode = MqttPubAckReasonCode.NotAuthorized;
+            metrics.CountRejected("foreign_topic");
+            log.LogWarning("node {Node} may not publish to {Topic}", e.ClientId, e.ApplicationMessage.Topic);
+            return;
+        }
+
+        IntakeStatus status = await intake.HandleAsync(e.ClientId, e.ApplicationMessage.Topic, e.ApplicationMessage.Payload).ConfigureAwait(false);
+        switch (status)
+        {
+            case IntakeStatus.Rejected:
+                e.Response.ReasonCode = MqttPubAckReasonCode.PayloadFormatInvalid;
+                break;
+            case IntakeStatus.Unavailable:
+                e.CloseConnection = true; // no PUBACK: the node keeps the message and sends it again
+                break;
+        }
+    }
+}

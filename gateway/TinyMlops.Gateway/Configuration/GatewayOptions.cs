@@ -1,0 +1,172 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using Microsoft.Extensions.Options;
+using TinyMlops.Firmware.Core.Node;
+
+namespace TinyMlops.Gateway.Configuration;
+
+/// <summary>Where nodes connect.</summary>
+public enum BrokerMode
+{
+    /// <summary>The gateway hosts MQTTnet's server itself (default).</summary>
+    Embedded,
+
+    /// <summary>The gateway joins a broker run elsewhere (e.g. Mosquitto) as user <see cref="MqttOptions.GatewayUser"/>.</summary>
+    External,
+}
+
+/// <summary>Everything the gateway reads from <c>appsettings.json</c> section <c>Gateway</c> (and <c>Gateway__…</c> environment variables).</summary>
+public sealed class GatewayOptions
+{
+    /// <summary>Configuration section.</summary>
+    public const string Section = "Gateway";
+
+    /// <summary>This gateway's id, sent with every uplink batch.</summary>
+    public string GatewayId { get; set; } = "gateway-1";
+
+    /// <summary>Board profile (alarm pins).</summary>
+    public string Board { get; set; } = "rpi4";
+
+    /// <summary>Folder of the SQLite store.</summary>
+    public string DataDirectory { get; set; } = "/var/lib/tinymlops-gateway";
+
+    /// <summary>JSON file of node credentials (<see cref="NodeRegistry"/>).</summary>
+    public string NodesFile { get; set; } = "/etc/tinymlops-gateway/nodes.json";
+
+    /// <summary>MQTT settings.</summary>
+    public MqttOptions Mqtt { get; set; } = new();
+
+    /// <summary>Verifier settings.</summary>
+    public VerifierOptions Verifier { get; set; } = new();
+
+    /// <summary>Uplink settings.</summary>
+    public UplinkOptions Uplink { get; set; } = new();
+
+    /// <summary>Alarm settings.</summary>
+    public AlarmOptions Alarms { get; set; } = new();
+}
+
+/// <summary>MQTT settings.</summary>
+public sealed class MqttOptions
+{
+    /// <summary>Embedded server or external broker.</summary>
+    public BrokerMode Mode { get; set; } = BrokerMode.Embedded;
+
+    /// <summary>Plain TCP port (embedded: listen; external: connect). 0 turns the embedded plain endpoint off.</summary>
+    public int Port { get; set; } = 1883;
+
+    /// <summary>Embedded: TLS port (used when <see cref="CertificateFile"/> is set).</summary>
+    public int TlsPort { get; set; } = 8883;
+
+    /// <summary>Embedded: PKCS#12 server certificate turning on the TLS endpoint.</summary>
+    public string? CertificateFile { get; set; }
+
+    /// <summary>Password of <see cref="CertificateFile"/>.</summary>
+    public string? CertificatePassword { get; set; }
+
+    /// <summary>External: broker host.</summary>
+    public string Host { get; set; } = "127.0.0.1";
+
+    /// <summary>External: connect with TLS.</summary>
+    public bool UseTls { get; set; }
+
+    /// <summary>External: CA file (PEM) that signed the broker's certificate; empty uses the system store.</summary>
+    public string? CaFile { get; set; }
+
+    /// <summary>The gateway's own MQTT user (external broker; in embedded mode the gateway does not log in).</summary>
+    public string GatewayUser { get; set; } = "gateway";
+
+    /// <summary>Password of <see cref="GatewayUser"/>.</summary>
+    public string GatewayPassword { get; set; } = "";
+
+    /// <summary>Largest payload accepted from a node, bytes; larger ones are refused and counted.</summary>
+    public int MaxPayloadBytes { get; set; } = 65536;
+}
+
+/// <summary>Verifier settings.</summary>
+public sealed class VerifierOptions
+{
+    /// <summary>The ONNX verifier; replaced in place (write-then-rename) to install a new version.</summary>
+    public string ModelFile { get; set; } = "/var/lib/tinymlops-gateway/models/verifier.onnx";
+
+    /// <summary>How often the model file is checked for a new version.</summary>
+    public double ReloadCheckSeconds { get; set; } = 2;
+
+    /// <summary>Largest batch of pending windows verified in one run.</summary>
+    public int MaxBatch { get; set; } = 32;
+}
+
+/// <summary>Uplink settings.</summary>
+public sealed class UplinkOptions
+{
+    /// <summary>Base address of the trainer's ingestion service; empty keeps everything local.</summary>
+    public string? TrainerUrl { get; set; }
+
+    /// <summary>Records per POST.</summary>
+    public int BatchSize { get; set; } = 100;
+
+    /// <summary>Longest wait between retries while the trainer is unreachable.</summary>
+    public double MaxRetrySeconds { get; set; } = 30;
+}
+
+/// <summary>Alarm settings.</summary>
+public sealed class AlarmOptions
+{
+    /// <summary>"gpio" (the board's GPIO chip through System.Device.Gpio), "simulated" or "none".</summary>
+    public string Driver { get; set; } = "gpio";
+
+    /// <summary>How long the buzzer sounds after a confirmed fault.</summary>
+    public double BuzzerSeconds { get; set; } = 5;
+
+    /// <summary>How long the red light stays on after the last confirmed fault.</summary>
+    public double HoldSeconds { get; set; } = 300;
+}
+
+/// <summary>Checks <see cref="GatewayOptions"/> at start-up and says every problem at once.</summary>
+public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
+{
+    /// <inheritdoc />
+    public ValidateOptionsResult Validate(string? name, GatewayOptions o)
+    {
+        var errors = new List<string>();
+        if (!Topics.IsValidNodeId(o.GatewayId))
+        {
+            errors.Add("Gateway:GatewayId must be 1-64 letters, digits, '-', '_' or '.'");
+        }
+
+        Require(errors, !string.IsNullOrWhiteSpace(o.DataDirectory), "Gateway:DataDirectory is required");
+        Require(errors, !string.IsNullOrWhiteSpace(o.NodesFile), "Gateway:NodesFile is required");
+        Require(errors, !string.IsNullOrWhiteSpace(o.Verifier.ModelFile), "Gateway:Verifier:ModelFile is required");
+        Require(errors, o.Mqtt.Port is >= 0 and <= 65535, $"Gateway:Mqtt:Port {o.Mqtt.Port} is not a port");
+        Require(errors, o.Mqtt.TlsPort is >= 0 and <= 65535, $"Gateway:Mqtt:TlsPort {o.Mqtt.TlsPort} is not a port");
+        Require(errors, o.Mqtt.MaxPayloadBytes is >= 64 and <= 1 << 20, "Gateway:Mqtt:MaxPayloadBytes must be 64 B .. 1 MiB");
+        if (o.Mqtt.Mode == BrokerMode.Embedded)
+        {
+            Require(errors, o.Mqtt.Port > 0 || o.Mqtt.CertificateFile != null, "Gateway:Mqtt: the embedded broker needs Port or CertificateFile");
+            Require(errors, o.Mqtt.CertificateFile == null || File.Exists(o.Mqtt.CertificateFile), $"Gateway:Mqtt:CertificateFile {o.Mqtt.CertificateFile} does not exist");
+        }
+        else
+        {
+            Require(errors, !string.IsNullOrWhiteSpace(o.Mqtt.Host) && o.Mqtt.Port > 0, "Gateway:Mqtt: an external broker needs Host and Port");
+            Require(errors, !string.IsNullOrEmpty(o.Mqtt.GatewayPassword), "Gateway:Mqtt:GatewayPassword is required for an external broker");
+        }
+
+        Require(errors, o.Verifier.ReloadCheckSeconds > 0, "Gateway:Verifier:ReloadCheckSeconds must be positive");
+        Require(errors, o.Verifier.MaxBatch is >= 1 and <= 4096, "Gateway:Verifier:MaxBatch must be 1..4096");
+        Require(errors, o.Uplink.BatchSize is >= 1 and <= 10000, "Gateway:Uplink:BatchSize must be 1..10000");
+        Require(errors, o.Uplink.MaxRetrySeconds > 0, "Gateway:Uplink:MaxRetrySeconds must be positive");
+        Require(errors, string.IsNullOrEmpty(o.Uplink.TrainerUrl) || Uri.TryCreate(o.Uplink.TrainerUrl, UriKind.Absolute, out _), $"Gateway:Uplink:TrainerUrl '{o.Uplink.TrainerUrl}' is not an absolute URL");
+        Require(errors, o.Alarms.Driver is "gpio" or "simulated" or "none", $"Gateway:Alarms:Driver '{o.Alarms.Driver}' is not gpio, simulated or none");
+        Require(errors, o.Alarms.BuzzerSeconds >= 0 && o.Alarms.HoldSeconds >= 0, "Gateway:Alarms: durations must not be negative");
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private static void Require(List<string> errors, bool ok, string message)
+    {
+        if (!ok)
+        {
+            errors.Add(message);
+        }
+    }
+}

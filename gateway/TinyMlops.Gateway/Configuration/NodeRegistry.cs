@@ -1,0 +1,170 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using TinyMlops.Firmware.Core.Node;
+
+namespace TinyMlops.Gateway.Configuration;
+
+/// <summary>
+/// The nodes a gateway accepts, each with its own MQTT password, stored only as a PBKDF2-SHA256 hash:
+/// <c>{"nodes":[{"id":"motor-1","password":"pbkdf2-sha256$100000$salt$hash"}]}</c>. The file is read again when it
+/// changes, so a node can be added without a restart. Thread-safe.
+/// </summary>
+public sealed class NodeRegistry
+{
+    private const string Scheme = "pbkdf2-sha256";
+    private readonly string _path;
+    private readonly object _gate = new();
+    private Dictionary<string, string> _hashes = new(StringComparer.Ordinal);
+    private DateTime _loadedStamp;
+
+    /// <summary>Reads <paramref name="path"/>; throws <see cref="InvalidDataException"/> naming what is wrong.</summary>
+    public NodeRegistry(string path)
+    {
+        _path = path;
+        Reload();
+    }
+
+    /// <summary>Node ids currently accepted.</summary>
+    public IReadOnlyCollection<string> Ids
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return new List<string>(_hashes.Keys);
+            }
+        }
+    }
+
+    /// <summary>True when <paramref name="nodeId"/> is listed.</summary>
+    public bool IsKnown(string nodeId)
+    {
+        ReloadIfChanged();
+        lock (_gate)
+        {
+            return _hashes.ContainsKey(nodeId);
+        }
+    }
+
+    /// <summary>True when <paramref name="nodeId"/> is listed and <paramref name="password"/> is its password.</summary>
+    public bool Verify(string nodeId, string? password)
+    {
+        ReloadIfChanged();
+        string? stored;
+        lock (_gate)
+        {
+            _hashes.TryGetValue(nodeId, out stored);
+        }
+
+        return stored != null && password != null && VerifyHash(stored, password);
+    }
+
+    /// <summary>A PBKDF2-SHA256 hash string for <paramref name="password"/>, as the nodes file holds it.</summary>
+    public static string HashPassword(string password, int iterations = 100_000)
+    {
+        byte[] salt = RandomNumberGenerator.GetBytes(16);
+        byte[] hash = Rfc2898DeriveBytes.Pbkdf2(Encoding.UTF8.GetBytes(password), salt, iterations, HashAlgorithmName.SHA256, 32);
+        return $"{Scheme}${iterations}${Convert.ToBase64String(salt)}${Convert.ToBase64String(hash)}";
+    }
+
+    /// <summary>Writes a nodes file for <paramref name="passwords"/> (node id → password).</summary>
+    public static void Write(string path, IEnumerable<KeyValuePair<string, string>> passwords, int iterations = 100_000)
+    {
+        var nodes = new List<Dictionary<string, string>>();
+        foreach (KeyValuePair<string, string> p in passwords)
+        {
+            nodes.Add(new Dictionary<string, string> { ["id"] = p.Key, ["password"] = HashPassword(p.Value, iterations) });
+        }
+
+        File.WriteAllText(path, JsonSerializer.Serialize(new Dictionary<string, object> { ["nodes"] = nodes }, new JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    /// <summary>Reads the file again.</summary>
+    public void Reload()
+    {
+        if (!File.Exists(_path))
+        {
+            throw new InvalidDataException($"nodes file {_path} does not exist");
+        }
+
+        DateTime stamp = File.GetLastWriteTimeUtc(_path);
+        var hashes = new Dictionary<string, string>(StringComparer.Ordinal);
+        try
+        {
+            using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(_path));
+            foreach (JsonElement node in doc.RootElement.GetProperty("nodes").EnumerateArray())
+            {
+                string id = node.GetProperty("id").GetString() ?? "";
+                string hash = node.GetProperty("password").GetString() ?? "";
+                if (!Topics.IsValidNodeId(id))
+                {
+                    throw new InvalidDataException($"node id '{id}' is not 1-64 letters, digits, '-', '_' or '.'");
+                }
+
+                if (!hash.StartsWith(Scheme + "$", StringComparison.Ordinal) || hash.Split('$').Length != 4)
+                {
+                    throw new InvalidDataException($"node '{id}': password must be a {Scheme}$iterations$salt$hash string (see NodeRegistry.HashPassword)");
+                }
+
+                if (!hashes.TryAdd(id, hash))
+                {
+                    throw new InvalidDataException($"node '{id}' is listed twice");
+                }
+            }
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            throw new InvalidDataException($"nodes file {_path}: {e.Message}", e);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"nodes file {_path}: {e.Message}", e);
+        }
+
+        lock (_gate)
+        {
+            _hashes = hashes;
+            _loadedStamp = stamp;
+        }
+    }
+
+    private void ReloadIfChanged()
+    {
+        try
+        {
+            if (File.GetLastWriteTimeUtc(_path) != _loadedStamp)
+            {
+                Reload();
+            }
+        }
+        catch (InvalidDataException)
+        {
+            // A half-written or broken file keeps the last good list.
+        }
+    }
+
+    private static bool VerifyHash(string stored, string password)
+    {
+        string[] p = stored.Split('$');
+        if (!int.TryParse(p[1], out int iterations) || iterations < 1)
+        {
+            return false;
+        }
+
+        try
+        {
+            byte[] salt = Convert.FromBase64String(p[2]);
+            byte[] expected = Convert.FromBase64String(p[3]);
+            byte[] actual = Rfc2898DeriveBytes.Pbkdf2(Encoding.UTF8.GetBytes(password), salt, iterations, HashAlgorithmName.SHA256, expected.Length);
+            return CryptographicOperations.FixedTimeEquals(actual, expected);
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,353 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Threading;
+using System.Threading.Channels;
+using System.Threading.Tasks;
+using Microsoft.Data.Sqlite;
+
+namespace TinyMlops.Gateway.Storage;
+
+/// <summary>An event window as stored: the node's frame, as received, is the window.</summary>
+/// <param name="Id">Stable id <c>{node}-{timestampMs}-{sequence}</c>.</param>
+/// <param name="Node">Node id.</param>
+/// <param name="Sequence">The node's sequence number.</param>
+/// <param name="TimestampMs">Node clock, Unix ms.</param>
+/// <param name="ReceivedMs">Gateway clock when stored, Unix ms.</param>
+/// <param name="Frame">The wire frame (docs/wire-format.md).</param>
+public sealed record StoredEvent(string Id, string Node, uint Sequence, long TimestampMs, long ReceivedMs, byte[] Frame)
+{
+    /// <summary>The id an event gets: the same for every redelivery of one window.</summary>
+    public static string MakeId(string node, long timestampMs, uint sequence) => $"{node}-{timestampMs}-{sequence}";
+}
+
+/// <summary>A verifier's answer stored with its event.</summary>
+/// <param name="ClassId">Class index.</param>
+/// <param name="Label">Class name.</param>
+/// <param name="IsFault">True unless healthy.</param>
+/// <param name="Probability">Probability of the class.</param>
+/// <param name="VerifierVersion">Model version.</param>
+/// <param name="VerifiedMs">Gateway clock, Unix ms.</param>
+public sealed record StoredVerdict(int ClassId, string Label, bool IsFault, float Probability, long VerifierVersion, long VerifiedMs);
+
+/// <summary>What happened to an event handed to <see cref="GatewayStore.AddEventAsync"/>.</summary>
+public enum AddResult
+{
+    /// <summary>Stored (committed to disk).</summary>
+    Added,
+
+    /// <summary>Already stored: a redelivery, harmless.</summary>
+    Duplicate,
+}
+
+/// <summary>The disk (or the store's configured size limit) is full: nothing was stored.</summary>
+public sealed class StorageFullException(string message, Exception inner) : IOException(message, inner);
+
+/// <summary>
+/// The gateway's store and forward queue: SQLite in WAL mode with <c>synchronous=FULL</c>, so an event is on disk
+/// before the node is acknowledged. Events arriving together are committed in one transaction (group commit).
+/// Thread-safe: one connection, used under a lock; <see cref="AddEventAsync"/> may be called from any thread.
+/// </summary>
+public sealed class GatewayStore : IAsyncDisposable
+{
+    private const int SqliteFull = 13;
+    private readonly SqliteConnection _db;
+    private readonly object _gate = new();
+    private readonly Channel<(StoredEvent Event, TaskCompletionSource<AddResult> Done)> _writes =
+        Channel.CreateUnbounded<(StoredEvent, TaskCompletionSource<AddResult>)>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Task _writer;
+    private volatile bool _full;
+
+    /// <summary>Opens (or creates) the store at <paramref name="path"/>; <paramref name="maxPageCount"/> &gt; 0 caps its size (pages of 4 KiB).</summary>
+    public GatewayStore(string path, long maxPageCount = 0)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        _db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
+        _db.Open();
+        Execute("PRAGMA journal_mode=WAL;");
+        Execute("PRAGMA synchronous=FULL;");
+        Execute("PRAGMA busy_timeout=5000;");
+        if (maxPageCount > 0)
+        {
+            Execute($"PRAGMA max_page_count={maxPageCount};");
+        }
+
+        Execute("""
+            CREATE TABLE IF NOT EXISTS events (
+              id TEXT PRIMARY KEY,
+              node TEXT NOT NULL,
+              seq INTEGER NOT NULL,
+              ts INTEGER NOT NULL,
+              received INTEGER NOT NULL,
+              frame BLOB NOT NULL,
+              verdict_class INTEGER, verdict_label TEXT, verdict_fault INTEGER, verdict_probability REAL,
+              verifier_version INTEGER, verified INTEGER,
+              label TEXT, label_source TEXT,
+              forwarded INTEGER NOT NULL DEFAULT 0);
+            CREATE INDEX IF NOT EXISTS events_to_verify ON events(received) WHERE verdict_class IS NULL;
+            CREATE INDEX IF NOT EXISTS events_to_forward ON events(received) WHERE verdict_class IS NOT NULL AND forwarded = 0;
+            CREATE TABLE IF NOT EXISTS nodes (id TEXT PRIMARY KEY, last_seen INTEGER NOT NULL, telemetry BLOB);
+            """);
+        _writer = Task.Run(WriteLoop);
+    }
+
+    /// <summary>True after a write failed for lack of space, until one succeeds again.</summary>
+    public bool IsFull => _full;
+
+    /// <summary>Stores <paramref name="e"/>; completes once it is committed. Throws <see cref="StorageFullException"/> when the disk is full.</summary>
+    public Task<AddResult> AddEventAsync(StoredEvent e)
+    {
+        var done = new TaskCompletionSource<AddResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!_writes.Writer.TryWrite((e, done)))
+        {
+            done.SetException(new ObjectDisposedException(nameof(GatewayStore)));
+        }
+
+        return done.Task;
+    }
+
+    /// <summary>Records node <paramref name="node"/> as seen, with its last telemetry frame if any.</summary>
+    public void TouchNode(string node, long nowMs, byte[]? telemetry)
+    {
+        Write(() =>
+        {
+            using SqliteCommand c = Command("INSERT INTO nodes(id, last_seen, telemetry) VALUES($id, $t, $tel) ON CONFLICT(id) DO UPDATE SET last_seen = $t, telemetry = COALESCE($tel, telemetry);");
+            c.Parameters.AddWithValue("$id", node);
+            c.Parameters.AddWithValue("$t", nowMs);
+            c.Parameters.AddWithValue("$tel", (object?)telemetry ?? DBNull.Value);
+            c.ExecuteNonQuery();
+        });
+    }
+
+    /// <summary>Events without a verdict, oldest first (after a restart: what was stored but not yet verified).</summary>
+    public List<StoredEvent> PendingVerification(int max)
+    {
+        lock (_gate)
+        {
+            using SqliteCommand c = Command("SELECT id, node, seq, ts, received, frame FROM events WHERE verdict_class IS NULL ORDER BY received LIMIT $max;");
+            c.Parameters.AddWithValue("$max", max);
+            return ReadEvents(c);
+        }
+    }
+
+    /// <summary>Stores verdicts for several events in one transaction.</summary>
+    public void SaveVerdicts(IReadOnlyList<(string EventId, StoredVerdict Verdict)> verdicts)
+    {
+        Write(() =>
+        {
+            using SqliteTransaction t = _db.BeginTransaction();
+            foreach ((string id, StoredVerdict v) in verdicts)
+            {
+                using SqliteCommand c = Command("UPDATE events SET verdict_class=$c, verdict_label=$l, verdict_fault=$f, verdict_probability=$p, verifier_version=$v, verified=$t WHERE id=$id;");
+                c.Transaction = t;
+                c.Parameters.AddWithValue("$c", v.ClassId);
+                c.Parameters.AddWithValue("$l", v.Label);
+                c.Parameters.AddWithValue("$f", v.IsFault ? 1 : 0);
+                c.Parameters.AddWithValue("$p", v.Probability);
+                c.Parameters.AddWithValue("$v", v.VerifierVersion);
+                c.Parameters.AddWithValue("$t", v.VerifiedMs);
+                c.Parameters.AddWithValue("$id", id);
+                c.ExecuteNonQuery();
+            }
+
+            t.Commit();
+        });
+    }
+
+    /// <summary>Records an operator's label for an event (sent up again with it). False when the event is unknown.</summary>
+    public bool SetLabel(string eventId, string label, string source)
+    {
+        int changed = 0;
+        Write(() =>
+        {
+            using SqliteCommand c = Command("UPDATE events SET label=$l, label_source=$s, forwarded=0 WHERE id=$id;");
+            c.Parameters.AddWithValue("$l", label);
+            c.Parameters.AddWithValue("$s", source);
+            c.Parameters.AddWithValue("$id", eventId);
+            changed = c.ExecuteNonQuery();
+        });
+        return changed > 0;
+    }
+
+    /// <summary>Verified events not yet acknowledged by the trainer, oldest first.</summary>
+    public List<(StoredEvent Event, StoredVerdict Verdict, string? Label)> PendingUplink(int max)
+    {
+        lock (_gate)
+        {
+            using SqliteCommand c = Command("""
+                SELECT id, node, seq, ts, received, frame, verdict_class, verdict_label, verdict_fault, verdict_probability, verifier_version, verified, label
+                FROM events WHERE verdict_class IS NOT NULL AND forwarded = 0 ORDER BY received LIMIT $max;
+                """);
+            c.Parameters.AddWithValue("$max", max);
+            var list = new List<(StoredEvent, StoredVerdict, string?)>();
+            using SqliteDataReader r = c.ExecuteReader();
+            while (r.Read())
+            {
+                list.Add((ReadEvent(r), new StoredVerdict(r.GetInt32(6), r.GetString(7), r.GetInt32(8) != 0, r.GetFloat(9), r.GetInt64(10), r.GetInt64(11)), r.IsDBNull(12) ? null : r.GetString(12)));
+            }
+
+            return list;
+        }
+    }
+
+    /// <summary>Marks events as filed by the trainer.</summary>
+    public void MarkForwarded(IEnumerable<string> ids)
+    {
+        Write(() =>
+        {
+            using SqliteTransaction t = _db.BeginTransaction();
+            foreach (string id in ids)
+            {
+                using SqliteCommand c = Command("UPDATE events SET forwarded=1 WHERE id=$id;");
+                c.Transaction = t;
+                c.Parameters.AddWithValue("$id", id);
+                c.ExecuteNonQuery();
+            }
+
+            t.Commit();
+        });
+    }
+
+    /// <summary>Counts: events stored, waiting for a verdict, waiting for the trainer.</summary>
+    public (long Events, long ToVerify, long ToForward) Counts()
+    {
+        lock (_gate)
+        {
+            using SqliteCommand c = Command("SELECT COUNT(*), COUNT(*) FILTER (WHERE verdict_class IS NULL), COUNT(*) FILTER (WHERE verdict_class IS NOT NULL AND forwarded = 0) FROM events;");
+            using SqliteDataReader r = c.ExecuteReader();
+            r.Read();
+            return (r.GetInt64(0), r.GetInt64(1), r.GetInt64(2));
+        }
+    }
+
+    /// <summary>Every node's last-seen time, Unix ms.</summary>
+    public Dictionary<string, long> NodesLastSeen()
+    {
+        lock (_gate)
+        {
+            using SqliteCommand c = Command("SELECT id, last_seen FROM nodes;");
+            using SqliteDataReader r = c.ExecuteReader();
+            var d = new Dictionary<string, long>(StringComparer.Ordinal);
+            while (r.Read())
+            {
+                d[r.GetString(0)] = r.GetInt64(1);
+            }
+
+            return d;
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        _writes.Writer.TryComplete();
+        await _writer.ConfigureAwait(false);
+        lock (_gate)
+        {
+            _db.Dispose();
+        }
+    }
+
+    private async Task WriteLoop()
+    {
+        var batch = new List<(StoredEvent Event, TaskCompletionSource<AddResult> Done)>();
+        while (await _writes.Reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            batch.Clear();
+            while (batch.Count < 512 && _writes.Reader.TryRead(out var item))
+            {
+                batch.Add(item);
+            }
+
+            var results = new AddResult[batch.Count];
+            Exception? failure = null;
+            try
+            {
+                Write(() =>
+                {
+                    using SqliteTransaction t = _db.BeginTransaction();
+                    using SqliteCommand c = Command("INSERT OR IGNORE INTO events(id, node, seq, ts, received, frame) VALUES($id, $node, $seq, $ts, $rx, $frame);");
+                    c.Transaction = t;
+                    SqliteParameter id = c.Parameters.Add("$id", SqliteType.Text), node = c.Parameters.Add("$node", SqliteType.Text),
+                        seq = c.Parameters.Add("$seq", SqliteType.Integer), ts = c.Parameters.Add("$ts", SqliteType.Integer),
+                        rx = c.Parameters.Add("$rx", SqliteType.Integer), frame = c.Parameters.Add("$frame", SqliteType.Blob);
+                    for (int i = 0; i < batch.Count; i++)
+                    {
+                        StoredEvent e = batch[i].Event;
+                        id.Value = e.Id;
+                        node.Value = e.Node;
+                        seq.Value = (long)e.Sequence;
+                        ts.Value = e.TimestampMs;
+                        rx.Value = e.ReceivedMs;
+                        frame.Value = e.Frame;
+                        results[i] = c.ExecuteNonQuery() == 1 ? AddResult.Added : AddResult.Duplicate;
+                    }
+
+                    t.Commit();
+                });
+            }
+            catch (Exception e)
+            {
+                failure = e;
+            }
+
+            for (int i = 0; i < batch.Count; i++)
+            {
+                if (failure == null)
+                {
+                    batch[i].Done.SetResult(results[i]);
+                }
+                else
+                {
+                    batch[i].Done.SetException(failure);
+                }
+            }
+        }
+    }
+
+    // Runs a write under the lock; a full disk becomes StorageFullException and sets IsFull until a write succeeds.
+    private void Write(Action write)
+    {
+        lock (_gate)
+        {
+            try
+            {
+                write();
+                _full = false;
+            }
+            catch (SqliteException e) when (e.SqliteErrorCode == SqliteFull)
+            {
+                _full = true;
+                throw new StorageFullException($"gateway store is full ({e.Message}); nothing was stored", e);
+            }
+        }
+    }
+
+    private static List<StoredEvent> ReadEvents(SqliteCommand c)
+    {
+        var list = new List<StoredEvent>();
+        using SqliteDataReader r = c.ExecuteReader();
+        while (r.Read())
+        {
+            list.Add(ReadEvent(r));
+        }
+
+        return list;
+    }
+
+    private static StoredEvent ReadEvent(SqliteDataReader r) =>
+        new(r.GetString(0), r.GetString(1), (uint)r.GetInt64(2), r.GetInt64(3), r.GetInt64(4), (byte[])r.GetValue(5));
+
+    private SqliteCommand Command(string sql)
+    {
+        SqliteCommand c = _db.CreateCommand();
+        c.CommandText = sql;
+        return c;
+    }
+
+    private void Execute(string sql)
+    {
+        using SqliteCommand c = Command(sql);
+        c.ExecuteNonQuery();
+    }
+}

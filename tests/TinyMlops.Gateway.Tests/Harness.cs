@@ -1,0 +1,213 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Net;
+using System.Net.Http;
+using System.Net.Sockets;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using MQTTnet;
+using MQTTnet.Formatter;
+using MQTTnet.Protocol;
+using TinyMlops.Firmware.Core.Node;
+using TinyMlops.Firmware.Core.Wire;
+using TinyMlops.Gateway;
+using TinyMlops.Gateway.Alarms;
+using TinyMlops.Gateway.Configuration;
+using TinyMlops.Trainer.Models;
+
+namespace TinyMlops.Gateway.Tests;
+
+/// <summary>Test scaffolding: temp folders, free ports, a small real verifier, node frames, a gateway in process.</summary>
+internal static class Harness
+{
+    public const int Features = 6;
+
+    public static readonly Dictionary<string, string> Passwords = new() { ["node-1"] = "secret-1", ["node-2"] = "secret-2" };
+
+    public static string Temp(string what)
+    {
+        string d = Path.Combine(Path.GetTempPath(), $"tinymlops-{what}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(d);
+        return d;
+    }
+
+    public static int FreePort()
+    {
+        using var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+
+    /// <summary>A real (tiny) verifier: features[0] &gt; 0 means imbalance.</summary>
+    public static byte[] Verifier(long version)
+    {
+        var rng = new Random(5);
+        float[][] x = Enumerable.Range(0, 400).Select(_ => Enumerable.Range(0, Features).Select(_ => (float)((rng.NextDouble() * 2) - 1)).ToArray()).ToArray();
+        int[] y = x.Select(r => r[0] > 0 ? 1 : 0).ToArray();
+        MlpClassifier mlp = MlpClassifier.Train(x, y, new[] { "healthy", "imbalance" }, hidden: 8, epochs: 60, seed: 5);
+        return mlp.ToOnnx("test", version, new Dictionary<string, string>());
+    }
+
+    public static byte[] EventFrame(uint sequence, float first, int features = Features, long timestampMs = 1_700_000_000_000)
+    {
+        var f = new float[features];
+        f[0] = first;
+        const int window = 64;
+        var samples = new short[3 * window];
+        for (int i = 0; i < samples.Length; i++)
+        {
+            samples[i] = (short)((i * 37) % 2000 - 1000);
+        }
+
+        return WireCodec.Encode(new EventMessage
+        {
+            Sequence = sequence,
+            TimestampMs = timestampMs,
+            ModelId = 1,
+            ModelVersion = 1,
+            Score = 99,
+            Threshold = 50,
+            RealScore = 12.5f,
+            SampleRateHz = 1000,
+            Features = f,
+            WindowLength = window,
+            SampleScale = 0.001f,
+            Samples = samples,
+        });
+    }
+
+    public static async Task<IMqttClient> ConnectNode(int port, string node, string? password = null, MqttProtocolVersion version = MqttProtocolVersion.V500)
+    {
+        IMqttClient c = new MqttClientFactory().CreateMqttClient();
+        MqttClientOptions o = new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", port).WithClientId(node)
+            .WithCredentials(node, password ?? Passwords[node]).WithProtocolVersion(version).WithTimeout(TimeSpan.FromSeconds(10)).Build();
+        MqttClientConnectResult r = await c.ConnectAsync(o);
+        if (r.ResultCode != MqttClientConnectResultCode.Success)
+        {
+            c.Dispose();
+            throw new InvalidOperationException($"broker refused {node}: {r.ResultCode}");
+        }
+
+        return c;
+    }
+
+    public static Task<MqttClientPublishResult> Publish(IMqttClient c, string topic, byte[] payload) =>
+        c.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(payload).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+
+    public static async Task<T> Eventually<T>(Func<Task<T>> probe, Func<T, bool> done, string what, double seconds = 20)
+    {
+        DateTime end = DateTime.UtcNow.AddSeconds(seconds);
+        T last = await probe();
+        while (!done(last))
+        {
+            if (DateTime.UtcNow > end)
+            {
+                throw new TimeoutException($"{what}: still {last} after {seconds} s");
+            }
+
+            await Task.Delay(50);
+            last = await probe();
+        }
+
+        return last;
+    }
+}
+
+/// <summary>A gateway running in this process on free ports, with the embedded broker and simulated alarms.</summary>
+internal sealed class RunningGateway : IAsyncDisposable
+{
+    private RunningGateway(string dir, WebApplication app, int mqttPort, int httpPort, SimulatedGpioDriver gpio)
+    {
+        Directory = dir;
+        App = app;
+        MqttPort = mqttPort;
+        HttpPort = httpPort;
+        Gpio = gpio;
+        Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}/") };
+    }
+
+    public string Directory { get; }
+
+    public WebApplication App { get; }
+
+    public int MqttPort { get; }
+
+    public int HttpPort { get; }
+
+    public SimulatedGpioDriver Gpio { get; }
+
+    public HttpClient Http { get; }
+
+    public string ModelFile => Path.Combine(Directory, "verifier.onnx");
+
+    public T Get<T>()
+        where T : notnull => App.Services.GetRequiredService<T>();
+
+    public static Dictionary<string, string?> Settings(string dir, int mqttPort, int httpPort, string? trainerUrl = null) => new()
+    {
+        ["Urls"] = $"http://127.0.0.1:{httpPort}",
+        ["Gateway:GatewayId"] = "gw-test",
+        ["Gateway:Board"] = "rpi4",
+        ["Gateway:DataDirectory"] = dir,
+        ["Gateway:NodesFile"] = Path.Combine(dir, "nodes.json"),
+        ["Gateway:Mqtt:Port"] = mqttPort.ToString(),
+        ["Gateway:Mqtt:MaxPayloadBytes"] = "8192",
+        ["Gateway:Verifier:ModelFile"] = Path.Combine(dir, "verifier.onnx"),
+        ["Gateway:Verifier:ReloadCheckSeconds"] = "0.2",
+        ["Gateway:Uplink:TrainerUrl"] = trainerUrl ?? "",
+        ["Gateway:Uplink:MaxRetrySeconds"] = "0.5",
+        ["Gateway:Alarms:Driver"] = "simulated",
+        ["Gateway:Alarms:BuzzerSeconds"] = "5",
+        ["Gateway:Alarms:HoldSeconds"] = "60",
+        ["Logging:LogLevel:Default"] = "Warning",
+    };
+
+    public static void Prepare(string dir, long verifierVersion = 1)
+    {
+        NodeRegistry.Write(Path.Combine(dir, "nodes.json"), Harness.Passwords, iterations: 1000);
+        File.WriteAllBytes(Path.Combine(dir, "verifier.onnx"), Harness.Verifier(verifierVersion));
+    }
+
+    public static async Task<RunningGateway> Start(string? trainerUrl = null, Action<Dictionary<string, string?>>? tweak = null)
+    {
+        string dir = Harness.Temp("gateway");
+        Prepare(dir);
+        int mqtt = Harness.FreePort(), http = Harness.FreePort();
+        Dictionary<string, string?> settings = Settings(dir, mqtt, http, trainerUrl);
+        tweak?.Invoke(settings);
+        var gpio = new SimulatedGpioDriver();
+        WebApplication app = GatewayApp.Build(Array.Empty<string>(), c => c.AddInMemoryCollection(settings), gpio);
+        await app.StartAsync();
+        var g = new RunningGateway(dir, app, mqtt, http, gpio);
+        await Harness.Eventually(() => Task.FromResult(g.Get<Verification.VerifierHost>().Current != null), ok => ok, "verifier loaded");
+        return g;
+    }
+
+    public async Task<string> Metrics() => await Http.GetStringAsync("metrics");
+
+    public async Task<double> Metric(string line)
+    {
+        string text = await Metrics();
+        string? hit = text.Split('\n').FirstOrDefault(l => l.StartsWith(line + " ", StringComparison.Ordinal));
+        return hit == null ? 0 : double.Parse(hit[(line.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Http.Dispose();
+        await App.StopAsync();
+        await App.DisposeAsync();
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}

@@ -1,0 +1,155 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Net.Http.Json;
+using System.Threading.Tasks;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using MQTTnet;
+using TinyMlops.Gateway.Contracts;
+using TinyMlops.Gateway.Storage;
+using TinyMlops.Gateway.Uplink;
+using TinyMlops.Ingestion;
+using TinyMlops.Trainer.Data;
+using Xunit;
+
+namespace TinyMlops.Gateway.Tests;
+
+public class StoreAndForwardTests
+{
+    private static async Task<WebApplication> StartIngestion(int port, string dir)
+    {
+        WebApplication app = IngestionApp.Build(Array.Empty<string>(), c => c.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Urls"] = $"http://127.0.0.1:{port}",
+            ["Ingestion:StoreDirectory"] = dir,
+            ["Logging:LogLevel:Default"] = "Warning",
+        }));
+        await app.StartAsync();
+        return app;
+    }
+
+    [Fact]
+    public async Task While_the_trainer_is_down_events_wait_and_then_arrive_once_as_recordings_it_can_train_on()
+    {
+        int trainerPort = Harness.FreePort();
+        await using RunningGateway g = await RunningGateway.Start($"http://127.0.0.1:{trainerPort}/");
+        using IMqttClient node = await Harness.ConnectNode(g.MqttPort, "node-1");
+        for (uint i = 0; i < 20; i++)
+        {
+            Assert.True((await Harness.Publish(node, "tinymlops/node-1/up/event", Harness.EventFrame(i, i % 2 == 0 ? 0.8f : -0.8f))).IsSuccess);
+        }
+
+        await Harness.Eventually(() => Task.FromResult(g.Get<GatewayStore>().Counts().ToForward), n => n == 20, "20 verified events waiting");
+        await Harness.Eventually(() => g.Metric("tinymlops_gateway_uplink_failures_total"), n => n >= 2, "failed uplink attempts counted");
+        Assert.Equal(20, await g.Metric("tinymlops_gateway_queue_to_forward"));
+
+        // An operator labels one window before it goes up.
+        string labelled = StoredEvent.MakeId("node-1", 1_700_000_000_000, 3);
+        using (var response = await g.Http.PostAsJsonAsync("api/labels", new { eventId = labelled, label = "misalignment" }))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.NoContent, response.StatusCode);
+        }
+
+        string store = Harness.Temp("ingestion");
+        WebApplication trainer = await StartIngestion(trainerPort, store);
+        try
+        {
+            await Harness.Eventually(() => Task.FromResult(g.Get<GatewayStore>().Counts().ToForward), n => n == 0, "everything forwarded", 30);
+            var ingestion = trainer.Services.GetRequiredService<IngestionStore>();
+            Assert.Equal(20L, ingestion.Count);
+            Assert.Equal(20, await g.Metric("tinymlops_gateway_uplink_forwarded_total"));
+
+            // A redelivery (as when the trainer's answer is lost) files nothing new.
+            IngestResult result = ingestion.Ingest(Resend(g, labelled));
+            Assert.Equal((0, 1), (result.Accepted, result.Duplicates));
+            Assert.Equal(20L, ingestion.Count);
+
+            Dataset data = DatasetLoader.Load(ingestion.RecordingsDirectory);
+            Assert.Equal(20, data.Recordings.Count);
+            Assert.Equal(10, data.Recordings.Count(r => r.Label == "imbalance"));
+            Assert.Single(data.Recordings, r => r.Label == "misalignment");
+            Assert.All(data.Recordings, r => Assert.Equal(("node-1", 1000.0, 64), (r.Group, r.SampleRateHz, r.X.Length)));
+        }
+        finally
+        {
+            await trainer.StopAsync();
+            await trainer.DisposeAsync();
+            Directory.Delete(store, recursive: true);
+        }
+    }
+
+    private static UplinkBatch Resend(RunningGateway g, string id)
+    {
+        using var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(g.Directory, "gateway.db")}");
+        db.Open();
+        using var c = db.CreateCommand();
+        c.CommandText = "SELECT id, node, seq, ts, received, frame, verdict_class, verdict_label, verdict_fault, verdict_probability, verifier_version, verified, label FROM events WHERE id = $id";
+        c.Parameters.AddWithValue("$id", id);
+        using var r = c.ExecuteReader();
+        Assert.True(r.Read());
+        var e = new StoredEvent(r.GetString(0), r.GetString(1), (uint)r.GetInt64(2), r.GetInt64(3), r.GetInt64(4), (byte[])r.GetValue(5));
+        var v = new StoredVerdict(r.GetInt32(6), r.GetString(7), r.GetInt32(8) != 0, r.GetFloat(9), r.GetInt64(10), r.GetInt64(11));
+        return new UplinkBatch { GatewayId = "gw-test", Records = { UplinkWorker.ToRecord(e, v, r.IsDBNull(12) ? null : r.GetString(12)) } };
+    }
+
+    [Fact]
+    public async Task A_full_store_is_reported_and_the_node_is_not_acknowledged()
+    {
+        string dir = Harness.Temp("full");
+        try
+        {
+            await using (var store = new GatewayStore(Path.Combine(dir, "gateway.db"), maxPageCount: 16))
+            {
+                StorageFullException? full = null;
+                int stored = 0;
+                for (uint i = 0; i < 1000 && full == null; i++)
+                {
+                    try
+                    {
+                        await store.AddEventAsync(new StoredEvent($"n-{i}", "n", i, 0, 0, Harness.EventFrame(i, 0.1f)));
+                        stored++;
+                    }
+                    catch (StorageFullException e)
+                    {
+                        full = e;
+                    }
+                }
+
+                Assert.NotNull(full);
+                Assert.True(store.IsFull);
+                Assert.Equal((long)stored, store.Counts().Events);
+            }
+
+            await using RunningGateway g = await RunningGateway.Start(tweak: s => s["Gateway:StoreMaxPages"] = "24");
+            using IMqttClient node = await Harness.ConnectNode(g.MqttPort, "node-1");
+            int acknowledged = 0;
+            for (uint i = 0; i < 200 && node.IsConnected; i++)
+            {
+                try
+                {
+                    using var timeout = new System.Threading.CancellationTokenSource(TimeSpan.FromSeconds(5));
+                    MqttClientPublishResult r = await node.PublishAsync(new MqttApplicationMessageBuilder().WithTopic("tinymlops/node-1/up/event").WithPayload(Harness.EventFrame(i, 0.1f)).WithQualityOfServiceLevel(MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce).Build(), timeout.Token);
+                    acknowledged += r.IsSuccess ? 1 : 0;
+                }
+                catch (Exception e) when (e is not Xunit.Sdk.XunitException)
+                {
+                    break; // the gateway closed the connection instead of acknowledging
+                }
+            }
+
+            Assert.False(node.IsConnected);
+            Assert.True(acknowledged > 0);
+            Assert.True(await g.Metric("tinymlops_gateway_storage_full_total") >= 1);
+            Assert.Equal(1, await g.Metric("tinymlops_gateway_storage_full"));
+            // Everything acknowledged is stored.
+            Assert.Equal((long)acknowledged, g.Get<GatewayStore>().Counts().Events);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}

@@ -1,0 +1,137 @@
+using System;
+using System.Collections.Generic;
+using System.Device.Gpio;
+using System.IO;
+using TinyMlops.Gateway.Alarms;
+using TinyMlops.Gateway.Broker;
+using TinyMlops.Gateway.Configuration;
+using Xunit;
+
+namespace TinyMlops.Gateway.Tests;
+
+public class TopicAclTests
+{
+    [Theory]
+    [InlineData("node-1", "tinymlops/node-1/up/event", true)]
+    [InlineData("node-1", "tinymlops/node-1/up/telemetry", true)]
+    [InlineData("node-1", "tinymlops/node-2/up/event", false)]
+    [InlineData("node-1", "tinymlops/node-1/down/verdict", false)]
+    [InlineData("node-1", "tinymlops/node-1/up/", false)]
+    [InlineData("node-1", "tinymlops/node-1/up/#", false)]
+    [InlineData("node-1", "tinymlops/node-10/up/event", false)]
+    [InlineData("node", "tinymlops/node-1/up/event", false)]
+    public void A_node_publishes_only_under_its_own_up_topics(string node, string topic, bool allowed) =>
+        Assert.Equal(allowed, TopicAcl.NodeMayPublish(node, topic));
+
+    [Theory]
+    [InlineData("node-1", "tinymlops/node-1/down/#", true)]
+    [InlineData("node-1", "tinymlops/node-1/down/verdict", true)]
+    [InlineData("node-1", "tinymlops/node-2/down/#", false)]
+    [InlineData("node-1", "tinymlops/+/down/#", false)]
+    [InlineData("node-1", "tinymlops/#", false)]
+    [InlineData("node-1", "tinymlops/node-1/down/+", false)]
+    [InlineData("node-1", "tinymlops/node-1/up/#", false)]
+    public void A_node_subscribes_only_to_its_own_down_topics(string node, string filter, bool allowed) =>
+        Assert.Equal(allowed, TopicAcl.NodeMaySubscribe(node, filter));
+
+    [Fact]
+    public void Client_id_and_user_name_must_be_the_same_valid_node_id()
+    {
+        Assert.True(TopicAcl.NodeMayConnect("node-1", "node-1"));
+        Assert.False(TopicAcl.NodeMayConnect("node-1", "node-2"));
+        Assert.False(TopicAcl.NodeMayConnect("a/b", "a/b"));
+        Assert.False(TopicAcl.NodeMayConnect("node-1", null));
+    }
+}
+
+public class AlarmPanelTests
+{
+    [Fact]
+    public void A_confirmed_fault_lights_red_sounds_the_buzzer_and_both_time_out()
+    {
+        var chip = new SimulatedGpioDriver();
+        var pins = new AlarmPins(17, 27, 22);
+        var t0 = new DateTimeOffset(2026, 11, 23, 8, 0, 0, TimeSpan.Zero);
+        using (var panel = new AlarmPanel(new GpioController(chip), pins, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60)))
+        {
+            Assert.Equal((PinValue.Low, PinValue.High, PinValue.Low), (chip.Level(17), chip.Level(27), chip.Level(22)));
+            panel.Raise("node-1", "imbalance", t0);
+            Assert.Equal((PinValue.High, PinValue.Low, PinValue.High), (chip.Level(17), chip.Level(27), chip.Level(22)));
+            Assert.Equal("node-1: imbalance", panel.LastAlarm);
+            panel.Tick(t0.AddSeconds(6));
+            Assert.Equal((PinValue.High, PinValue.Low, PinValue.Low), (chip.Level(17), chip.Level(27), chip.Level(22)));
+            panel.Raise("node-2", "bearing", t0.AddSeconds(30));
+            panel.Silence(t0.AddSeconds(31));
+            Assert.Equal(PinValue.Low, chip.Level(22));
+            panel.Tick(t0.AddSeconds(89));
+            Assert.True(panel.IsRaised);
+            panel.Tick(t0.AddSeconds(91));
+            Assert.False(panel.IsRaised);
+            Assert.Equal(PinValue.High, chip.Level(27));
+        }
+
+        // Disposing drives every output low and closes it.
+        Assert.Equal((PinValue.Low, PinValue.Low, PinValue.Low), (chip.Level(17), chip.Level(27), chip.Level(22)));
+    }
+
+    [Fact]
+    public void Pins_come_from_the_board_profile_and_a_missing_one_is_named()
+    {
+        AlarmPins pins = AlarmPins.From(TinyMlops.Boards.BoardProfile.Load("rpi4").AlarmPins);
+        Assert.Equal(new AlarmPins(17, 27, 22), pins);
+        var e = Assert.Throws<ArgumentException>(() => AlarmPins.From(new Dictionary<string, int> { ["stackLightRed"] = 1, ["stackLightGreen"] = 2 }));
+        Assert.Contains("buzzer", e.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new GpioController(new SimulatedGpioDriver(8)).OpenPin(9, PinMode.Output));
+    }
+}
+
+public class ConfigurationTests
+{
+    [Fact]
+    public void Invalid_options_are_refused_with_every_problem_named()
+    {
+        var o = new GatewayOptions
+        {
+            GatewayId = "bad id",
+            Mqtt = new MqttOptions { Mode = BrokerMode.External, Port = 0, GatewayPassword = "" },
+            Verifier = new VerifierOptions { MaxBatch = 0 },
+            Uplink = new UplinkOptions { TrainerUrl = "not a url" },
+            Alarms = new AlarmOptions { Driver = "relay" },
+        };
+        var result = new GatewayOptionsValidator().Validate(null, o);
+        Assert.True(result.Failed);
+        foreach (string key in new[] { "GatewayId", "external broker needs Host and Port", "GatewayPassword", "MaxBatch", "TrainerUrl", "Driver" })
+        {
+            Assert.Contains(result.Failures!, f => f.Contains(key, StringComparison.Ordinal));
+        }
+
+        Assert.True(new GatewayOptionsValidator().Validate(null, new GatewayOptions()).Succeeded);
+    }
+
+    [Fact]
+    public void Node_passwords_are_kept_as_salted_hashes_and_bad_files_are_named()
+    {
+        string dir = Harness.Temp("nodes");
+        try
+        {
+            string path = Path.Combine(dir, "nodes.json");
+            NodeRegistry.Write(path, new Dictionary<string, string> { ["pump-3"] = "hunter2" }, iterations: 1000);
+            Assert.DoesNotContain("hunter2", File.ReadAllText(path));
+            var nodes = new NodeRegistry(path);
+            Assert.True(nodes.Verify("pump-3", "hunter2"));
+            Assert.False(nodes.Verify("pump-3", "hunter3"));
+            Assert.False(nodes.Verify("pump-4", "hunter2"));
+
+            File.WriteAllText(path, "{\"nodes\":[{\"id\":\"a b\",\"password\":\"x\"}]}");
+            Assert.Contains("node id 'a b'", Assert.Throws<InvalidDataException>(() => new NodeRegistry(path)).Message);
+            File.WriteAllText(path, "{\"nodes\":[{\"id\":\"ab\",\"password\":\"plain\"}]}");
+            Assert.Contains("pbkdf2-sha256", Assert.Throws<InvalidDataException>(() => new NodeRegistry(path)).Message);
+            File.WriteAllText(path, "not json");
+            Assert.Contains(path, Assert.Throws<InvalidDataException>(() => new NodeRegistry(path)).Message);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
