@@ -41,8 +41,11 @@ public static class GatewayApp
         builder.Services.AddSingleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidator>();
         builder.Services.AddSingleton(sp => sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Mqtt);
         builder.Services.AddSingleton(sp => new NodeRegistry(sp.GetRequiredService<IOptions<GatewayOptions>>().Value.NodesFile));
-        builder.Services.AddSingleton(sp => new GatewayStore(Path.Combine(sp.GetRequiredService<IOptions<GatewayOptions>>().Value.DataDirectory, "gateway.db"),
-            builder.Configuration.GetValue<long>("Gateway:StoreMaxPages")));
+        builder.Services.AddSingleton(sp =>
+        {
+            GatewayOptions o = sp.GetRequiredService<IOptions<GatewayOptions>>().Value;
+            return new GatewayStore(Path.Combine(o.DataDirectory, "gateway.db"), o.StoreMaxPages);
+        });
         builder.Services.AddSingleton<GatewayMetrics>();
         builder.Services.AddSingleton<VerifierHost>();
         builder.Services.AddSingleton<EventIntake>();

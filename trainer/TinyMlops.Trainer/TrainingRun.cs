@@ -112,10 +112,10 @@ public static class TrainingRun
         float[][] detectorCalibration = train.Select(r => r.Features).ToArray();
         FeatureRow[] tailRows = train.Concat(validation).ToArray();
         bool[] tailFlags = tailRows.Select(r => detector.Score(r.Features) > detector.Threshold).ToArray();
-        double detectorTail = DetectorTails
-            .Select(t => (Tail: t, Agree: Agreement(PostTrainingQuantizer.Quantize(detector, detectorCalibration, 1, 1, board.BoardClass, t), board.BoardClass, tailRows, tailFlags)))
-            .OrderByDescending(c => c.Agree).ThenBy(c => c.Tail).First().Tail;
-        QuantizedModel q = PostTrainingQuantizer.Quantize(detector, detectorCalibration, modelId: 1, modelVersion: 1, board.BoardClass, detectorTail);
+        (double detectorTail, QuantizedModel q) = DetectorTails
+            .Select(t => (Tail: t, Model: PostTrainingQuantizer.Quantize(detector, detectorCalibration, modelId: 1, modelVersion: 1, board.BoardClass, t)))
+            .Select(c => (c.Tail, c.Model, Agree: RunInt8(Int8Model.Load(c.Model.ToBlob(), board.BoardClass, 0), tailRows).Flags.Zip(tailFlags, (a, b) => a == b).Count(x => x)))
+            .OrderByDescending(c => c.Agree).ThenBy(c => c.Tail).Select(c => (c.Tail, c.Model)).First();
         byte[] blob = q.ToBlob();
         Int8Model int8 = Int8Model.Load(blob, board.BoardClass, 0);
         Budget budget = CheckBudget(board, blob, int8);
@@ -132,18 +132,7 @@ public static class TrainingRun
         bool[] fault = test.Select(r => r.Label != Dataset.HealthyLabel).ToArray();
         double[] floatScores = test.Select(r => detector.Score(r.Features)).ToArray();
         bool[] floatFlag = floatScores.Select(s => s > detector.Threshold).ToArray();
-        var int8Scores = new double[test.Length];
-        var int8Flag = new bool[test.Length];
-        for (int i = 0; i < test.Length; i++)
-        {
-            if (int8.Invoke(test[i].Features) != Int8Model.StatusOk)
-            {
-                throw new InvalidDataException("the int8 detector refused a test window");
-            }
-
-            int8Scores[i] = int8.Score;
-            int8Flag[i] = int8.IsAboveThreshold;
-        }
+        (double[] int8Scores, bool[] int8Flag) = RunInt8(int8, test);
 
         BinaryMetrics detFloat = Metrics.Binary(floatScores, floatFlag, fault);
         BinaryMetrics detInt8 = Metrics.Binary(int8Scores, int8Flag, fault);
@@ -242,21 +231,23 @@ public static class TrainingRun
     /// <summary>Detector calibration tails tried (share of values left outside each activation range, at each end).</summary>
     public static readonly double[] DetectorTails = { 0, 0.001, 0.005, 0.01, 0.02 };
 
-    private static int Agreement(QuantizedModel q, int boardClass, FeatureRow[] rows, bool[] floatFlags)
+    // The firmware core's int8 detector over rows: scores and threshold decisions.
+    private static (double[] Scores, bool[] Flags) RunInt8(Int8Model model, FeatureRow[] rows)
     {
-        Int8Model model = Int8Model.Load(q.ToBlob(), boardClass, 0);
-        int agree = 0;
+        var scores = new double[rows.Length];
+        var flags = new bool[rows.Length];
         for (int i = 0; i < rows.Length; i++)
         {
             if (model.Invoke(rows[i].Features) != Int8Model.StatusOk)
             {
-                throw new InvalidDataException("the int8 detector refused a validation window");
+                throw new InvalidDataException("the int8 detector refused a window");
             }
 
-            agree += model.IsAboveThreshold == floatFlags[i] ? 1 : 0;
+            scores[i] = model.Score;
+            flags[i] = model.IsAboveThreshold;
         }
 
-        return agree;
+        return (scores, flags);
     }
 
     /// <summary>Runs an ONNX classifier on rows with one long-lived session; returns the probabilities.</summary>

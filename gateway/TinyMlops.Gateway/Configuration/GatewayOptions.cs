@@ -31,6 +31,9 @@ public sealed class GatewayOptions
     /// <summary>Folder of the SQLite store.</summary>
     public string DataDirectory { get; set; } = "/var/lib/tinymlops-gateway";
 
+    /// <summary>Caps the store at this many 4 KiB pages (0 = only the disk limits it); beyond it the store reports full.</summary>
+    public long StoreMaxPages { get; set; }
+
     /// <summary>JSON file of node credentials (<see cref="NodeRegistry"/>).</summary>
     public string NodesFile { get; set; } = "/etc/tinymlops-gateway/nodes.json";
 
@@ -137,6 +140,7 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
 
         Require(errors, !string.IsNullOrWhiteSpace(o.DataDirectory), "Gateway:DataDirectory is required");
         Require(errors, !string.IsNullOrWhiteSpace(o.NodesFile), "Gateway:NodesFile is required");
+        Require(errors, o.StoreMaxPages >= 0, "Gateway:StoreMaxPages must not be negative");
         Require(errors, !string.IsNullOrWhiteSpace(o.Verifier.ModelFile), "Gateway:Verifier:ModelFile is required");
         Require(errors, o.Mqtt.Port is >= 0 and <= 65535, $"Gateway:Mqtt:Port {o.Mqtt.Port} is not a port");
         Require(errors, o.Mqtt.TlsPort is >= 0 and <= 65535, $"Gateway:Mqtt:TlsPort {o.Mqtt.TlsPort} is not a port");

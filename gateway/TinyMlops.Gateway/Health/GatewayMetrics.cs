@@ -41,7 +41,7 @@ public sealed class GatewayMetrics
     /// <summary>Version of the verifier in use (0 = none loaded).</summary>
     public long VerifierVersion { get; set; }
 
-    /// <summary>Events accepted from nodes (counted before storing).</summary>
+    /// <summary>Events accepted from nodes and stored (new or redelivered).</summary>
     public long Received => Interlocked.Read(ref _received);
 
     /// <summary>Events stored for the first time.</summary>
