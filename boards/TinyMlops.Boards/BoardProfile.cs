@@ -115,7 +115,8 @@ public sealed record BoardProfile
 
     /// <summary>
     /// The repository's boards/ folder, found upward from <paramref name="start"/>, else from the application's folder
-    /// (dotnet run), else from the current directory (the installed tool run inside a checkout).
+    /// (dotnet run), else from the current directory (the installed tool run inside a checkout); failing those, the
+    /// copy an installed application carries beside itself (the gateway's publish folder has <c>boards/</c>).
     /// </summary>
     public static string FindBoardsDirectory(string? start = null)
     {
@@ -129,6 +130,12 @@ public sealed record BoardProfile
                     return candidate;
                 }
             }
+        }
+
+        string shipped = Path.Combine(AppContext.BaseDirectory, "boards");
+        if (Directory.Exists(shipped))
+        {
+            return shipped;
         }
 
         throw new DirectoryNotFoundException("boards/ not found: run inside a TinyMlops checkout");

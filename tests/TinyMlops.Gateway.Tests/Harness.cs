@@ -99,6 +99,20 @@ internal static class Harness
     public static Task<MqttClientPublishResult> Publish(IMqttClient c, string topic, byte[] payload) =>
         c.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(payload).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
 
+    /// <summary>The trainer's ingestion service, in this process, filing under <paramref name="dir"/>; <paramref name="configure"/> may add middleware.</summary>
+    public static async Task<WebApplication> StartIngestion(int port, string dir, Action<WebApplication>? configure = null)
+    {
+        WebApplication app = Ingestion.IngestionApp.Build(Array.Empty<string>(), c => c.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Urls"] = $"http://127.0.0.1:{port}",
+            ["Ingestion:StoreDirectory"] = dir,
+            ["Logging:LogLevel:Default"] = "Warning",
+        }));
+        configure?.Invoke(app);
+        await app.StartAsync();
+        return app;
+    }
+
     public static async Task<T> Eventually<T>(Func<Task<T>> probe, Func<T, bool> done, string what, double seconds = 20)
     {
         DateTime end = DateTime.UtcNow.AddSeconds(seconds);

@@ -19,18 +19,6 @@ namespace TinyMlops.Gateway.Tests;
 
 public class StoreAndForwardTests
 {
-    private static async Task<WebApplication> StartIngestion(int port, string dir)
-    {
-        WebApplication app = IngestionApp.Build(Array.Empty<string>(), c => c.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["Urls"] = $"http://127.0.0.1:{port}",
-            ["Ingestion:StoreDirectory"] = dir,
-            ["Logging:LogLevel:Default"] = "Warning",
-        }));
-        await app.StartAsync();
-        return app;
-    }
-
     [Fact]
     public async Task While_the_trainer_is_down_events_wait_and_then_arrive_once_as_recordings_it_can_train_on()
     {
@@ -54,7 +42,7 @@ public class StoreAndForwardTests
         }
 
         string store = Harness.Temp("ingestion");
-        WebApplication trainer = await StartIngestion(trainerPort, store);
+        WebApplication trainer = await Harness.StartIngestion(trainerPort, store);
         try
         {
             await Harness.Eventually(() => Task.FromResult(g.Get<GatewayStore>().Counts().ToForward), n => n == 0, "everything forwarded", 30);

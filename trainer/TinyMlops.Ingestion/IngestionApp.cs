@@ -33,7 +33,7 @@ public static class IngestionApp
                 batch.GatewayId, result.Accepted, result.Duplicates, result.Relabelled, result.Rejected);
             return Results.Ok(result);
         });
-        app.MapGet("/health", (IngestionStore store) => Results.Ok(new { status = "ok", records = store.Count, recordings = store.RecordingsDirectory }));
+        app.MapGet("/health", (IngestionStore store) => Results.Ok(new { status = "ok", records = store.Count, duplicatesSinceStart = store.DuplicatesSinceStart, recordings = store.RecordingsDirectory }));
         return app;
     }
 

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Text;
+using System.Threading;
 using Microsoft.Data.Sqlite;
 using TinyMlops.Gateway.Contracts;
 
@@ -18,6 +19,7 @@ public sealed class IngestionStore : IDisposable
 {
     private readonly SqliteConnection _db;
     private readonly object _gate = new();
+    private long _duplicates;
 
     /// <summary>Opens the store under <paramref name="directory"/> (recordings in <c>recordings/</c>).</summary>
     public IngestionStore(string directory)
@@ -51,6 +53,9 @@ public sealed class IngestionStore : IDisposable
             }
         }
     }
+
+    /// <summary>Redeliveries recognised (and not filed again) since this store was opened.</summary>
+    public long DuplicatesSinceStart => Interlocked.Read(ref _duplicates);
 
     /// <summary>Files a batch.</summary>
     public IngestResult Ingest(UplinkBatch batch)
@@ -87,6 +92,7 @@ public sealed class IngestionStore : IDisposable
                 if (filedLabel != null && (filedLabel == label || source != "operator"))
                 {
                     result.Duplicates++;
+                    Interlocked.Increment(ref _duplicates);
                     continue;
                 }
 
