@@ -137,5 +137,11 @@ public static class GatewayApp
             Console.Error.WriteLine("tinymlops-gateway: invalid configuration:\n  - " + string.Join("\n  - ", e.Failures));
             return 2;
         }
+        catch (Exception e) when (e is InvalidDataException or BoardProfileException or DirectoryNotFoundException)
+        {
+            // A bad nodes file or board profile: say which and stop, rather than a stack trace from deep in the host.
+            Console.Error.WriteLine($"tinymlops-gateway: cannot start: {e.Message}");
+            return 2;
+        }
     }
 }

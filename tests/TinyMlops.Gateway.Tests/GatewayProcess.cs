@@ -46,10 +46,10 @@ internal sealed class GatewayProcess : IDisposable
     }
 
     /// <summary>
-    /// Starts <paramref name="command"/> (null: <c>dotnet tinymlops-gateway.dll</c> from this test's output) with
-    /// <paramref name="settings"/> (configuration keys with ':') as environment variables.
+    /// Starts <paramref name="command"/> (program and arguments; null: <c>dotnet tinymlops-gateway.dll</c> from this
+    /// test's output) with <paramref name="settings"/> (configuration keys with ':') as environment variables.
     /// </summary>
-    public static GatewayProcess Start(IReadOnlyDictionary<string, string?> settings, int httpPort, string? command = null, IReadOnlyDictionary<string, string>? environment = null)
+    public static GatewayProcess Start(IReadOnlyDictionary<string, string?> settings, int httpPort, IReadOnlyList<string>? command = null)
     {
         var start = new ProcessStartInfo
         {
@@ -64,17 +64,16 @@ internal sealed class GatewayProcess : IDisposable
         }
         else
         {
-            start.FileName = command;
+            start.FileName = command[0];
+            foreach (string argument in command.Skip(1))
+            {
+                start.ArgumentList.Add(argument);
+            }
         }
 
         foreach ((string key, string? value) in settings)
         {
             start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value ?? "";
-        }
-
-        foreach ((string key, string value) in environment ?? new Dictionary<string, string>())
-        {
-            start.Environment[key] = value;
         }
 
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";

@@ -18,26 +18,12 @@ namespace TinyMlops.Gateway.Tests;
 
 public class GatewayTests
 {
-    private static async Task<BlockingCollection<VerdictMessage>> Verdicts(IMqttClient node, string id)
-    {
-        var verdicts = new BlockingCollection<VerdictMessage>();
-        node.ApplicationMessageReceivedAsync += e =>
-        {
-            byte[] p = System.Buffers.BuffersExtensions.ToArray(e.ApplicationMessage.Payload);
-            verdicts.Add((VerdictMessage)WireCodec.Decode(p, 0, p.Length));
-            return Task.CompletedTask;
-        };
-        MqttClientSubscribeResult s = await node.SubscribeAsync(new Topics(id).DownWildcard, MqttQualityOfServiceLevel.AtLeastOnce);
-        Assert.Equal(MqttClientSubscribeResultCode.GrantedQoS1, s.Items.Single().ResultCode);
-        return verdicts;
-    }
-
     [Fact]
     public async Task An_event_is_stored_verified_and_answered_and_a_confirmed_fault_raises_the_alarm()
     {
         await using RunningGateway g = await RunningGateway.Start();
         using IMqttClient node = await Harness.ConnectNode(g.MqttPort, "node-1");
-        BlockingCollection<VerdictMessage> verdicts = await Verdicts(node, "node-1");
+        BlockingCollection<VerdictMessage> verdicts = await Harness.Verdicts(node, "node-1");
         var pins = Alarms.AlarmPins.From(TinyMlops.Boards.BoardProfile.Load("rpi4").AlarmPins);
         Assert.Equal(PinValue.High, g.Gpio.Level(pins.Green));
 
@@ -97,7 +83,7 @@ public class GatewayTests
     {
         await using RunningGateway g = await RunningGateway.Start();
         using IMqttClient node = await Harness.ConnectNode(g.MqttPort, "node-1");
-        BlockingCollection<VerdictMessage> verdicts = await Verdicts(node, "node-1");
+        BlockingCollection<VerdictMessage> verdicts = await Harness.Verdicts(node, "node-1");
         string topic = "tinymlops/node-1/up/event";
 
         byte[] badCrc = Harness.EventFrame(1, 0.5f);
@@ -145,7 +131,7 @@ public class GatewayTests
         Assert.Equal(2L, host.Current!.Version);
 
         using IMqttClient node = await Harness.ConnectNode(g.MqttPort, "node-2");
-        BlockingCollection<VerdictMessage> verdicts = await Verdicts(node, "node-2");
+        BlockingCollection<VerdictMessage> verdicts = await Harness.Verdicts(node, "node-2");
         await Harness.Publish(node, "tinymlops/node-2/up/event", Harness.EventFrame(1, 0.9f));
         Assert.True(verdicts.TryTake(out VerdictMessage? v, TimeSpan.FromSeconds(10)));
         Assert.Equal(2u, v!.VerifierVersion);

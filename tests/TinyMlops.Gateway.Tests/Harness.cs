@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
@@ -19,6 +20,7 @@ using TinyMlops.Gateway;
 using TinyMlops.Gateway.Alarms;
 using TinyMlops.Gateway.Configuration;
 using TinyMlops.Trainer.Models;
+using Xunit;
 
 namespace TinyMlops.Gateway.Tests;
 
@@ -94,6 +96,21 @@ internal static class Harness
         }
 
         return c;
+    }
+
+    /// <summary>Subscribes <paramref name="node"/> to its downlink and collects the verdicts it gets.</summary>
+    public static async Task<BlockingCollection<VerdictMessage>> Verdicts(IMqttClient node, string id)
+    {
+        var verdicts = new BlockingCollection<VerdictMessage>();
+        node.ApplicationMessageReceivedAsync += e =>
+        {
+            byte[] p = System.Buffers.BuffersExtensions.ToArray(e.ApplicationMessage.Payload);
+            verdicts.Add((VerdictMessage)WireCodec.Decode(p, 0, p.Length));
+            return Task.CompletedTask;
+        };
+        MqttClientSubscribeResult s = await node.SubscribeAsync(new Topics(id).DownWildcard, MqttQualityOfServiceLevel.AtLeastOnce);
+        Assert.Equal(MqttClientSubscribeResultCode.GrantedQoS1, s.Items.Single().ResultCode);
+        return verdicts;
     }
 
     public static Task<MqttClientPublishResult> Publish(IMqttClient c, string topic, byte[] payload) =>
