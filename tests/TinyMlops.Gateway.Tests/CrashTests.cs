@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using MQTTnet;
+using TinyMlops.Cli;
 using MQTTnet.Protocol;
 using TinyMlops.Gateway.Configuration;
 using TinyMlops.Gateway.Storage;

@@ -5,6 +5,8 @@ using System.IO;
 using System.Linq;
 using System.Net;
 using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Threading.Tasks;
 using MQTTnet;
 using MQTTnet.Protocol;
@@ -52,6 +54,70 @@ public class GatewayTests
         Assert.Contains("tinymlops_gateway_node_last_seen_seconds{node=\"node-1\"}", metrics);
         using var health = await g.Http.GetAsync("health");
         Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+    }
+
+    [Fact]
+    public async Task Over_TLS_a_node_that_trusts_the_gateway_certificate_is_answered_and_others_cannot_connect()
+    {
+        string dir = Harness.Temp("tls");
+        try
+        {
+            (string pfx, X509Certificate2 gatewayCertificate) = SelfSigned(dir, "gateway", "pfx-secret");
+            (_, X509Certificate2 impostor) = SelfSigned(dir, "impostor", "x");
+            int tlsPort = Harness.FreePort();
+            await using RunningGateway g = await RunningGateway.Start(tweak: s =>
+            {
+                s["Gateway:Mqtt:Port"] = "0"; // TLS only: no plain-text listener
+                s["Gateway:Mqtt:TlsPort"] = tlsPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                s["Gateway:Mqtt:CertificateFile"] = pfx;
+                s["Gateway:Mqtt:CertificatePassword"] = "pfx-secret";
+            });
+
+            MqttClientOptions Options(X509Certificate2? trusted) => new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", tlsPort).WithClientId("node-1")
+                .WithCredentials("node-1", Harness.Passwords["node-1"]).WithTimeout(TimeSpan.FromSeconds(10))
+                .WithTlsOptions(t =>
+                {
+                    t.UseTls(trusted != null);
+                    if (trusted != null)
+                    {
+                        t.WithTrustChain(new X509Certificate2Collection(trusted));
+                    }
+                }).Build();
+
+            using IMqttClient node = new MqttClientFactory().CreateMqttClient();
+            Assert.Equal(MqttClientConnectResultCode.Success, (await node.ConnectAsync(Options(gatewayCertificate))).ResultCode);
+            BlockingCollection<VerdictMessage> verdicts = await Harness.Verdicts(node, "node-1");
+            Assert.True((await Harness.Publish(node, "tinymlops/node-1/up/event", Harness.EventFrame(3, 0.8f))).IsSuccess);
+            Assert.True(verdicts.TryTake(out VerdictMessage? verdict, TimeSpan.FromSeconds(10)), "no verdict over TLS");
+            Assert.Equal(("imbalance", 3u), (verdict!.Label, verdict.EventSequence));
+
+            // A node pinned to another certificate refuses the gateway; a plain-text client gets no MQTT session.
+            foreach (X509Certificate2? trusted in new[] { impostor, null })
+            {
+                using IMqttClient other = new MqttClientFactory().CreateMqttClient();
+                await Assert.ThrowsAnyAsync<Exception>(() => other.ConnectAsync(Options(trusted)));
+                Assert.False(other.IsConnected);
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>A self-signed server certificate for 127.0.0.1, as a line without its own CA would make with openssl.</summary>
+    private static (string Pfx, X509Certificate2 Certificate) SelfSigned(string dir, string name, string password)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest($"CN={name}", key, HashAlgorithmName.SHA256);
+        var san = new SubjectAlternativeNameBuilder();
+        san.AddIpAddress(IPAddress.Loopback);
+        request.CertificateExtensions.Add(san.Build());
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension(new OidCollection { new Oid("1.3.6.1.5.5.7.3.1") }, false));
+        using X509Certificate2 withKey = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+        string pfx = Path.Combine(dir, name + ".pfx");
+        File.WriteAllBytes(pfx, withKey.Export(X509ContentType.Pkcs12, password));
+        return (pfx, X509CertificateLoader.LoadCertificate(withKey.RawData));
     }
 
     [Fact]

@@ -9,6 +9,7 @@ using System.Text;
 using System.Text.Json;
 using System.Threading.Tasks;
 using MQTTnet;
+using TinyMlops.Cli;
 using TinyMlops.Firmware.Core.Wire;
 using Xunit;
 using Xunit.Abstractions;

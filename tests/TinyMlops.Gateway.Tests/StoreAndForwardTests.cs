@@ -84,6 +84,36 @@ public class StoreAndForwardTests
     }
 
     [Fact]
+    public async Task Forwarded_events_are_deleted_after_the_retention_and_events_not_yet_forwarded_never_are()
+    {
+        string dir = Harness.Temp("prune");
+        try
+        {
+            await using var store = new GatewayStore(Path.Combine(dir, "gateway.db"));
+            var verdict = new StoredVerdict(0, "healthy", false, 0.9f, 1, 0);
+            for (uint i = 0; i < 8; i++)
+            {
+                long received = i < 6 ? 1_000 : 9_000; // six old, two recent
+                Assert.Equal(AddResult.Added, await store.AddEventAsync(new StoredEvent($"n-{i}", "n", i, i, received, Harness.EventFrame(i, 0.1f))));
+            }
+
+            store.SaveVerdicts(Enumerable.Range(0, 8).Where(i => i != 5).Select(i => ($"n-{i}", verdict)).ToList()); // n-5 unverified
+            store.MarkForwarded(new[] { "n-0", "n-1", "n-2", "n-3", "n-6" }); // n-4 verified, not forwarded
+
+            Assert.Equal(3, store.PruneForwarded(cutoffMs: 5_000, max: 3)); // a chunk at a time
+            Assert.Equal(1, store.PruneForwarded(cutoffMs: 5_000, max: 3));
+            Assert.Equal(0, store.PruneForwarded(cutoffMs: 5_000, max: 3));
+            Assert.Equal((4L, 1L, 2L), store.Counts()); // n-4, n-5, n-6, n-7 remain: the recent forwarded one too
+            Assert.Equal(new[] { "n-4", "n-7" }, store.PendingUplink(10).Select(p => p.Event.Id));
+            Assert.Equal("n-5", Assert.Single(store.PendingVerification(10)).Id);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task A_full_store_is_reported_and_the_node_is_not_acknowledged()
     {
         string dir = Harness.Temp("full");

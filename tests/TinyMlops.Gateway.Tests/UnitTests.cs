@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Device.Gpio;
 using System.IO;
+using System.Linq;
 using TinyMlops.Gateway.Alarms;
 using TinyMlops.Gateway.Broker;
 using TinyMlops.Gateway.Configuration;
@@ -93,6 +94,7 @@ public class ConfigurationTests
         var o = new GatewayOptions
         {
             GatewayId = "bad id",
+            RetainForwardedHours = 0,
             Mqtt = new MqttOptions { Mode = BrokerMode.External, Port = 0, GatewayPassword = "" },
             Verifier = new VerifierOptions { MaxBatch = 0 },
             Uplink = new UplinkOptions { TrainerUrl = "not a url" },
@@ -100,12 +102,44 @@ public class ConfigurationTests
         };
         var result = new GatewayOptionsValidator().Validate(null, o);
         Assert.True(result.Failed);
-        foreach (string key in new[] { "GatewayId", "external broker needs Host and Port", "GatewayPassword", "MaxBatch", "TrainerUrl", "Driver" })
+        foreach (string key in new[] { "GatewayId", "external broker needs Host and Port", "GatewayPassword", "MaxBatch", "TrainerUrl", "Driver", "RetainForwardedHours" })
         {
             Assert.Contains(result.Failures!, f => f.Contains(key, StringComparison.Ordinal));
         }
 
         Assert.True(new GatewayOptionsValidator().Validate(null, new GatewayOptions()).Succeeded);
+    }
+
+    [Fact]
+    public void Provisioning_a_node_registers_the_login_in_its_node_cfg_with_the_gateway()
+    {
+        string dir = Harness.Temp("provision");
+        try
+        {
+            string nodesFile = Path.Combine(dir, "etc", "nodes.json");
+            NodeRegistry.AddOrReplace(nodesFile, "pump-1", "old", iterations: 1000);
+            string[] provision = { "provision", "--board", "esp32-wroom-32", "--wifi-ssid", "plant", "--mqtt-host", "gw-line1.local", "--gateway-nodes", nodesFile };
+            Assert.Equal(0, Cli.Program.Main(provision.Concat(new[] { "--node", "pump-1", "--out", Path.Combine(dir, "pump-1") }).ToArray()));
+            Assert.Equal(0, Cli.Program.Main(provision.Concat(new[] { "--node", "fan-2", "--out", Path.Combine(dir, "fan-2") }).ToArray()));
+
+            var nodes = new NodeRegistry(nodesFile);
+            foreach (string node in new[] { "pump-1", "fan-2" })
+            {
+                var cfg = Firmware.Core.Node.NodeConfig.Parse(File.ReadAllText(Path.Combine(dir, node, "node.cfg")));
+                Assert.True(nodes.Verify(node, cfg.MqttPassword), $"{node} cannot log in with its node.cfg password");
+                Assert.DoesNotContain(cfg.MqttPassword, File.ReadAllText(nodesFile));
+            }
+
+            Assert.False(nodes.Verify("pump-1", "old")); // re-provisioning replaced the old password
+            Assert.Equal(2, Cli.Program.Main(provision.Concat(new[] { "--node", "x-3", "--mqtt-user", "someone", "--out", Path.Combine(dir, "x-3") }).ToArray()));
+            File.WriteAllText(nodesFile, "{\"nodes\": 5}");
+            Assert.Throws<InvalidDataException>(() => NodeRegistry.AddOrReplace(nodesFile, "fan-2", "p", iterations: 1000));
+            Assert.Equal("{\"nodes\": 5}", File.ReadAllText(nodesFile)); // a damaged file is left for a person to look at
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 
     [Fact]

@@ -30,6 +30,7 @@ public static class Program
                 "train" => TrainCommand.Train(o),
                 "eval" => TrainCommand.Eval(o),
                 "bench-train" => TrainCommand.Bench(o),
+                "bench-gateway" => GatewayBenchCommand.Run(o),
                 "boards" => Boards(o),
                 _ => throw new UsageException($"unknown command '{args[0]}'"),
             };
@@ -52,14 +53,18 @@ public static class Program
           train        [--data DIR] [--board NAME] [--out DIR] [--seed N]    train the node detector and gateway verifier, quantise, export, model card
           eval         --model DIR --data DIR                     evaluate a trained model folder on recordings (JSON)
           bench-train  [--data DIR] [--board NAME]                train on the ADI recordings: wall time, sizes, every target
+          bench-gateway [--minutes 10] [--nodes 100] [--rate 500] [--report 60] [--rounds 7] [--model ONNX] [--out DIR]
+                                                                gateway figures: verification throughput vs bare ONNX Runtime,
+                                                                node publish -> verdict latency under load, memory over time
           detect       [--board NAME] [--data CSV] [--out DIR]   fit a healthy-only detector on the shipped fan recording,
                                                                 quantise it to int8 and run the firmware core over every window
           bench        [--iterations N]                          int8 interpreter figures per conformance model vs a float reference
           conformance  [--out DIR]                               regenerate tests/conformance and the device test data
           boards                                                 list and validate the board profiles
           provision    --board NAME --node ID --wifi-ssid S --mqtt-host H [--wifi-password P] [--mqtt-port N]
-                       [--mqtt-user U] [--mqtt-password P] [--ca FILE] [--key HEX] [--out DIR]
-                                                                write the node's provisioning file (I:\node.cfg) from the board profile
+                       [--mqtt-user U] [--mqtt-password P] [--ca FILE] [--key HEX] [--out DIR] [--gateway-nodes FILE]
+                                                                write the node's provisioning file (I:\node.cfg) from the board profile;
+                                                                with --gateway-nodes, register its MQTT login in the gateway's nodes.json
         """;
 
     private static int Conformance(Options o)
@@ -115,6 +120,10 @@ public sealed class Options
 
     /// <summary>The value of <c>--name</c>, or null.</summary>
     public string? Get(string name) => _values.TryGetValue(name, out string? v) ? v : null;
+
+    /// <summary>A positive number option with a default.</summary>
+    public double GetDouble(string name, double fallback) =>
+        Get(name) is { } v ? (double.TryParse(v, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double d) && d > 0 ? d : throw new UsageException($"--{name} must be a positive number")) : fallback;
 
     /// <summary>An integer option with a default.</summary>
     public int GetInt(string name, int fallback) =>

@@ -29,6 +29,11 @@ public static class ProvisionCommand
             throw new UsageException("--node must be 1-64 letters, digits, '-', '_' or '.'");
         }
 
+        if (o.Get("gateway-nodes") != null && (o.Get("mqtt-user") ?? node) != node)
+        {
+            throw new UsageException("--gateway-nodes registers the node under its id, which is its MQTT user: leave --mqtt-user unset");
+        }
+
         string key = o.Get("key") ?? Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
         var sb = new StringBuilder();
         sb.Append("# TinyMlops node provisioning file for ").Append(node).Append(" on ").Append(board.Name).Append('\n');
@@ -41,7 +46,8 @@ public static class ProvisionCommand
         Line(sb, "mqtt.port", o.Get("mqtt-port") ?? "8883");
         Line(sb, "mqtt.tls", o.Get("mqtt-tls") ?? "true");
         Line(sb, "mqtt.user", o.Get("mqtt-user") ?? node);
-        Line(sb, "mqtt.password", o.Get("mqtt-password") ?? Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)));
+        string mqttPassword = o.Get("mqtt-password") ?? Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+        Line(sb, "mqtt.password", mqttPassword);
         Line(sb, "mqtt.ca", o.Get("ca") ?? "ca.pem");
         Line(sb, "sntp.server", o.Get("sntp") ?? "pool.ntp.org");
         Line(sb, "board.class", board.BoardClass.ToString());
@@ -83,6 +89,13 @@ public static class ProvisionCommand
         string path = Path.Combine(outDir, "node.cfg");
         File.WriteAllText(path, text);
         Console.WriteLine($"wrote {path} for {node} on {board.Name} (nanoff target {board.NanoffTarget}); copy it to I:\\node.cfg on the node");
+        if (o.Get("gateway-nodes") is { } nodesFile)
+        {
+            // The gateway keeps only a salted hash; it re-reads the file, so the node can log in straight away.
+            Gateway.Configuration.NodeRegistry.AddOrReplace(nodesFile, node, mqttPassword);
+            Console.WriteLine($"registered {node} in the gateway's {nodesFile}");
+        }
+
         return 0;
     }
 

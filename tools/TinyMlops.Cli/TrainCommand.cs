@@ -90,7 +90,8 @@ public static class TrainCommand
     private static void Target(string name, double value, string target, bool met) =>
         Console.WriteLine($"{name,-40} {value,10:G5}   {target,-10} {(target.StartsWith('<') || target.StartsWith('>') ? (met ? "met" : "MISSED") : "")}");
 
-    private sealed class Progress : IProgress<string>
+    /// <summary>Training progress on standard error.</summary>
+    internal sealed class Progress : IProgress<string>
     {
         public void Report(string value) => Console.Error.WriteLine("[train] " + value);
     }

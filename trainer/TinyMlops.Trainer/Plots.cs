@@ -103,6 +103,24 @@ public static class Plots
         Save(plt, path, 720, 640);
     }
 
+    /// <summary>Lines over a shared x axis (figures over time: latency quantiles, memory).</summary>
+    public static void Series(string path, string title, string xLabel, string yLabel, params (string Name, double[] X, double[] Y)[] lines)
+    {
+        var plt = new ScottPlot.Plot();
+        foreach ((string name, double[] x, double[] y) in lines)
+        {
+            var line = plt.Add.ScatterLine(x, y);
+            line.LegendText = name;
+        }
+
+        plt.Title(title);
+        plt.XLabel(xLabel);
+        plt.YLabel(yLabel);
+        plt.Axes.SetLimitsY(0, Math.Max(1, lines.SelectMany(l => l.Y).Where(double.IsFinite).DefaultIfEmpty(1).Max() * 1.1));
+        plt.ShowLegend(ScottPlot.Alignment.UpperLeft);
+        Save(plt, path, 720, 420);
+    }
+
     /// <summary>(false-alarm rate, recall) points for every threshold.</summary>
     public static (double[] Fpr, double[] Tpr) RocPoints(IReadOnlyList<double> scores, IReadOnlyList<bool> positive)
     {

@@ -34,6 +34,12 @@ public sealed class GatewayOptions
     /// <summary>Caps the store at this many 4 KiB pages (0 = only the disk limits it); beyond it the store reports full.</summary>
     public long StoreMaxPages { get; set; }
 
+    /// <summary>
+    /// Events the trainer has filed are deleted this long after they arrived, so the SD card holds a day of windows
+    /// rather than filling up; events not yet forwarded are kept however old.
+    /// </summary>
+    public double RetainForwardedHours { get; set; } = 24;
+
     /// <summary>JSON file of node credentials (<see cref="NodeRegistry"/>).</summary>
     public string NodesFile { get; set; } = "/etc/tinymlops-gateway/nodes.json";
 
@@ -141,6 +147,7 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         Require(errors, !string.IsNullOrWhiteSpace(o.DataDirectory), "Gateway:DataDirectory is required");
         Require(errors, !string.IsNullOrWhiteSpace(o.NodesFile), "Gateway:NodesFile is required");
         Require(errors, o.StoreMaxPages >= 0, "Gateway:StoreMaxPages must not be negative");
+        Require(errors, o.RetainForwardedHours > 0, "Gateway:RetainForwardedHours must be positive");
         Require(errors, !string.IsNullOrWhiteSpace(o.Verifier.ModelFile), "Gateway:Verifier:ModelFile is required");
         Require(errors, o.Mqtt.Port is >= 0 and <= 65535, $"Gateway:Mqtt:Port {o.Mqtt.Port} is not a port");
         Require(errors, o.Mqtt.TlsPort is >= 0 and <= 65535, $"Gateway:Mqtt:TlsPort {o.Mqtt.TlsPort} is not a port");

@@ -80,7 +80,47 @@ public sealed class NodeRegistry
             nodes.Add(new Dictionary<string, string> { ["id"] = p.Key, ["password"] = HashPassword(p.Value, iterations) });
         }
 
-        File.WriteAllText(path, JsonSerializer.Serialize(new Dictionary<string, object> { ["nodes"] = nodes }, new JsonSerializerOptions { WriteIndented = true }));
+        Save(path, nodes);
+    }
+
+    /// <summary>
+    /// Adds <paramref name="nodeId"/> to the nodes file at <paramref name="path"/> (created if missing), or gives it a
+    /// new password; every other node is kept. The file is replaced in one rename, so a running gateway never reads
+    /// half of it.
+    /// </summary>
+    public static void AddOrReplace(string path, string nodeId, string password, int iterations = 100_000)
+    {
+        if (!Topics.IsValidNodeId(nodeId))
+        {
+            throw new ArgumentException($"node id '{nodeId}' is not 1-64 letters, digits, '-', '_' or '.'", nameof(nodeId));
+        }
+
+        var nodes = new List<Dictionary<string, string>>();
+        if (File.Exists(path))
+        {
+            new NodeRegistry(path); // refuses a damaged file rather than overwrite what it cannot read
+            using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(path));
+            foreach (JsonElement node in doc.RootElement.GetProperty("nodes").EnumerateArray())
+            {
+                string id = node.GetProperty("id").GetString()!;
+                if (id != nodeId)
+                {
+                    nodes.Add(new Dictionary<string, string> { ["id"] = id, ["password"] = node.GetProperty("password").GetString()! });
+                }
+            }
+        }
+
+        nodes.Add(new Dictionary<string, string> { ["id"] = nodeId, ["password"] = HashPassword(password, iterations) });
+        Save(path, nodes);
+    }
+
+    private static void Save(string path, List<Dictionary<string, string>> nodes)
+    {
+        string full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        string temp = full + ".tmp";
+        File.WriteAllText(temp, JsonSerializer.Serialize(new Dictionary<string, object> { ["nodes"] = nodes }, new JsonSerializerOptions { WriteIndented = true }));
+        File.Move(temp, full, overwrite: true);
     }
 
     /// <summary>Reads the file again.</summary>

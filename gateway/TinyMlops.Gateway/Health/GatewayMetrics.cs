@@ -23,7 +23,7 @@ public sealed class GatewayMetrics
     private readonly object _latencyGate = new();
     private readonly long _startTicks = Environment.TickCount64;
     private long _latencyCount;
-    private long _received, _stored, _duplicates, _verified, _verdictsSent, _forwarded, _uplinkFailures, _modelLoadFailures, _storageFull;
+    private long _received, _stored, _duplicates, _verified, _verdictsSent, _forwarded, _uplinkFailures, _modelLoadFailures, _storageFull, _pruned;
 
     /// <summary>Per-node counts.</summary>
     public sealed class NodeFigures
@@ -101,6 +101,9 @@ public sealed class GatewayMetrics
     /// <summary>Counts records the trainer filed.</summary>
     public void CountForwarded(int n) => Interlocked.Add(ref _forwarded, n);
 
+    /// <summary>Counts forwarded events deleted after the retention period.</summary>
+    public void CountPruned(int n) => Interlocked.Add(ref _pruned, n);
+
     /// <summary>Counts a failed uplink attempt.</summary>
     public void CountUplinkFailure() => Interlocked.Increment(ref _uplinkFailures);
 
@@ -138,6 +141,7 @@ public sealed class GatewayMetrics
         Counter(sb, "tinymlops_gateway_events_verified_total", "Events verified.", Verified);
         Counter(sb, "tinymlops_gateway_verdicts_sent_total", "Verdicts published to nodes.", Interlocked.Read(ref _verdictsSent));
         Counter(sb, "tinymlops_gateway_uplink_forwarded_total", "Records the trainer filed.", Forwarded);
+        Counter(sb, "tinymlops_gateway_events_pruned_total", "Forwarded events deleted after the retention period.", Interlocked.Read(ref _pruned));
         Counter(sb, "tinymlops_gateway_uplink_failures_total", "Failed uplink attempts.", Interlocked.Read(ref _uplinkFailures));
         Counter(sb, "tinymlops_gateway_model_load_failures_total", "Verifier models that failed to load.", Interlocked.Read(ref _modelLoadFailures));
         Counter(sb, "tinymlops_gateway_storage_full_total", "Writes refused for lack of space.", Interlocked.Read(ref _storageFull));
@@ -171,8 +175,25 @@ public sealed class GatewayMetrics
             sb.Append(CultureInfo.InvariantCulture, $"tinymlops_gateway_node_last_seen_seconds{{node=\"{n.Key}\"}} {Format(n.Value.LastSeenMs / 1000.0)}\n");
         }
 
+        // The process, under the names Prometheus client libraries use, so a dashboard can watch for leaks.
+        using (var self = System.Diagnostics.Process.GetCurrentProcess())
+        {
+            Counter(sb, "process_cpu_seconds_total", "CPU time used by the gateway, seconds.", self.TotalProcessorTime.TotalSeconds);
+            Gauge(sb, "process_resident_memory_bytes", "Resident memory of the gateway.", self.WorkingSet64);
+        }
+
+        Gauge(sb, "dotnet_gc_heap_size_bytes", "Managed heap size after the last garbage collection.", GC.GetGCMemoryInfo().HeapSizeBytes);
+        sb.Append("# HELP dotnet_collection_count_total Garbage collections, by generation.\n# TYPE dotnet_collection_count_total counter\n");
+        for (int g = 0; g <= GC.MaxGeneration; g++)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"dotnet_collection_count_total{{generation=\"{g}\"}} {GC.CollectionCount(g)}\n");
+        }
+
         return sb.ToString();
     }
+
+    private static void Counter(StringBuilder sb, string name, string help, double value) =>
+        sb.Append(CultureInfo.InvariantCulture, $"# HELP {name} {help}\n# TYPE {name} counter\n{name} {Format(value)}\n");
 
     private static void Counter(StringBuilder sb, string name, string help, long value) =>
         sb.Append(CultureInfo.InvariantCulture, $"# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n");

@@ -46,13 +46,18 @@ public sealed class StorageFullException(string message, Exception inner) : IOEx
 /// <summary>
 /// The gateway's store and forward queue: SQLite in WAL mode with <c>synchronous=FULL</c>, so an event is on disk
 /// before the node is acknowledged. Events arriving together are committed in one transaction (group commit).
-/// Thread-safe: one connection, used under a lock; <see cref="AddEventAsync"/> may be called from any thread.
+/// Verdicts and forwarded marks are committed without their own fsync (<c>synchronous=NORMAL</c>): they reach the
+/// disk with the next event commit, and if power fails first they are simply worked out again (the event is verified
+/// again, the record sent again and recognised by the trainer). Thread-safe: one writing connection under a lock,
+/// and a second connection for reads, which WAL lets run beside the writer so a query never delays an acknowledgement.
 /// </summary>
 public sealed class GatewayStore : IAsyncDisposable
 {
     private const int SqliteFull = 13;
     private readonly SqliteConnection _db;
+    private readonly SqliteConnection _read;
     private readonly object _gate = new();
+    private readonly object _readGate = new();
     private readonly Channel<(StoredEvent Event, TaskCompletionSource<AddResult> Done)> _writes =
         Channel.CreateUnbounded<(StoredEvent, TaskCompletionSource<AddResult>)>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task _writer;
@@ -86,8 +91,11 @@ public sealed class GatewayStore : IAsyncDisposable
               forwarded INTEGER NOT NULL DEFAULT 0);
             CREATE INDEX IF NOT EXISTS events_to_verify ON events(received) WHERE verdict_class IS NULL;
             CREATE INDEX IF NOT EXISTS events_to_forward ON events(received) WHERE verdict_class IS NOT NULL AND forwarded = 0;
+            CREATE INDEX IF NOT EXISTS events_forwarded ON events(received) WHERE forwarded = 1;
             CREATE TABLE IF NOT EXISTS nodes (id TEXT PRIMARY KEY, last_seen INTEGER NOT NULL, telemetry BLOB);
             """);
+        _read = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false, Mode = SqliteOpenMode.ReadOnly }.ToString());
+        _read.Open();
         _writer = Task.Run(WriteLoop);
     }
 
@@ -122,9 +130,9 @@ public sealed class GatewayStore : IAsyncDisposable
     /// <summary>Events without a verdict, oldest first (after a restart: what was stored but not yet verified).</summary>
     public List<StoredEvent> PendingVerification(int max)
     {
-        lock (_gate)
+        lock (_readGate)
         {
-            using SqliteCommand c = Command("SELECT id, node, seq, ts, received, frame FROM events WHERE verdict_class IS NULL ORDER BY received LIMIT $max;");
+            using SqliteCommand c = Query("SELECT id, node, seq, ts, received, frame FROM events WHERE verdict_class IS NULL ORDER BY received LIMIT $max;");
             c.Parameters.AddWithValue("$max", max);
             return ReadEvents(c);
         }
@@ -133,7 +141,7 @@ public sealed class GatewayStore : IAsyncDisposable
     /// <summary>Stores verdicts for several events in one transaction.</summary>
     public void SaveVerdicts(IReadOnlyList<(string EventId, StoredVerdict Verdict)> verdicts)
     {
-        Write(() =>
+        WriteRecomputable(() =>
         {
             using SqliteTransaction t = _db.BeginTransaction();
             foreach ((string id, StoredVerdict v) in verdicts)
@@ -172,9 +180,9 @@ public sealed class GatewayStore : IAsyncDisposable
     /// <summary>Verified events not yet acknowledged by the trainer, oldest first.</summary>
     public List<(StoredEvent Event, StoredVerdict Verdict, string? Label)> PendingUplink(int max)
     {
-        lock (_gate)
+        lock (_readGate)
         {
-            using SqliteCommand c = Command("""
+            using SqliteCommand c = Query("""
                 SELECT id, node, seq, ts, received, frame, verdict_class, verdict_label, verdict_fault, verdict_probability, verifier_version, verified, label
                 FROM events WHERE verdict_class IS NOT NULL AND forwarded = 0 ORDER BY received LIMIT $max;
                 """);
@@ -193,7 +201,7 @@ public sealed class GatewayStore : IAsyncDisposable
     /// <summary>Marks events as filed by the trainer.</summary>
     public void MarkForwarded(IEnumerable<string> ids)
     {
-        Write(() =>
+        WriteRecomputable(() =>
         {
             using SqliteTransaction t = _db.BeginTransaction();
             foreach (string id in ids)
@@ -208,12 +216,33 @@ public sealed class GatewayStore : IAsyncDisposable
         });
     }
 
+    /// <summary>
+    /// Deletes up to <paramref name="max"/> events the trainer has filed that arrived before
+    /// <paramref name="cutoffMs"/> (Unix ms); returns how many. Events not yet forwarded are never deleted.
+    /// </summary>
+    public int PruneForwarded(long cutoffMs, int max)
+    {
+        int deleted = 0;
+        WriteRecomputable(() =>
+        {
+            using SqliteCommand c = Command("DELETE FROM events WHERE rowid IN (SELECT rowid FROM events WHERE forwarded = 1 AND received < $cutoff ORDER BY received LIMIT $max);");
+            c.Parameters.AddWithValue("$cutoff", cutoffMs);
+            c.Parameters.AddWithValue("$max", max);
+            deleted = c.ExecuteNonQuery();
+        });
+        return deleted;
+    }
+
     /// <summary>Counts: events stored, waiting for a verdict, waiting for the trainer.</summary>
     public (long Events, long ToVerify, long ToForward) Counts()
     {
-        lock (_gate)
+        lock (_readGate)
         {
-            using SqliteCommand c = Command("SELECT COUNT(*), COUNT(*) FILTER (WHERE verdict_class IS NULL), COUNT(*) FILTER (WHERE verdict_class IS NOT NULL AND forwarded = 0) FROM events;");
+            // Separate counts so the two queues are counted from their partial indexes, not by scanning every event.
+            using SqliteCommand c = Query("""
+                SELECT (SELECT COUNT(*) FROM events), (SELECT COUNT(*) FROM events WHERE verdict_class IS NULL),
+                       (SELECT COUNT(*) FROM events WHERE verdict_class IS NOT NULL AND forwarded = 0);
+                """);
             using SqliteDataReader r = c.ExecuteReader();
             r.Read();
             return (r.GetInt64(0), r.GetInt64(1), r.GetInt64(2));
@@ -223,9 +252,9 @@ public sealed class GatewayStore : IAsyncDisposable
     /// <summary>Every node's last-seen time, Unix ms.</summary>
     public Dictionary<string, long> NodesLastSeen()
     {
-        lock (_gate)
+        lock (_readGate)
         {
-            using SqliteCommand c = Command("SELECT id, last_seen FROM nodes;");
+            using SqliteCommand c = Query("SELECT id, last_seen FROM nodes;");
             using SqliteDataReader r = c.ExecuteReader();
             var d = new Dictionary<string, long>(StringComparer.Ordinal);
             while (r.Read())
@@ -245,6 +274,11 @@ public sealed class GatewayStore : IAsyncDisposable
         lock (_gate)
         {
             _db.Dispose();
+        }
+
+        lock (_readGate)
+        {
+            _read.Dispose();
         }
     }
 
@@ -323,6 +357,23 @@ public sealed class GatewayStore : IAsyncDisposable
         }
     }
 
+    // A write whose loss on power failure costs only work done again: committed without waiting for the disk.
+    private void WriteRecomputable(Action write)
+    {
+        Write(() =>
+        {
+            Execute("PRAGMA synchronous=NORMAL;");
+            try
+            {
+                write();
+            }
+            finally
+            {
+                Execute("PRAGMA synchronous=FULL;");
+            }
+        });
+    }
+
     private static List<StoredEvent> ReadEvents(SqliteCommand c)
     {
         var list = new List<StoredEvent>();
@@ -341,6 +392,13 @@ public sealed class GatewayStore : IAsyncDisposable
     private SqliteCommand Command(string sql)
     {
         SqliteCommand c = _db.CreateCommand();
+        c.CommandText = sql;
+        return c;
+    }
+
+    private SqliteCommand Query(string sql)
+    {
+        SqliteCommand c = _read.CreateCommand();
         c.CommandText = sql;
         return c;
     }

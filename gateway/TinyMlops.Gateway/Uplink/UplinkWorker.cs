@@ -59,8 +59,15 @@ public sealed class UplinkWorker(IOptions<GatewayOptions> options, GatewayStore 
         }
 
         TimeSpan delay = TimeSpan.FromMilliseconds(500);
+        long nextPrune = 0;
         while (!stoppingToken.IsCancellationRequested)
         {
+            if (Environment.TickCount64 >= nextPrune)
+            {
+                Prune();
+                nextPrune = Environment.TickCount64 + 60_000;
+            }
+
             try
             {
                 int sent = await SendOnceAsync(stoppingToken).ConfigureAwait(false);
@@ -91,6 +98,31 @@ public sealed class UplinkWorker(IOptions<GatewayOptions> options, GatewayStore 
                 return;
             }
         }
+    }
+
+    /// <summary>Deletes forwarded events older than the retention, a chunk at a time so event commits are not held up.</summary>
+    public int Prune()
+    {
+        long cutoff = DateTimeOffset.UtcNow.AddHours(-options.Value.RetainForwardedHours).ToUnixTimeMilliseconds();
+        int total = 0;
+        try
+        {
+            int deleted;
+            do
+            {
+                deleted = store.PruneForwarded(cutoff, 1000);
+                total += deleted;
+            }
+            while (deleted == 1000);
+        }
+        catch (StorageFullException e)
+        {
+            metrics.CountStorageFull();
+            log.LogError("store full while pruning forwarded events: {Message}", e.Message);
+        }
+
+        metrics.CountPruned(total);
+        return total;
     }
 
     /// <summary>The uplink record of a stored event.</summary>

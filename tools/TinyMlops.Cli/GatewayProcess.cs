@@ -7,14 +7,15 @@ using System.Net.Http;
 using System.Text;
 using System.Threading.Tasks;
 
-namespace TinyMlops.Gateway.Tests;
+namespace TinyMlops.Cli;
 
 /// <summary>
-/// The gateway as its own operating-system process (the build this test project carries, or a published one), so
-/// a test can kill it the way power loss or the OOM killer would. Settings go in as environment variables
-/// (<c>Gateway__Mqtt__Port</c> …), the way systemd's <c>Environment=</c> lines would give them.
+/// The gateway as its own operating-system process (the <c>tinymlops-gateway.dll</c> built beside this program, or
+/// a published build), so a benchmark can measure it apart from the load it puts on it and a test can kill it the
+/// way power loss or the OOM killer would. Settings go in as environment variables (<c>Gateway__Mqtt__Port</c> …),
+/// the way systemd's <c>Environment=</c> lines would give them.
 /// </summary>
-internal sealed class GatewayProcess : IDisposable
+public sealed class GatewayProcess : IDisposable
 {
     private readonly Process _process;
     private readonly StringBuilder _output = new();
@@ -33,6 +34,9 @@ internal sealed class GatewayProcess : IDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>Process id.</summary>
+    public int Id => _process.Id;
+
     /// <summary>What the process printed so far (for failure messages).</summary>
     public string Output
     {
@@ -47,7 +51,7 @@ internal sealed class GatewayProcess : IDisposable
 
     /// <summary>
     /// Starts <paramref name="command"/> (program and arguments; null: <c>dotnet tinymlops-gateway.dll</c> from this
-    /// test's output) with <paramref name="settings"/> (configuration keys with ':') as environment variables.
+    /// program's folder) with <paramref name="settings"/> (configuration keys with ':') as environment variables.
     /// </summary>
     public static GatewayProcess Start(IReadOnlyDictionary<string, string?> settings, int httpPort, IReadOnlyList<string>? command = null)
     {
