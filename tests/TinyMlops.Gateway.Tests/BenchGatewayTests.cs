@@ -1,8 +1,6 @@
 using System;
-using System.Diagnostics;
 using System.IO;
 using System.Text.RegularExpressions;
-using System.Threading;
 using System.Threading.Tasks;
 using Xunit;
 using Xunit.Abstractions;
@@ -23,20 +21,11 @@ public class BenchGatewayTests(ITestOutputHelper output)
         {
             string model = Path.Combine(dir, "verifier.onnx");
             File.WriteAllBytes(model, Harness.Verifier(1));
-            var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-            foreach (string a in new[] { Path.Combine(AppContext.BaseDirectory, "tinymlops.dll"), "bench-gateway", "--minutes", "0.25", "--nodes", "10", "--rate", "50", "--report", "10", "--rounds", "1", "--model", model, "--out", dir })
-            {
-                start.ArgumentList.Add(a);
-            }
-
-            using Process p = Process.Start(start)!;
-            Task<string> stderr = p.StandardError.ReadToEndAsync();
-            string stdout = await p.StandardOutput.ReadToEndAsync();
-            using var patience = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-            await p.WaitForExitAsync(patience.Token);
+            (int _, string stdout, string stderr) = await Harness.Dotnet(TimeSpan.FromMinutes(3),
+                Path.Combine(AppContext.BaseDirectory, "tinymlops.dll"), "bench-gateway", "--minutes", "0.25", "--nodes", "10", "--rate", "50", "--report", "10", "--rounds", "1", "--model", model, "--out", dir);
             output.WriteLine(stdout);
             Match m = Regex.Match(stdout, @"events sent (\d+), acknowledged (\d+), verdicts received (\d+), unanswered (\d+)");
-            Assert.True(m.Success, $"no accounting line:\n{stdout}\n{await stderr}");
+            Assert.True(m.Success, $"no accounting line:\n{stdout}\n{stderr}");
             int sent = int.Parse(m.Groups[1].Value);
             Assert.InRange(sent, 600, 800); // 50 ev/s for 15 s
             Assert.Equal((sent, sent, 0), (int.Parse(m.Groups[2].Value), int.Parse(m.Groups[3].Value), int.Parse(m.Groups[4].Value)));

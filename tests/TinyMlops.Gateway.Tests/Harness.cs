@@ -116,6 +116,35 @@ internal static class Harness
     public static Task<MqttClientPublishResult> Publish(IMqttClient c, string topic, byte[] payload) =>
         c.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(payload).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
 
+    /// <summary>Runs the .NET host (the one running these tests) with <paramref name="args"/> and collects its output.</summary>
+    public static async Task<(int ExitCode, string Output, string Errors)> Dotnet(TimeSpan patience, params string[] args)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (string a in args)
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        using System.Diagnostics.Process p = System.Diagnostics.Process.Start(start)!;
+        Task<string> output = p.StandardOutput.ReadToEndAsync(), errors = p.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(patience);
+        try
+        {
+            await p.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException($"dotnet {string.Join(' ', args)} took over {patience.TotalMinutes:G} min");
+        }
+
+        return (p.ExitCode, await output, await errors);
+    }
+
     /// <summary>The trainer's ingestion service, in this process, filing under <paramref name="dir"/>; <paramref name="configure"/> may add middleware.</summary>
     public static async Task<WebApplication> StartIngestion(int port, string dir, Action<WebApplication>? configure = null)
     {

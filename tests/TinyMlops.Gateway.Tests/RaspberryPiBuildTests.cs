@@ -95,7 +95,7 @@ public class RaspberryPiBuildTests(ITestOutputHelper output)
         string work = Harness.Temp("arm64");
         try
         {
-            string app = Publish(work);
+            string app = await Publish(work);
             Assert.Equal("aarch64", ElfMachine(Path.Combine(app, "tinymlops-gateway")));
             foreach (string native in new[] { "libonnxruntime.so", "libe_sqlite3.so", "libcoreclr.so" })
             {
@@ -145,42 +145,16 @@ public class RaspberryPiBuildTests(ITestOutputHelper output)
     /// <c>dotnet publish -r linux-arm64 --self-contained</c> of the gateway, as gateway/README.md tells, into
     /// <paramref name="work"/>; intermediate files go there too so the repository's own build is left alone.
     /// </summary>
-    private string Publish(string work)
+    private async Task<string> Publish(string work)
     {
-        string project = Path.Combine(RepositoryRoot(), "gateway", "TinyMlops.Gateway", "TinyMlops.Gateway.csproj");
+        string project = Path.Combine(Path.GetDirectoryName(Boards.BoardProfile.FindBoardsDirectory())!, "gateway", "TinyMlops.Gateway", "TinyMlops.Gateway.csproj");
         string folder = Path.Combine(work, "publish");
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (string a in new[] { "publish", project, "-c", "Release", "-r", "linux-arm64", "--self-contained", "--artifacts-path", Path.Combine(work, "artifacts"), "-o", folder, "-nologo" })
-        {
-            start.ArgumentList.Add(a);
-        }
-
         var clock = Stopwatch.StartNew();
-        using Process p = Process.Start(start)!;
-        Task<string> stderr = p.StandardError.ReadToEndAsync();
-        string stdout = p.StandardOutput.ReadToEnd();
-        Assert.True(p.WaitForExit(TimeSpan.FromMinutes(10)), "dotnet publish took over 10 minutes");
-        Assert.True(p.ExitCode == 0, $"dotnet publish -r linux-arm64 failed:\n{stdout}\n{stderr.Result}");
+        (int exit, string stdout, string stderr) = await Harness.Dotnet(TimeSpan.FromMinutes(10),
+            "publish", project, "-c", "Release", "-r", "linux-arm64", "--self-contained", "--artifacts-path", Path.Combine(work, "artifacts"), "-o", folder, "-nologo");
+        Assert.True(exit == 0, $"dotnet publish -r linux-arm64 failed:\n{stdout}\n{stderr}");
         output.WriteLine($"published for linux-arm64 in {clock.Elapsed.TotalSeconds:F1} s");
         return folder;
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (string? dir = AppContext.BaseDirectory; dir != null; dir = Path.GetDirectoryName(dir))
-        {
-            if (File.Exists(Path.Combine(dir, "TinyMlops.sln")))
-            {
-                return dir;
-            }
-        }
-
-        throw new DirectoryNotFoundException("TinyMlops.sln not found above the test's folder");
     }
 
     /// <summary>The ELF header's machine field: 0xB7 is AArch64.</summary>
