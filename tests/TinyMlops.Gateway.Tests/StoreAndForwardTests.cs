@@ -139,6 +139,10 @@ public class StoreAndForwardTests
                 Assert.NotNull(full);
                 Assert.True(store.IsFull);
                 Assert.Equal((long)stored, store.Counts().Events);
+
+                // A verdict rewrites a row in place and still fits; that does not make room for events.
+                store.SaveVerdicts([("n-0", new StoredVerdict(0, "normal", false, 0.9f, 1, 1))]);
+                Assert.True(store.IsFull);
             }
 
             await using RunningGateway g = await RunningGateway.Start(tweak: s => s["Gateway:StoreMaxPages"] = "24");

@@ -99,7 +99,10 @@ public sealed class GatewayStore : IAsyncDisposable
         _writer = Task.Run(WriteLoop);
     }
 
-    /// <summary>True after a write failed for lack of space, until one succeeds again.</summary>
+    /// <summary>
+    /// True after a write failed for lack of space, until an event is stored again. Smaller writes
+    /// (verdicts, marks, node rows) can still fit in a full file, so their success proves nothing for the nodes.
+    /// </summary>
     public bool IsFull => _full;
 
     /// <summary>Stores <paramref name="e"/>; completes once it is committed. Throws <see cref="StorageFullException"/> when the disk is full.</summary>
@@ -318,6 +321,10 @@ public sealed class GatewayStore : IAsyncDisposable
                     }
 
                     t.Commit();
+                    if (Array.IndexOf(results, AddResult.Added) >= 0)
+                    {
+                        _full = false; // new rows fitted: the nodes can be acknowledged again
+                    }
                 });
             }
             catch (Exception e)
@@ -339,7 +346,7 @@ public sealed class GatewayStore : IAsyncDisposable
         }
     }
 
-    // Runs a write under the lock; a full disk becomes StorageFullException and sets IsFull until a write succeeds.
+    // Runs a write under the lock; a full disk becomes StorageFullException and sets IsFull until an event insert succeeds.
     private void Write(Action write)
     {
         lock (_gate)
@@ -347,7 +354,6 @@ public sealed class GatewayStore : IAsyncDisposable
             try
             {
                 write();
-                _full = false;
             }
             catch (SqliteException e) when (e.SqliteErrorCode == SqliteFull)
             {
