@@ -87,8 +87,7 @@ public class MosquittoTests
             try
             {
                 INodeLink link = app.Services.GetRequiredService<INodeLink>();
-                await Harness.Eventually(() => Task.FromResult(link.IsConnected), up => up, "gateway joined mosquitto");
-                await Task.Delay(300); // its subscription
+                await Harness.Eventually(() => Task.FromResult(link.IsConnected), up => up, "gateway joined mosquitto and subscribed");
 
                 using IMqttClient node1 = await Harness.ConnectNode(brokerPort, "node-1");
                 using IMqttClient node2 = await Harness.ConnectNode(brokerPort, "node-2");

@@ -1,5 +1,6 @@
 using System;
 using System.IO;
+using System.Linq;
 using System.Security.Cryptography.X509Certificates;
 using System.Threading;
 using System.Threading.Tasks;
@@ -23,9 +24,11 @@ public sealed class ExternalBrokerLink(IOptions<GatewayOptions> options, EventIn
     : BackgroundService, INodeLink
 {
     private readonly IMqttClient _client = new MqttClientFactory().CreateMqttClient();
+    private volatile bool _subscribed;
 
     /// <inheritdoc />
-    public bool IsConnected => _client.IsConnected;
+    /// <remarks>Only once the subscription is granted: before that, the broker would drop what nodes send.</remarks>
+    public bool IsConnected => _subscribed && _client.IsConnected;
 
     /// <inheritdoc />
     public async Task PublishAsync(string topic, byte[] payload, CancellationToken cancellationToken)
@@ -80,6 +83,12 @@ public sealed class ExternalBrokerLink(IOptions<GatewayOptions> options, EventIn
             await e.AcknowledgeAsync(CancellationToken.None).ConfigureAwait(false);
         };
 
+        _client.DisconnectedAsync += _ =>
+        {
+            _subscribed = false;
+            return Task.CompletedTask;
+        };
+
         TimeSpan delay = TimeSpan.FromSeconds(1);
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -93,7 +102,15 @@ public sealed class ExternalBrokerLink(IOptions<GatewayOptions> options, EventIn
                         throw new IOException($"broker refused the gateway: {result.ResultCode}");
                     }
 
-                    await _client.SubscribeAsync(new MqttClientFactory().CreateSubscribeOptionsBuilder().WithTopicFilter("tinymlops/+/up/#", MqttQualityOfServiceLevel.AtLeastOnce).Build(), stoppingToken).ConfigureAwait(false);
+                    MqttClientSubscribeResult granted = await _client.SubscribeAsync(new MqttClientFactory().CreateSubscribeOptionsBuilder().WithTopicFilter("tinymlops/+/up/#", MqttQualityOfServiceLevel.AtLeastOnce).Build(), stoppingToken).ConfigureAwait(false);
+                    MqttClientSubscribeResultCode code = granted.Items.Single().ResultCode;
+                    if (code > MqttClientSubscribeResultCode.GrantedQoS2)
+                    {
+                        await _client.DisconnectAsync(cancellationToken: stoppingToken).ConfigureAwait(false);
+                        throw new IOException($"broker refused the gateway's subscription to node uplinks: {code}");
+                    }
+
+                    _subscribed = true;
                     log.LogInformation("joined broker {Host}:{Port} as {User}", o.Host, o.Port, o.GatewayUser);
                     delay = TimeSpan.FromSeconds(1);
                 }
