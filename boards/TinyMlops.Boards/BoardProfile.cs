@@ -120,16 +120,10 @@ public sealed record BoardProfile
     /// </summary>
     public static string FindBoardsDirectory(string? start = null)
     {
-        foreach (string? origin in new[] { start, AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
+        string? root = Checkout.TryFindRoot(start);
+        if (root != null && Directory.Exists(Path.Combine(root, "boards")))
         {
-            for (string? dir = origin; dir != null; dir = Path.GetDirectoryName(dir))
-            {
-                string candidate = Path.Combine(dir, "boards");
-                if (File.Exists(Path.Combine(dir, "TinyMlops.sln")) && Directory.Exists(candidate))
-                {
-                    return candidate;
-                }
-            }
+            return Path.Combine(root, "boards");
         }
 
         string shipped = Path.Combine(AppContext.BaseDirectory, "boards");

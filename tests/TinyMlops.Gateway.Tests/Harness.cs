@@ -3,9 +3,7 @@ using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
-using System.Net;
 using System.Net.Http;
-using System.Net.Sockets;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.AspNetCore.Builder;
@@ -38,12 +36,7 @@ internal static class Harness
         return d;
     }
 
-    public static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
+    public static int FreePort() => Cli.GatewayProcess.FreeLoopbackPort();
 
     /// <summary>A real (tiny) verifier: features[0] &gt; 0 means imbalance.</summary>
     public static byte[] Verifier(long version)

@@ -147,7 +147,7 @@ public class RaspberryPiBuildTests(ITestOutputHelper output)
     /// </summary>
     private async Task<string> Publish(string work)
     {
-        string project = Path.Combine(Path.GetDirectoryName(Boards.BoardProfile.FindBoardsDirectory())!, "gateway", "TinyMlops.Gateway", "TinyMlops.Gateway.csproj");
+        string project = Path.Combine(Boards.Checkout.FindRoot(), "gateway", "TinyMlops.Gateway", "TinyMlops.Gateway.csproj");
         string folder = Path.Combine(work, "publish");
         var clock = Stopwatch.StartNew();
         (int exit, string stdout, string stderr) = await Harness.Dotnet(TimeSpan.FromMinutes(10),

@@ -6,7 +6,7 @@ namespace TinyMlops.Trainer.Tests;
 /// <summary>Repository and ../shared paths.</summary>
 internal static class Paths
 {
-    public static string Root { get; } = FindRoot();
+    public static string Root { get; } = Boards.Checkout.FindRoot();
 
     public static string Fan => Path.Combine(Root, "data", "uci-accelerometer-fan");
 
@@ -26,15 +26,4 @@ internal static class Paths
     }
 
     public static string Temp(string what) => Path.Combine(Path.GetTempPath(), $"tinymlops-{what}-{Guid.NewGuid():N}");
-
-    private static string FindRoot()
-    {
-        string? dir = AppContext.BaseDirectory;
-        while (dir != null && !File.Exists(Path.Combine(dir, "TinyMlops.sln")))
-        {
-            dir = Path.GetDirectoryName(dir);
-        }
-
-        return dir ?? throw new InvalidOperationException("TinyMlops.sln not found");
-    }
 }

@@ -19,7 +19,7 @@ public static class BenchCommand
     public static int Run(Options o)
     {
         int iterations = o.GetInt("iterations", 20000);
-        string root = Path.GetDirectoryName(BoardProfile.FindBoardsDirectory())!;
+        string root = Checkout.FindRoot();
         string dir = Path.Combine(root, "tests", "conformance");
         Console.WriteLine($"{iterations} inferences per model after warm-up; times are medians of 5 runs ({Environment.ProcessorCount} cores, .NET {Environment.Version})");
         Console.WriteLine();

@@ -27,7 +27,7 @@ public static class DetectCommand
     /// <summary>Runs the command.</summary>
     public static int Run(Options o)
     {
-        string root = Path.GetDirectoryName(BoardProfile.FindBoardsDirectory())!;
+        string root = Checkout.FindRoot();
         BoardProfile board = BoardProfile.Load(o.Get("board") ?? "esp32-wroom-32");
         if (board.Sampling == null)
         {

@@ -5,9 +5,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.IO;
 using System.Linq;
-using System.Net;
 using System.Net.Http;
-using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Threading;
 using System.Threading.Tasks;
@@ -44,7 +42,7 @@ public static class GatewayBenchCommand
     /// <summary>Runs the benchmark; 0 when every target is met.</summary>
     public static int Run(Options o)
     {
-        string root = Path.GetDirectoryName(BoardProfile.FindBoardsDirectory())!;
+        string root = Checkout.FindRoot();
         string output = o.Get("out") ?? Path.Combine(root, "out", "bench-gateway");
         Directory.CreateDirectory(output);
         var load = new LoadShape(o.GetInt("nodes", 100), o.GetInt("rate", 500), o.GetDouble("minutes", 10), o.GetInt("report", 60));
@@ -161,14 +159,14 @@ public static class GatewayBenchCommand
     {
         string dir = Path.Combine(Path.GetTempPath(), $"tinymlops-bench-gateway-{Guid.NewGuid():N}");
         Directory.CreateDirectory(dir);
-        await using WebApplication trainer = await StartTrainerStandIn(FreePort());
+        await using WebApplication trainer = await StartTrainerStandIn(GatewayProcess.FreeLoopbackPort());
         try
         {
             File.WriteAllBytes(Path.Combine(dir, "verifier.onnx"), model);
             int features = VerifierModel.Load(model, "bench").InputLength;
             Dictionary<string, string> passwords = Enumerable.Range(1, load.Nodes).ToDictionary(i => $"bench-{i:D3}", i => $"pw-{i}");
             NodeRegistry.Write(Path.Combine(dir, "nodes.json"), passwords);
-            int mqttPort = FreePort(), httpPort = FreePort();
+            int mqttPort = GatewayProcess.FreeLoopbackPort(), httpPort = GatewayProcess.FreeLoopbackPort();
             var settings = new Dictionary<string, string?>
             {
                 ["Urls"] = $"http://127.0.0.1:{httpPort}",
@@ -376,13 +374,6 @@ public static class GatewayBenchCommand
     {
         var sorted = values.OrderBy(v => v).ToArray();
         return sorted[sorted.Length / 2];
-    }
-
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 
     /// <summary>A gateway measurement at one moment.</summary>

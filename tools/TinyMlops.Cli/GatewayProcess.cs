@@ -3,7 +3,9 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
 using System.Linq;
+using System.Net;
 using System.Net.Http;
+using System.Net.Sockets;
 using System.Text;
 using System.Threading.Tasks;
 
@@ -31,6 +33,14 @@ public sealed class GatewayProcess : IDisposable
     }
 
     public HttpClient Http { get; }
+
+    /// <summary>A loopback TCP port free at the moment of asking (for the gateway's listeners and their peers).</summary>
+    public static int FreeLoopbackPort()
+    {
+        using var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
 
     public bool HasExited => _process.HasExited;
 

@@ -69,7 +69,7 @@ public static class Program
 
     private static int Conformance(Options o)
     {
-        string root = Path.GetDirectoryName(BoardProfile.FindBoardsDirectory())!;
+        string root = Checkout.FindRoot();
         string dir = o.Get("out") ?? Path.Combine(root, "tests", "conformance");
         IReadOnlyList<ConformanceCase> cases = ConformanceVectors.Build();
         ConformanceVectors.Write(dir, cases);

@@ -13,7 +13,7 @@ public static class TrainCommand
     /// <summary>Trains a detector and a verifier for a board and writes the artifacts.</summary>
     public static int Train(Options o)
     {
-        string root = Path.GetDirectoryName(BoardProfile.FindBoardsDirectory())!;
+        string root = Checkout.FindRoot();
         var options = new TrainOptions
         {
             DataDirectory = o.Get("data") ?? Path.Combine(root, "data", "uci-accelerometer-fan"),
@@ -54,7 +54,7 @@ public static class TrainCommand
     /// </summary>
     public static int Bench(Options o)
     {
-        string root = Path.GetDirectoryName(BoardProfile.FindBoardsDirectory())!;
+        string root = Checkout.FindRoot();
         string data = o.Get("data") ?? Path.GetFullPath(Path.Combine(root, "..", "shared", "datasets", "adi_cbm_adxl356_00lb"));
         string output = o.Get("out") ?? Path.Combine(root, "out", "bench-train");
         var options = new TrainOptions { DataDirectory = data, Board = o.Get("board") ?? "esp32-wroom-32", OutputDirectory = output, Seed = o.GetInt("seed", 42) };
