@@ -37,6 +37,7 @@ namespace TinyMlops.Firmware.App
         private MqttClient? _mqtt;
         private Timer? _health;
         private uint _sequence;
+        private uint _boot;
         private uint _eventsSent;
         private uint _lastInferenceMicros;
         private int _lastError;
@@ -59,6 +60,7 @@ namespace TinyMlops.Firmware.App
         /// <summary>Boots the model store, connects, and runs forever.</summary>
         public void Run()
         {
+            _boot = BootCounter.Advance(new FileModelStorage(Root + "state")); // before anything is sent: names this boot's messages
             _updater.Boot();
             Debug.WriteLine("model: " + (_updater.ActiveModel == null ? "none" : "release " + _updater.InstalledSequence) + " " + _updater.LastMessage);
             Thread sampler = new Thread(SampleLoop);
@@ -112,7 +114,9 @@ namespace TinyMlops.Firmware.App
                 _lastInferenceMicros = (uint)(watch.ElapsedTicks / 10);
                 if (result == DetectionPipeline.ResultSuspicious)
                 {
-                    Publish(_topics.Event, WireCodec.Encode(_pipeline.BuildEvent(model!, NextSequence(), NowMs())));
+                    EventMessage ev = _pipeline.BuildEvent(model!, NextSequence(), NowMs());
+                    ev.Boot = _boot;
+                    Publish(_topics.Event, WireCodec.Encode(ev));
                     _eventsSent++;
                 }
 
@@ -123,6 +127,7 @@ namespace TinyMlops.Firmware.App
         private void SendTelemetry(object state)
         {
             TelemetryMessage t = new TelemetryMessage();
+            t.Boot = _boot;
             t.Sequence = NextSequence();
             t.TimestampMs = NowMs();
             t.UptimeSeconds = (uint)((DateTime.UtcNow - _started).Ticks / TimeSpan.TicksPerSecond);
@@ -206,6 +211,7 @@ namespace TinyMlops.Firmware.App
 
                 if (status != null)
                 {
+                    status.Boot = _boot;
                     status.Sequence = NextSequence();
                     status.TimestampMs = NowMs();
                     Publish(_topics.OtaStatus, WireCodec.Encode(status));
@@ -240,7 +246,9 @@ namespace TinyMlops.Firmware.App
                 client.Subscribe(new string[] { _topics.DownWildcard }, new MqttQoSLevel[] { MqttQoSLevel.AtLeastOnce });
                 client.Publish(_topics.Status, System.Text.Encoding.UTF8.GetBytes("online"), null, null, MqttQoSLevel.AtLeastOnce, true);
                 _mqtt = client;
-                Publish(_topics.OtaStatus, WireCodec.Encode(_updater.Status()));
+                OtaStatusMessage hello = _updater.Status();
+                hello.Boot = _boot;
+                Publish(_topics.OtaStatus, WireCodec.Encode(hello));
             }
             catch (Exception ex)
             {

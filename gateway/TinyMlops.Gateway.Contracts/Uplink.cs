@@ -19,13 +19,16 @@ public sealed class UplinkBatch
 /// <summary>An event window the gateway verified, with what it knows about it.</summary>
 public sealed class UplinkRecord
 {
-    /// <summary>Stable id: <c>{node}-{timestampMs}-{sequence}</c>, the same on every delivery.</summary>
+    /// <summary>Stable id: <c>{node}-{boot}-{sequence}</c> (<see cref="RecordNames.IsRecordIdOf"/>), the same on every delivery.</summary>
     public string Id { get; set; } = "";
 
     /// <summary>Node id.</summary>
     public string Node { get; set; } = "";
 
-    /// <summary>The node's message sequence number.</summary>
+    /// <summary>The node's boot count when it sent the event.</summary>
+    public uint Boot { get; set; }
+
+    /// <summary>The node's message sequence number within that boot.</summary>
     public uint Sequence { get; set; }
 
     /// <summary>Node clock at the window, Unix ms (0 if its clock was not set).</summary>
@@ -98,4 +101,39 @@ public sealed class IngestResult
 
     /// <summary>Why records were refused.</summary>
     public List<string> Errors { get; set; } = new();
+
+    /// <summary>Each refused record's id and reason, so the gateway holds exactly those back.</summary>
+    public List<RefusedRecord> Refused { get; set; } = new();
+}
+
+/// <summary>A record the ingestion service would not file.</summary>
+public sealed class RefusedRecord
+{
+    /// <summary>The record's id as sent.</summary>
+    public string Id { get; set; } = "";
+
+    /// <summary>Why.</summary>
+    public string Reason { get; set; } = "";
+}
+
+/// <summary>How a gateway proves who it is to the trainer: <c>Authorization: Bearer {gatewayId}.{token}</c>.</summary>
+public static class GatewayAuth
+{
+    /// <summary>The header value for <paramref name="gatewayId"/> and its <paramref name="token"/>.</summary>
+    public static string BearerValue(string gatewayId, string token) => gatewayId + "." + token;
+
+    /// <summary>Splits a bearer value at its last '.' (tokens are base64url, without dots).</summary>
+    public static bool TryParse(string? bearer, out string gatewayId, out string token)
+    {
+        gatewayId = token = "";
+        int dot = bearer?.LastIndexOf('.') ?? -1;
+        if (bearer == null || dot <= 0 || dot == bearer.Length - 1)
+        {
+            return false;
+        }
+
+        gatewayId = bearer[..dot];
+        token = bearer[(dot + 1)..];
+        return RecordNames.IsValidId(gatewayId);
+    }
 }

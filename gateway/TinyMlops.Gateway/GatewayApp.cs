@@ -15,6 +15,7 @@ using TinyMlops.Boards;
 using TinyMlops.Gateway.Alarms;
 using TinyMlops.Gateway.Broker;
 using TinyMlops.Gateway.Configuration;
+using TinyMlops.Gateway.Contracts;
 using TinyMlops.Gateway.Health;
 using TinyMlops.Gateway.Intake;
 using TinyMlops.Gateway.Storage;
@@ -32,7 +33,7 @@ namespace TinyMlops.Gateway;
 public static class GatewayApp
 {
     /// <summary>Builds the service; <paramref name="configure"/> may add configuration (tests).</summary>
-    public static WebApplication Build(string[] args, Action<IConfigurationBuilder>? configure = null, GpioDriver? gpioDriver = null)
+    public static WebApplication Build(string[] args, Action<IConfigurationBuilder>? configure = null, GpioDriver? gpioDriver = null, Action<IServiceCollection>? services = null)
     {
         WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         configure?.Invoke(builder.Configuration);
@@ -71,16 +72,27 @@ public static class GatewayApp
         builder.Services.AddHostedService(sp => sp.GetRequiredService<VerificationWorker>());
         builder.Services.AddSingleton<UplinkWorker>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<UplinkWorker>());
+        services?.Invoke(builder.Services);
 
         WebApplication app = builder.Build();
-        app.MapGet("/metrics", (GatewayMetrics m, GatewayStore s) =>
+        GatewayOptions options = app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value;
+        StoreRecovery? recovery = null;
+        app.Lifetime.ApplicationStarted.Register(() =>
         {
-            (long _, long toVerify, long toForward) = s.Counts();
-            return Results.Text(m.ToPrometheus(toVerify, toForward, s.IsFull), "text/plain; version=0.0.4");
+            recovery = app.Services.GetRequiredService<GatewayStore>().Recovery;
+            if (recovery != null)
+            {
+                app.Logger.LogError("gateway store: {Recovery}", recovery.ToString());
+            }
         });
-        app.MapGet("/health", (GatewayMetrics m, GatewayStore s, VerifierHost v, INodeLink link, AlarmHolder alarms) =>
+
+        // /metrics and /health tell an outsider which nodes exist and how busy the line is: on a management port when one is set.
+        int managementPort = options.Http.ManagementPort;
+        IEndpointConventionBuilder metrics = app.MapGet("/metrics", (GatewayMetrics m, GatewayStore s) =>
+            Results.Text(m.ToPrometheus(s.DetailedCounts(), s.IsFull, s.Recovery != null), "text/plain; version=0.0.4"));
+        IEndpointConventionBuilder health = app.MapGet("/health", (GatewayMetrics m, GatewayStore s, VerifierHost v, INodeLink link, AlarmHolder alarms) =>
         {
-            (long events, long toVerify, long toForward) = s.Counts();
+            StoreCounts c = s.DetailedCounts();
             bool ok = v.Current != null && link.IsConnected && !s.IsFull;
             var body = new Dictionary<string, object?>
             {
@@ -89,19 +101,50 @@ public static class GatewayApp
                 ["verifierClasses"] = v.Current?.Classes,
                 ["broker"] = link.IsConnected ? "up" : "down",
                 ["storageFull"] = s.IsFull,
-                ["events"] = events,
-                ["toVerify"] = toVerify,
-                ["toForward"] = toForward,
+                ["events"] = c.Events,
+                ["toVerify"] = c.ToVerify,
+                ["toForward"] = c.ToForward,
+                ["refusedByTrainer"] = c.Refused,
+                ["quarantined"] = c.Quarantined,
+                ["storeRecovery"] = s.Recovery?.ToString(),
+                ["workerFaults"] = m.WorkerFaults,
                 ["alarm"] = alarms.Panel?.IsRaised == true ? alarms.Panel.LastAlarm : null,
             };
             return Results.Json(body, statusCode: ok ? 200 : 503);
         });
-        app.MapPost("/api/labels", (LabelRequest request, GatewayStore s) =>
-            string.IsNullOrWhiteSpace(request.EventId) || string.IsNullOrWhiteSpace(request.Label) || request.Label.Length > 64
-                ? Results.BadRequest(new { error = "eventId and label (1-64 characters) are required" })
-                : s.SetLabel(request.EventId, request.Label.Trim(), "operator") ? Results.NoContent() : Results.NotFound(new { error = $"no event {request.EventId}" }));
+        if (managementPort > 0)
+        {
+            metrics.AddEndpointFilter(OnlyOnPort(managementPort));
+            health.AddEndpointFilter(OnlyOnPort(managementPort));
+        }
+
+        var operators = new OperatorTokens(options.Http.OperatorTokenFile);
+        app.MapPost("/api/labels", (HttpContext http, LabelRequest? request, GatewayStore s) =>
+        {
+            if (!operators.IsConfigured)
+            {
+                return Results.Json(new { error = "the label API is off: set Gateway:Http:OperatorTokenFile" }, statusCode: 403);
+            }
+
+            if (!operators.Verify(http.Request.Headers.Authorization))
+            {
+                return Results.Json(new { error = "an operator token is required (Authorization: Bearer …)" }, statusCode: 401);
+            }
+
+            string? label = request?.Label?.Trim();
+            if (request == null || string.IsNullOrWhiteSpace(request.EventId) || request.EventId.Length > 200 || !RecordNames.IsValidLabel(label))
+            {
+                return Results.BadRequest(new { error = $"eventId and a label of 1-{RecordNames.MaxLabelLength} letters, digits, '-', '_' or '.' are required" });
+            }
+
+            return s.SetLabel(request.EventId, label!, "operator") ? Results.NoContent() : Results.NotFound(new { error = $"no event {LogText.Safe(request.EventId)}" });
+        });
         return app;
     }
+
+    // Answers 404 on any other port, judged by the port the connection came in on (not the Host header, which the caller writes).
+    private static Func<EndpointFilterInvocationContext, EndpointFilterDelegate, ValueTask<object?>> OnlyOnPort(int port) =>
+        (context, next) => context.HttpContext.Connection.LocalPort == port ? next(context) : ValueTask.FromResult<object?>(Results.NotFound());
 
     /// <summary>An operator's label for a stored event.</summary>
     /// <param name="EventId">Event id.</param>
@@ -129,8 +172,7 @@ public static class GatewayApp
     {
         try
         {
-            await Build(args).RunAsync().ConfigureAwait(false);
-            return 0;
+            return await RunAsync(Build(args)).ConfigureAwait(false);
         }
         catch (OptionsValidationException e)
         {
@@ -139,9 +181,34 @@ public static class GatewayApp
         }
         catch (Exception e) when (e is InvalidDataException or BoardProfileException or DirectoryNotFoundException)
         {
-            // A bad nodes file or board profile: say which and stop, rather than a stack trace from deep in the host.
+            // A bad nodes file, board profile or store: say which and stop, rather than a stack trace from deep in the host.
             Console.Error.WriteLine($"tinymlops-gateway: cannot start: {e.Message}");
             return 2;
         }
+        catch (Exception e)
+        {
+            // Anything else (a port in use, a failed start-up): one line, and an exit code systemd counts as a failure.
+            Console.Error.WriteLine($"tinymlops-gateway: stopped on an error: {e.GetType().Name}: {e.Message}");
+            return 1;
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="app"/> until it stops; 0 after an ordinary stop, 1 when it stopped because a background
+    /// service failed (the host's own policy stops it then, and would otherwise exit 0, so systemd would not count it).
+    /// </summary>
+    public static async Task<int> RunAsync(WebApplication app)
+    {
+        await app.RunAsync().ConfigureAwait(false);
+        foreach (IHostedService service in app.Services.GetServices<IHostedService>())
+        {
+            if (service is BackgroundService { ExecuteTask: { IsFaulted: true } task })
+            {
+                Console.Error.WriteLine($"tinymlops-gateway: stopped because {service.GetType().Name} failed: {task.Exception?.GetBaseException().Message}");
+                return 1;
+            }
+        }
+
+        return 0;
     }
 }

@@ -33,6 +33,46 @@ public class NodeTests
         """;
 
     [Fact]
+    public void The_boot_count_grows_at_every_boot_and_a_power_loss_while_it_is_written_never_repeats_one()
+    {
+        var storage = new TinyMlops.Tests.Shared.FaultyStorage();
+        Assert.Equal(0u, BootCounter.Current(storage));
+        uint last = 0;
+        for (int boot = 0; boot < 20; boot++)
+        {
+            uint count = BootCounter.Advance(storage);
+            Assert.Equal(last + 1, count);
+            last = count;
+        }
+
+        // Power fails during the write of every later boot: the torn file is ignored, and since nothing was sent
+        // under the lost count, the next boot may reuse it, but never a count an earlier boot sent messages under.
+        for (int i = 0; i < 10; i++)
+        {
+            storage.FailAtStep = storage.Steps + 1;
+            Assert.Throws<TinyMlops.Tests.Shared.PowerLossException>(() => BootCounter.Advance(storage));
+            storage.PowerOn();
+            uint count = BootCounter.Advance(storage);
+            Assert.True(count > last, $"boot {count} after {last}");
+            last = count;
+        }
+    }
+
+    [Fact]
+    public void Gateway_ids_are_reserved_and_a_node_config_cannot_take_one()
+    {
+        foreach (string id in new[] { "tinymlops-gateway", "gateway", "Gateway-1", "TINYMLOPS" })
+        {
+            Assert.True(Topics.IsReservedId(id), id);
+            Assert.False(Topics.IsAssignableNodeId(id), id);
+            Assert.Throws<ArgumentException>(() => NodeConfig.Parse(Config.Replace("node.id=line1-pump3", "node.id=" + id)));
+        }
+
+        Assert.True(Topics.IsAssignableNodeId("line1-pump3"));
+        Assert.True(Topics.IsAssignableNodeId("gw1-pump")); // only the prefixes are reserved
+    }
+
+    [Fact]
     public void Node_config_parses_and_names_what_is_wrong()
     {
         NodeConfig c = NodeConfig.Parse(Config);

@@ -12,19 +12,20 @@ public class WireCodecTests
     [Fact]
     public void Ota_status_has_the_documented_bytes()
     {
-        var m = new OtaStatusMessage { Sequence = 0x01020304, TimestampMs = 0x1122334455667788, ReleaseSequence = 7, State = 1, Error = 0, NextOffset = 0x1234, InstalledSequence = 6 };
+        var m = new OtaStatusMessage { Boot = 0x0A0B0C0D, Sequence = 0x01020304, TimestampMs = 0x0000019344556677, ReleaseSequence = 7, State = 1, Error = 0, NextOffset = 0x1234, InstalledSequence = 6 };
         byte[] expected =
         {
-            0x01, 0x06, 0x10, 0x00,                         // version 1, type 6 (OTA status), payload 16 bytes
+            0x02, 0x06, 0x10, 0x00,                         // version 2, type 6 (OTA status), payload 16 bytes
+            0x0D, 0x0C, 0x0B, 0x0A,                         // boot count
             0x04, 0x03, 0x02, 0x01,                         // sequence
-            0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, // timestamp ms
+            0x77, 0x66, 0x55, 0x44, 0x93, 0x01, 0x00, 0x00, // timestamp ms (2024-11)
             0x07, 0x00, 0x00, 0x00,                         // release sequence
             0x01, 0x00, 0x00, 0x00,                         // state downloading, no error, reserved
             0x34, 0x12, 0x00, 0x00,                         // next offset
             0x06, 0x00, 0x00, 0x00,                         // installed sequence
             0x00, 0x00, 0x00, 0x00,                         // CRC32 (filled below)
         };
-        LittleEndian.WriteUInt32(expected, 32, Crc32.Compute(expected, 0, 32));
+        LittleEndian.WriteUInt32(expected, 36, Crc32.Compute(expected, 0, 36));
         Assert.Equal(expected, WireCodec.Encode(m));
     }
 
@@ -32,12 +33,12 @@ public class WireCodecTests
     public void Verdict_has_the_documented_bytes()
     {
         var m = new VerdictMessage { Sequence = 9, TimestampMs = 0, EventSequence = 5, VerifierVersion = 3, ClassId = 2, IsFault = true, Probability = 0.75f, Label = "imbalance" };
-        byte[] expected = new byte[16 + 16 + 9 + 4];
-        expected[0] = 1; expected[1] = 3; expected[2] = 25; expected[4] = 9;
-        expected[16] = 5; expected[20] = 3; expected[24] = 2; expected[25] = 1; expected[26] = 9;
-        expected[28] = 0x00; expected[29] = 0x00; expected[30] = 0x40; expected[31] = 0x3F; // 0.75f
-        "imbalance"u8.CopyTo(expected.AsSpan(32));
-        LittleEndian.WriteUInt32(expected, 41, Crc32.Compute(expected, 0, 41));
+        byte[] expected = new byte[20 + 16 + 9 + 4];
+        expected[0] = 2; expected[1] = 3; expected[2] = 25; expected[8] = 9; // boot 0 (the gateway), sequence 9
+        expected[20] = 5; expected[24] = 3; expected[28] = 2; expected[29] = 1; expected[30] = 9;
+        expected[32] = 0x00; expected[33] = 0x00; expected[34] = 0x40; expected[35] = 0x3F; // 0.75f
+        "imbalance"u8.CopyTo(expected.AsSpan(36));
+        LittleEndian.WriteUInt32(expected, 45, Crc32.Compute(expected, 0, 45));
         Assert.Equal(expected, WireCodec.Encode(m));
     }
 
@@ -81,7 +82,7 @@ public class WireCodecTests
         Assert.Equal(WireError.BadChecksum, Assert.Throws<WireFormatException>(() => WireCodec.Decode(b, 0, b.Length)).Code);
 
         b = (byte[])good.Clone();
-        b[0] = 2;
+        b[0] = 1; // version 1 (no boot count) is not accepted
         Assert.Equal(WireError.UnsupportedVersion, Assert.Throws<WireFormatException>(() => WireCodec.Decode(b, 0, b.Length)).Code);
 
         b = Reseal((byte[])good.Clone(), bytes => bytes[1] = 42);
@@ -89,15 +90,62 @@ public class WireCodecTests
 
         // An event whose declared window does not fill its payload.
         byte[] ev = WireCodec.Encode(new EventMessage { SampleRateHz = 100, WindowLength = 4, SampleScale = 1f, Samples = new short[12] });
-        b = Reseal(ev, bytes => bytes[16 + 22] = 5);
+        b = Reseal(ev, bytes => bytes[WireCodec.HeaderSize + 22] = 5);
         Assert.Equal(WireError.BadLength, Assert.Throws<WireFormatException>(() => WireCodec.Decode(b, 0, b.Length)).Code);
 
         // A NaN feature.
         ev = WireCodec.Encode(new EventMessage { SampleRateHz = 100, WindowLength = 4, SampleScale = 1f, Features = new[] { 1f }, Samples = new short[12] });
-        b = Reseal(ev, bytes => LittleEndian.WriteSingle(bytes, 16 + 32, float.NaN));
+        b = Reseal(ev, bytes => LittleEndian.WriteSingle(bytes, WireCodec.HeaderSize + 32, float.NaN));
         Assert.Equal(WireError.BadField, Assert.Throws<WireFormatException>(() => WireCodec.Decode(b, 0, b.Length)).Code);
 
+        // Every float field must be finite, and the sample scale bounded, so nothing decoded can overflow later
+        // (samples × scale to g; ±Infinity in JSON), which once put the gateway into a crash loop.
+        foreach (float score in new[] { float.PositiveInfinity, float.NegativeInfinity, float.NaN })
+        {
+            b = Reseal(WireCodec.Encode(new EventMessage { SampleRateHz = 100, WindowLength = 4, SampleScale = 1f, Samples = new short[12] }),
+                bytes => LittleEndian.WriteSingle(bytes, WireCodec.HeaderSize + 16, score));
+            Assert.Equal(WireError.BadField, Assert.Throws<WireFormatException>(() => WireCodec.Decode(b, 0, b.Length)).Code);
+        }
+
+        foreach (float scale in new[] { float.MaxValue, 3.4e37f, 1.0001f, float.PositiveInfinity, 0f, -1f })
+        {
+            b = Reseal(WireCodec.Encode(new EventMessage { SampleRateHz = 100, WindowLength = 4, SampleScale = 1f, Samples = new short[12] }),
+                bytes => LittleEndian.WriteSingle(bytes, WireCodec.HeaderSize + 28, scale));
+            Assert.Equal(WireError.BadField, Assert.Throws<WireFormatException>(() => WireCodec.Decode(b, 0, b.Length)).Code);
+        }
+
+        // Timestamps at int64's extremes.
+        foreach (long ts in new[] { long.MinValue, -1L, long.MaxValue, WireCodec.MaxTimestampMs + 1 })
+        {
+            b = Reseal((byte[])good.Clone(), bytes => LittleEndian.WriteInt64(bytes, 12, ts));
+            Assert.Equal(WireError.BadField, Assert.Throws<WireFormatException>(() => WireCodec.Decode(b, 0, b.Length)).Code);
+            Assert.Throws<WireFormatException>(() => WireCodec.Encode(new TelemetryMessage { TimestampMs = ts }));
+        }
+
+        // A payload over the format's 32,768 bytes, however well it is framed.
+        byte[] huge = new byte[WireCodec.HeaderSize + 65_516 + 4];
+        huge[0] = WireCodec.Version;
+        huge[1] = MessageType.OtaOffer;
+        LittleEndian.WriteUInt16(huge, 2, 65_516);
+        Reseal(huge, _ => { });
+        Assert.Equal(WireError.TooLarge, Assert.Throws<WireFormatException>(() => WireCodec.Decode(huge, 0, huge.Length)).Code);
+
         Assert.Throws<WireFormatException>(() => WireCodec.Encode(new VerdictMessage { Label = new string('x', 49) }));
+    }
+
+    [Fact]
+    public void Boot_count_and_sequence_survive_the_round_trip_and_a_wild_sensor_still_encodes()
+    {
+        var e = RoundTrip(new EventMessage { Boot = 77, Sequence = 3, TimestampMs = 0, SampleRateHz = 100, WindowLength = 4, SampleScale = 1f, Samples = new short[12] });
+        Assert.Equal((77u, 3u, 0L), (e.Boot, e.Sequence, e.TimestampMs));
+
+        // 1e6 g is no accelerometer's reading: the scale saturates at the format's limit instead of making the frame unsendable.
+        float[] wild = { 1e6f, -1e6f, 0.5f, 0f };
+        var counts = new short[12];
+        float scale = WireCodec.QuantizeSamples(wild, wild, wild, counts);
+        Assert.Equal(WireCodec.MaxSampleScale, scale);
+        Assert.Equal(32767, counts[0]);
+        RoundTrip(new EventMessage { SampleRateHz = 100, WindowLength = 4, SampleScale = scale, Samples = counts });
     }
 
     [Fact]

@@ -40,7 +40,7 @@ public class CrashTests(ITestOutputHelper output)
         var answerHeld = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var releaseAnswer = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         int armed = 0;
-        WebApplication trainer = await Harness.StartIngestion(trainerPort, filed, app => app.Use(async (context, next) =>
+        WebApplication trainer = await Harness.StartIngestion(trainerPort, filed, credentialFile: Path.Combine(dir, "trainer.credential"), configure: app => app.Use(async (context, next) =>
         {
             if (Volatile.Read(ref armed) == 0 || context.Request.Path != "/api/ingest" || Interlocked.Exchange(ref armed, 0) == 0)
             {
@@ -146,7 +146,7 @@ public class CrashTests(ITestOutputHelper output)
                         throw new Xunit.Sdk.XunitException($"{node} #{sequence} refused: {result.ReasonCode} {result.ReasonString}");
                     }
 
-                    acked[StoredEvent.MakeId(node, timestamp, sequence)] = true;
+                    acked[StoredEvent.MakeId(node, 1, sequence)] = true;
                     sequence++;
                     await Task.Delay(40, ct);
                 }

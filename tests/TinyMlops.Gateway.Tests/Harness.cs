@@ -29,6 +29,9 @@ internal static class Harness
 
     public static readonly Dictionary<string, string> Passwords = new() { ["node-1"] = "secret-1", ["node-2"] = "secret-2" };
 
+    /// <summary>The operator token every test gateway accepts on its label API.</summary>
+    public const string OperatorToken = "operator-token-for-tests-0123456789";
+
     public static string Temp(string what)
     {
         string d = Path.Combine(Path.GetTempPath(), $"tinymlops-{what}-{Guid.NewGuid():N}");
@@ -48,7 +51,7 @@ internal static class Harness
         return mlp.ToOnnx("test", version, new Dictionary<string, string>());
     }
 
-    public static byte[] EventFrame(uint sequence, float first, int features = Features, long timestampMs = 1_700_000_000_000)
+    public static byte[] EventFrame(uint sequence, float first, int features = Features, long timestampMs = 1_700_000_000_000, uint boot = 1)
     {
         var f = new float[features];
         f[0] = first;
@@ -61,6 +64,7 @@ internal static class Harness
 
         return WireCodec.Encode(new EventMessage
         {
+            Boot = boot,
             Sequence = sequence,
             TimestampMs = timestampMs,
             ModelId = 1,
@@ -138,9 +142,17 @@ internal static class Harness
         return (p.ExitCode, await output, await errors);
     }
 
-    /// <summary>The trainer's ingestion service, in this process, filing under <paramref name="dir"/>; <paramref name="configure"/> may add middleware.</summary>
-    public static async Task<WebApplication> StartIngestion(int port, string dir, Action<WebApplication>? configure = null)
+    /// <summary>
+    /// The trainer's ingestion service, in this process, filing under <paramref name="dir"/>; <paramref name="configure"/>
+    /// may add middleware. With <paramref name="credentialFile"/> it issues gateway gw-test a credential and writes it there.
+    /// </summary>
+    public static async Task<WebApplication> StartIngestion(int port, string dir, Action<WebApplication>? configure = null, string? credentialFile = null)
     {
+        if (credentialFile != null)
+        {
+            Contracts.SecretFile.WriteAllText(credentialFile, Ingestion.GatewayCredentials.Issue(Path.Combine(dir, "gateways.json"), "gw-test"));
+        }
+
         WebApplication app = Ingestion.IngestionApp.Build(Array.Empty<string>(), c => c.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["Urls"] = $"http://127.0.0.1:{port}",
@@ -182,7 +194,11 @@ internal sealed class RunningGateway : IAsyncDisposable
         HttpPort = httpPort;
         Gpio = gpio;
         Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}/") };
+        Http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Harness.OperatorToken);
     }
+
+    /// <summary>Where the gateway reads its trainer credential (<see cref="Harness.StartIngestion"/> writes it).</summary>
+    public string CredentialFile => Path.Combine(Directory, "trainer.credential");
 
     public string Directory { get; }
 
@@ -213,6 +229,8 @@ internal sealed class RunningGateway : IAsyncDisposable
         ["Gateway:Verifier:ModelFile"] = Path.Combine(dir, "verifier.onnx"),
         ["Gateway:Verifier:ReloadCheckSeconds"] = "0.2",
         ["Gateway:Uplink:TrainerUrl"] = trainerUrl ?? "",
+        ["Gateway:Uplink:CredentialFile"] = Path.Combine(dir, "trainer.credential"),
+        ["Gateway:Http:OperatorTokenFile"] = Path.Combine(dir, "operators.tokens"),
         ["Gateway:Uplink:MaxRetrySeconds"] = "0.5",
         ["Gateway:Alarms:Driver"] = "simulated",
         ["Gateway:Alarms:BuzzerSeconds"] = "5",
@@ -224,6 +242,8 @@ internal sealed class RunningGateway : IAsyncDisposable
     {
         NodeRegistry.Write(Path.Combine(dir, "nodes.json"), Harness.Passwords, iterations: 1000);
         File.WriteAllBytes(Path.Combine(dir, "verifier.onnx"), Harness.Verifier(verifierVersion));
+        Contracts.SecretFile.WriteAllText(Path.Combine(dir, "operators.tokens"), Harness.OperatorToken + "\n");
+        Contracts.SecretFile.WriteAllText(Path.Combine(dir, "trainer.credential"), "not-issued-yet");
     }
 
     public static async Task<RunningGateway> Start(string? trainerUrl = null, Action<Dictionary<string, string?>>? tweak = null)

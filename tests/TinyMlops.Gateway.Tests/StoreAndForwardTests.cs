@@ -35,14 +35,14 @@ public class StoreAndForwardTests
         Assert.Equal(20, await g.Metric("tinymlops_gateway_queue_to_forward"));
 
         // An operator labels one window before it goes up.
-        string labelled = StoredEvent.MakeId("node-1", 1_700_000_000_000, 3);
+        string labelled = StoredEvent.MakeId("node-1", 1, 3);
         using (var response = await g.Http.PostAsJsonAsync("api/labels", new { eventId = labelled, label = "misalignment" }))
         {
             Assert.Equal(System.Net.HttpStatusCode.NoContent, response.StatusCode);
         }
 
         string store = Harness.Temp("ingestion");
-        WebApplication trainer = await Harness.StartIngestion(trainerPort, store);
+        WebApplication trainer = await Harness.StartIngestion(trainerPort, store, credentialFile: g.CredentialFile);
         try
         {
             await Harness.Eventually(() => Task.FromResult(g.Get<GatewayStore>().Counts().ToForward), n => n == 0, "everything forwarded", 30);
@@ -75,13 +75,13 @@ public class StoreAndForwardTests
         using var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(g.Directory, "gateway.db")}");
         db.Open();
         using var c = db.CreateCommand();
-        c.CommandText = "SELECT id, node, seq, ts, received, frame, verdict_class, verdict_label, verdict_fault, verdict_probability, verifier_version, verified, label FROM events WHERE id = $id";
+        c.CommandText = "SELECT id, node, boot, seq, ts, received, frame, verdict_class, verdict_label, verdict_fault, verdict_probability, verifier_version, verified, label FROM events WHERE id = $id";
         c.Parameters.AddWithValue("$id", id);
         using var r = c.ExecuteReader();
         Assert.True(r.Read());
-        var e = new StoredEvent(r.GetString(0), r.GetString(1), (uint)r.GetInt64(2), r.GetInt64(3), r.GetInt64(4), (byte[])r.GetValue(5));
-        var v = new StoredVerdict(r.GetInt32(6), r.GetString(7), r.GetInt32(8) != 0, r.GetFloat(9), r.GetInt64(10), r.GetInt64(11));
-        return new UplinkBatch { GatewayId = "gw-test", Records = { UplinkWorker.ToRecord(e, v, r.IsDBNull(12) ? null : r.GetString(12)) } };
+        var e = new StoredEvent(r.GetString(0), r.GetString(1), (uint)r.GetInt64(2), (uint)r.GetInt64(3), r.GetInt64(4), r.GetInt64(5), (byte[])r.GetValue(6));
+        var v = new StoredVerdict(r.GetInt32(7), r.GetString(8), r.GetInt32(9) != 0, r.GetFloat(10), r.GetInt64(11), r.GetInt64(12));
+        return new UplinkBatch { GatewayId = "gw-test", Records = { UplinkWorker.ToRecord(e, v, r.IsDBNull(13) ? null : r.GetString(13)) } };
     }
 
     [Fact]
@@ -95,7 +95,7 @@ public class StoreAndForwardTests
             for (uint i = 0; i < 8; i++)
             {
                 long received = i < 6 ? 1_000 : 9_000; // six old, two recent
-                Assert.Equal(AddResult.Added, await store.AddEventAsync(new StoredEvent($"n-{i}", "n", i, i, received, Harness.EventFrame(i, 0.1f))));
+                Assert.Equal(AddResult.Added, await store.AddEventAsync(new StoredEvent($"n-{i}", "n", 1, i, i, received, Harness.EventFrame(i, 0.1f))));
             }
 
             store.SaveVerdicts(Enumerable.Range(0, 8).Where(i => i != 5).Select(i => ($"n-{i}", verdict)).ToList()); // n-5 unverified
@@ -128,7 +128,7 @@ public class StoreAndForwardTests
                 {
                     try
                     {
-                        await store.AddEventAsync(new StoredEvent($"n-{i}", "n", i, 0, 0, Harness.EventFrame(i, 0.1f)));
+                        await store.AddEventAsync(new StoredEvent($"n-{i}", "n", 1, i, 0, 0, Harness.EventFrame(i, 0.1f)));
                         stored++;
                     }
                     catch (StorageFullException e)

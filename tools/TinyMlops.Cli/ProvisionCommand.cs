@@ -29,6 +29,11 @@ public static class ProvisionCommand
             throw new UsageException("--node must be 1-64 letters, digits, '-', '_' or '.'");
         }
 
+        if (Topics.IsReservedId(node))
+        {
+            throw new UsageException($"--node '{node}' is reserved for the gateway (ids starting with 'gateway' or 'tinymlops')");
+        }
+
         if (o.Get("gateway-nodes") != null && (o.Get("mqtt-user") ?? node) != node)
         {
             throw new UsageException("--gateway-nodes registers the node under its id, which is its MQTT user: leave --mqtt-user unset");
@@ -87,7 +92,7 @@ public static class ProvisionCommand
         string outDir = o.Get("out") ?? Path.Combine("out", "provision", node);
         Directory.CreateDirectory(outDir);
         string path = Path.Combine(outDir, "node.cfg");
-        File.WriteAllText(path, text);
+        Gateway.Contracts.SecretFile.WriteAllText(path, text); // owner-only: it holds the node's key and passwords
         Console.WriteLine($"wrote {path} for {node} on {board.Name} (nanoff target {board.NanoffTarget}); copy it to I:\\node.cfg on the node");
         if (o.Get("gateway-nodes") is { } nodesFile)
         {

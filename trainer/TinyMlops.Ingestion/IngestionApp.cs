@@ -12,8 +12,11 @@ using TinyMlops.Gateway.Contracts;
 namespace TinyMlops.Ingestion;
 
 /// <summary>
-/// The trainer's receiving end for gateways: <c>POST /api/ingest</c> takes an <see cref="UplinkBatch"/> and files it
-/// with <see cref="IngestionStore"/> under <c>Ingestion:StoreDirectory</c>; <c>GET /health</c> says how much is filed.
+/// The trainer's receiving end for gateways: <c>POST /api/ingest</c> takes an <see cref="UplinkBatch"/> from a
+/// gateway that proves its identity (<c>Authorization: Bearer {gatewayId}.{token}</c>, tokens issued by
+/// <see cref="GatewayCredentials"/> into <c>Ingestion:GatewaysFile</c>, default <c>{store}/gateways.json</c>) and files
+/// it with <see cref="IngestionStore"/> under <c>Ingestion:StoreDirectory</c>; a gateway may send only under its own
+/// id. <c>GET /health</c> says how much is filed.
 /// </summary>
 public static class IngestionApp
 {
@@ -24,16 +27,34 @@ public static class IngestionApp
         configure?.Invoke(builder.Configuration);
         builder.Host.UseSystemd();
         string directory = builder.Configuration["Ingestion:StoreDirectory"] ?? Path.Combine(Directory.GetCurrentDirectory(), "ingested");
+        string gateways = builder.Configuration["Ingestion:GatewaysFile"] ?? Path.Combine(directory, "gateways.json");
         builder.Services.AddSingleton(new IngestionStore(directory));
+        builder.Services.AddSingleton(new GatewayCredentials(gateways));
         WebApplication app = builder.Build();
-        app.MapPost("/api/ingest", (UplinkBatch batch, IngestionStore store, ILogger<IngestionStore> log) =>
+        app.MapPost("/api/ingest", (HttpContext http, UplinkBatch? batch, IngestionStore store, GatewayCredentials credentials, ILogger<IngestionStore> log) =>
         {
+            string? gateway = credentials.Authenticate(http.Request.Headers.Authorization);
+            if (gateway == null)
+            {
+                return Results.Json(new { error = credentials.Any ? "unknown gateway or wrong token" : "no gateway is registered: issue a credential with 'tinymlops gateways add ID'" }, statusCode: 401);
+            }
+
+            if (batch?.Records == null || batch.Records.Contains(null!))
+            {
+                return Results.BadRequest(new { error = "a batch is {\"gatewayId\": …, \"records\": [record, …]} with no null record" });
+            }
+
+            if (batch.GatewayId != gateway)
+            {
+                return Results.Json(new { error = $"gateway '{gateway}' may send only its own records" }, statusCode: 403);
+            }
+
             IngestResult result = store.Ingest(batch);
             log.LogInformation("{Gateway}: {Accepted} filed, {Duplicates} duplicates, {Relabelled} relabelled, {Rejected} refused",
-                batch.GatewayId, result.Accepted, result.Duplicates, result.Relabelled, result.Rejected);
+                gateway, result.Accepted, result.Duplicates, result.Relabelled, result.Rejected);
             return Results.Ok(result);
         });
-        app.MapGet("/health", (IngestionStore store) => Results.Ok(new { status = "ok", records = store.Count, duplicatesSinceStart = store.DuplicatesSinceStart, recordings = store.RecordingsDirectory }));
+        app.MapGet("/health", (IngestionStore store) => Results.Ok(new { status = "ok", records = store.Count, duplicatesSinceStart = store.DuplicatesSinceStart }));
         return app;
     }
 

@@ -13,7 +13,10 @@ namespace TinyMlops.Ingestion;
 /// Files what gateways send into the trainer's dataset store: each verified window becomes a plain TinyMlops CSV
 /// recording (docs/datasets.md) that <c>tinymlops train --data</c> reads, labelled with the operator's label when
 /// there is one and the verifier's class otherwise (<c>label_source</c> says which), grouped by node. An SQLite
-/// index of record ids makes redeliveries harmless. Thread-safe.
+/// index of (gateway, record id) with each record's content digest makes redeliveries harmless; a filed record's
+/// samples are never replaced (the same id with other content is refused), and an operator's relabel rewrites only
+/// the header of the file as filed. Every name written passes <see cref="RecordNames"/>, the rule the dataset
+/// reader applies too. Thread-safe.
 /// </summary>
 public sealed class IngestionStore : IDisposable
 {
@@ -31,8 +34,8 @@ public sealed class IngestionStore : IDisposable
         using SqliteCommand c = _db.CreateCommand();
         c.CommandText = """
             PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;
-            CREATE TABLE IF NOT EXISTS records (id TEXT PRIMARY KEY, gateway TEXT NOT NULL, node TEXT NOT NULL, received INTEGER NOT NULL,
-              label TEXT NOT NULL, label_source TEXT NOT NULL, file TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS filed (gateway TEXT NOT NULL, id TEXT NOT NULL, node TEXT NOT NULL, received INTEGER NOT NULL,
+              label TEXT NOT NULL, label_source TEXT NOT NULL, file TEXT NOT NULL, content TEXT NOT NULL, PRIMARY KEY (gateway, id));
             """;
         c.ExecuteNonQuery();
     }
@@ -48,7 +51,7 @@ public sealed class IngestionStore : IDisposable
             lock (_gate)
             {
                 using SqliteCommand c = _db.CreateCommand();
-                c.CommandText = "SELECT COUNT(*) FROM records;";
+                c.CommandText = "SELECT COUNT(*) FROM filed;";
                 return (long)c.ExecuteScalar()!;
             }
         }
@@ -57,14 +60,17 @@ public sealed class IngestionStore : IDisposable
     /// <summary>Redeliveries recognised (and not filed again) since this store was opened.</summary>
     public long DuplicatesSinceStart => Interlocked.Read(ref _duplicates);
 
-    /// <summary>Files a batch.</summary>
+    /// <summary>Files a batch from gateway <see cref="UplinkBatch.GatewayId"/> (authenticated by the caller).</summary>
     public IngestResult Ingest(UplinkBatch batch)
     {
         var result = new IngestResult();
-        if (!IsSafeName(batch.GatewayId))
+        if (!RecordNames.IsValidId(batch.GatewayId))
         {
-            result.Rejected = batch.Records.Count;
-            result.Errors.Add($"gateway id '{batch.GatewayId}' is not 1-64 letters, digits, '-', '_' or '.'");
+            foreach (UplinkRecord r in batch.Records)
+            {
+                Refuse(result, r.Id, "the gateway id is not a valid id");
+            }
+
             return result;
         }
 
@@ -75,18 +81,29 @@ public sealed class IngestionStore : IDisposable
                 string? problem = Check(r);
                 if (problem != null)
                 {
-                    result.Rejected++;
-                    result.Errors.Add($"{r.Id}: {problem}");
+                    Refuse(result, r.Id, problem);
                     continue;
                 }
 
                 (string label, string source) = r.Label != null ? (r.Label, "operator") : (r.Verdict.Label, "verifier");
-                string? filedLabel = null;
+                string content = ContentDigest(r);
+                string? filedLabel = null, filedContent = null, filedFile = null;
                 using (SqliteCommand q = _db.CreateCommand())
                 {
-                    q.CommandText = "SELECT label FROM records WHERE id = $id;";
+                    q.CommandText = "SELECT label, content, file FROM filed WHERE gateway = $g AND id = $id;";
+                    q.Parameters.AddWithValue("$g", batch.GatewayId);
                     q.Parameters.AddWithValue("$id", r.Id);
-                    filedLabel = q.ExecuteScalar() as string;
+                    using SqliteDataReader row = q.ExecuteReader();
+                    if (row.Read())
+                    {
+                        (filedLabel, filedContent, filedFile) = (row.GetString(0), row.GetString(1), row.GetString(2));
+                    }
+                }
+
+                if (filedContent != null && filedContent != content)
+                {
+                    Refuse(result, r.Id, "a record with this id was filed with other content; filed records are never replaced");
+                    continue;
                 }
 
                 if (filedLabel != null && (filedLabel == label || source != "operator"))
@@ -96,21 +113,30 @@ public sealed class IngestionStore : IDisposable
                     continue;
                 }
 
-                // File first, then index: a crash in between leaves a file the redelivery overwrites.
-                string file = $"{batch.GatewayId}_{r.Id}.csv";
-                WriteRecording(Path.Combine(RecordingsDirectory, file), r, label, source);
+                string file = filedFile ?? $"{batch.GatewayId}_{r.Id}.csv";
+                string path = Path.Combine(RecordingsDirectory, file);
+                if (filedFile != null && File.Exists(path))
+                {
+                    Relabel(path, r, label, source); // the samples stay as first filed
+                }
+                else
+                {
+                    WriteRecording(path, r, label, source); // file first, then index: a crash between leaves a file the redelivery rewrites
+                }
+
                 using SqliteCommand c = _db.CreateCommand();
                 c.CommandText = """
-                    INSERT INTO records(id, gateway, node, received, label, label_source, file) VALUES($id, $g, $n, $t, $l, $s, $f)
-                    ON CONFLICT(id) DO UPDATE SET label = $l, label_source = $s;
+                    INSERT INTO filed(gateway, id, node, received, label, label_source, file, content) VALUES($g, $id, $n, $t, $l, $s, $f, $c)
+                    ON CONFLICT(gateway, id) DO UPDATE SET label = $l, label_source = $s;
                     """;
-                c.Parameters.AddWithValue("$id", r.Id);
                 c.Parameters.AddWithValue("$g", batch.GatewayId);
+                c.Parameters.AddWithValue("$id", r.Id);
                 c.Parameters.AddWithValue("$n", r.Node);
                 c.Parameters.AddWithValue("$t", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
                 c.Parameters.AddWithValue("$l", label);
                 c.Parameters.AddWithValue("$s", source);
                 c.Parameters.AddWithValue("$f", file);
+                c.Parameters.AddWithValue("$c", content);
                 c.ExecuteNonQuery();
                 if (filedLabel == null)
                 {
@@ -126,6 +152,14 @@ public sealed class IngestionStore : IDisposable
         return result;
     }
 
+    private static void Refuse(IngestResult result, string? id, string reason)
+    {
+        result.Rejected++;
+        string safe = id == null ? "(no id)" : id.Length <= 200 ? id : id[..200];
+        result.Errors.Add($"{safe}: {reason}");
+        result.Refused.Add(new RefusedRecord { Id = safe, Reason = reason });
+    }
+
     /// <inheritdoc />
     public void Dispose()
     {
@@ -137,32 +171,60 @@ public sealed class IngestionStore : IDisposable
 
     private static string? Check(UplinkRecord r)
     {
-        if (!IsSafeName(r.Id, 200) || !IsSafeName(r.Node))
+        if (!RecordNames.IsValidId(r.Node) || !RecordNames.IsRecordIdOf(r.Id, r.Node, r.Boot, r.Sequence))
         {
-            return "id or node is not a safe name";
+            return "the id must be {node}-{boot}-{sequence} of a valid node id";
         }
 
-        if (r.SampleRateHz <= 0 || r.WindowLength <= 0 || r.Samples.Length != 3 * r.WindowLength)
+        if (r.Samples == null || r.Features == null || r.Verdict == null)
+        {
+            return "samples, features and verdict are required";
+        }
+
+        if (r.SampleRateHz <= 0 || r.SampleRateHz > 100_000 || r.WindowLength <= 0 || r.Samples.Length != 3 * r.WindowLength)
         {
             return $"window of {r.Samples.Length} samples does not hold 3 axes of {r.WindowLength} at {r.SampleRateHz} Hz";
         }
 
-        if (r.Samples.Any(v => !float.IsFinite(v)) || r.Features.Any(v => !float.IsFinite(v)))
+        if (r.Samples.Any(v => !float.IsFinite(v)) || r.Features.Any(v => !float.IsFinite(v)) || !float.IsFinite(r.Verdict.Probability))
         {
-            return "samples and features must be finite";
+            return "samples, features and probability must be finite";
         }
 
-        string label = r.Label ?? r.Verdict.Label;
-        return IsSafeName(label, 64) ? null : $"label '{label}' is not 1-64 letters, digits, '-', '_' or '.'";
+        if (!RecordNames.IsValidLabel(r.Verdict.Label) || (r.Label != null && !RecordNames.IsValidLabel(r.Label)))
+        {
+            return $"labels must be 1-{RecordNames.MaxLabelLength} letters, digits, '-', '_' or '.', starting with a letter or digit";
+        }
+
+        return null;
     }
 
-    private static bool IsSafeName(string? s, int max = 64) =>
-        !string.IsNullOrEmpty(s) && s.Length <= max && s.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.') && s != "." && s != "..";
+    // What makes a record the same record: its node, boot, sequence and samples (not its labels, which may change).
+    private static string ContentDigest(UplinkRecord r)
+    {
+        using var h = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        h.AppendData(Encoding.UTF8.GetBytes($"{r.Node}\n{r.Boot}\n{r.Sequence}\n{r.SampleRateHz}\n{r.WindowLength}\n"));
+        h.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(r.Samples.AsSpan()));
+        return Convert.ToHexStringLower(h.GetHashAndReset());
+    }
+
+    private static string Header(UplinkRecord r, string label, string source) => string.Create(CultureInfo.InvariantCulture,
+        $"# tinymlops-recording sample_rate_hz={r.SampleRateHz} label={label} group={r.Node} label_source={source} verifier_label={r.Verdict.Label} verifier_probability={r.Verdict.Probability:R} verifier_version={r.Verdict.VerifierVersion} node_boot={r.Boot} node_sequence={r.Sequence} node_timestamp_ms={r.TimestampMs}");
+
+    // Rewrites only the header line; the rows are copied from the file as filed.
+    private static void Relabel(string path, UplinkRecord r, string label, string source)
+    {
+        string[] lines = File.ReadAllLines(path);
+        lines[0] = Header(r, label, source);
+        string temp = path + ".tmp";
+        File.WriteAllText(temp, string.Join('\n', lines) + "\n");
+        File.Move(temp, path, overwrite: true);
+    }
 
     private static void WriteRecording(string path, UplinkRecord r, string label, string source)
     {
         var sb = new StringBuilder();
-        sb.Append(CultureInfo.InvariantCulture, $"# tinymlops-recording sample_rate_hz={r.SampleRateHz} label={label} group={r.Node} label_source={source} verifier_label={r.Verdict.Label} verifier_probability={r.Verdict.Probability:R} verifier_version={r.Verdict.VerifierVersion} node_timestamp_ms={r.TimestampMs}\n");
+        sb.Append(Header(r, label, source)).Append('\n');
         sb.Append("x,y,z\n");
         int n = r.WindowLength;
         for (int i = 0; i < n; i++)

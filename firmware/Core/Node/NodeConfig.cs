@@ -105,9 +105,9 @@ namespace TinyMlops.Firmware.Core.Node
 
             NodeConfig c = new NodeConfig();
             c.NodeId = Text(values, "node.id", true);
-            if (!Topics.IsValidNodeId(c.NodeId))
+            if (!Topics.IsAssignableNodeId(c.NodeId))
             {
-                throw new System.ArgumentException("node.id is not a valid node id");
+                throw new System.ArgumentException("node.id is not a valid node id (or is reserved for the gateway)");
             }
 
             c.NodeKey = Hex(Text(values, "node.key", true), "node.key");

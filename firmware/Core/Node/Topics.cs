@@ -53,6 +53,45 @@ namespace TinyMlops.Firmware.Core.Node
         /// <summary>Everything the node subscribes to.</summary>
         public readonly string DownWildcard;
 
+        /// <summary>
+        /// True for ids a node may never have: those of the gateway's own broker sessions and users (anything starting
+        /// with "gateway" or "tinymlops", in any case). A node under such an id could pass for the gateway.
+        /// </summary>
+        public static bool IsReservedId(string nodeId)
+        {
+            return nodeId != null && (StartsWithIgnoreCase(nodeId, "gateway") || StartsWithIgnoreCase(nodeId, "tinymlops"));
+        }
+
+        /// <summary>True when <paramref name="nodeId"/> may be given to a node: valid and not reserved.</summary>
+        public static bool IsAssignableNodeId(string nodeId)
+        {
+            return IsValidNodeId(nodeId) && !IsReservedId(nodeId);
+        }
+
+        private static bool StartsWithIgnoreCase(string s, string lowerPrefix)
+        {
+            if (s.Length < lowerPrefix.Length)
+            {
+                return false;
+            }
+
+            for (int i = 0; i < lowerPrefix.Length; i++)
+            {
+                char c = s[i];
+                if (c >= 'A' && c <= 'Z')
+                {
+                    c = (char)(c + 32);
+                }
+
+                if (c != lowerPrefix[i])
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+
         /// <summary>True when <paramref name="nodeId"/> is usable in a topic and as an MQTT client id.</summary>
         public static bool IsValidNodeId(string nodeId)
         {

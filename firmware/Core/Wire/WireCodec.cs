@@ -3,17 +3,20 @@ using TinyMlops.Firmware.Core.Common;
 namespace TinyMlops.Firmware.Core.Wire
 {
     /// <summary>
-    /// Encodes and decodes device messages: a 16-byte header (version, type, payload length, sequence, timestamp),
-    /// the payload, and a CRC32 over both. Little-endian throughout. docs/wire-format.md specifies every byte.
+    /// Encodes and decodes device messages: a 20-byte header (version, type, payload length, boot count, sequence,
+    /// timestamp), the payload, and a CRC32 over both. Little-endian throughout. docs/wire-format.md specifies every byte.
     /// Stateless and thread-safe.
     /// </summary>
     public static class WireCodec
     {
-        /// <summary>Wire format version.</summary>
-        public const int Version = 1;
+        /// <summary>
+        /// Wire format version. Version 2 added the sender's boot count to the header, so that (node, boot, sequence)
+        /// names a message across reboots; version 1 frames are refused.
+        /// </summary>
+        public const int Version = 2;
 
         /// <summary>Bytes before the payload.</summary>
-        public const int HeaderSize = 16;
+        public const int HeaderSize = 20;
 
         /// <summary>Bytes after the payload (CRC32).</summary>
         public const int TrailerSize = 4;
@@ -30,6 +33,18 @@ namespace TinyMlops.Firmware.Core.Wire
         /// <summary>Largest OTA chunk.</summary>
         public const int MaxChunk = 16384;
 
+        /// <summary>Largest frame: header, <see cref="MaxPayload"/> and CRC.</summary>
+        public const int MaxFrame = HeaderSize + MaxPayload + TrailerSize;
+
+        /// <summary>
+        /// Largest event sample scale, g per count (int16 counts times this reach ±32,767 g, far beyond any
+        /// accelerometer); a larger one is refused so that no sample becomes infinite when scaled back to g.
+        /// </summary>
+        public const float MaxSampleScale = 1f;
+
+        /// <summary>Latest timestamp accepted, Unix ms (9999-12-31T23:59:59.999Z); 0 means the clock is not set.</summary>
+        public const long MaxTimestampMs = 253402300799999;
+
         /// <summary>Encodes <paramref name="message"/> into a new frame.</summary>
         /// <exception cref="WireFormatException">A field does not fit the format (too long, out of range).</exception>
         public static byte[] Encode(WireMessage message)
@@ -41,12 +56,18 @@ namespace TinyMlops.Firmware.Core.Wire
                 throw new WireFormatException(WireError.TooLarge, "payload of " + payload + " bytes exceeds " + MaxPayload);
             }
 
+            if (message.TimestampMs < 0 || message.TimestampMs > MaxTimestampMs)
+            {
+                throw new WireFormatException(WireError.BadField, "timestamp is outside 0 .. year 9999");
+            }
+
             byte[] b = new byte[HeaderSize + payload + TrailerSize];
             b[0] = Version;
             b[1] = (byte)type;
             LittleEndian.WriteUInt16(b, 2, payload);
-            LittleEndian.WriteUInt32(b, 4, message.Sequence);
-            LittleEndian.WriteInt64(b, 8, message.TimestampMs);
+            LittleEndian.WriteUInt32(b, 4, message.Boot);
+            LittleEndian.WriteUInt32(b, 8, message.Sequence);
+            LittleEndian.WriteInt64(b, 12, message.TimestampMs);
             int o = HeaderSize;
             if (type == MessageType.Telemetry)
             {
@@ -158,6 +179,11 @@ namespace TinyMlops.Firmware.Core.Wire
 
             int type = data[offset + 1];
             int payload = LittleEndian.ReadUInt16(data, offset + 2);
+            if (payload > MaxPayload)
+            {
+                throw new WireFormatException(WireError.TooLarge, "payload of " + payload + " bytes exceeds " + MaxPayload);
+            }
+
             if (HeaderSize + payload + TrailerSize != count)
             {
                 throw new WireFormatException(WireError.Truncated, "header says " + payload + " payload bytes, the frame holds " + (count - HeaderSize - TrailerSize));
@@ -218,9 +244,14 @@ namespace TinyMlops.Firmware.Core.Wire
                     throw new WireFormatException(WireError.BadField, "event sample rate and window length must be positive");
                 }
 
-                if (!(e.SampleScale > 0f) || float.IsInfinity(e.SampleScale) || float.IsNaN(e.RealScore))
+                if (!(e.SampleScale > 0f && e.SampleScale <= MaxSampleScale))
                 {
-                    throw new WireFormatException(WireError.BadField, "event sample scale must be finite and positive, and the score a number");
+                    throw new WireFormatException(WireError.BadField, "event sample scale must lie in (0, " + MaxSampleScale + "] g per count");
+                }
+
+                if (float.IsNaN(e.RealScore) || float.IsInfinity(e.RealScore))
+                {
+                    throw new WireFormatException(WireError.BadField, "event score is not finite");
                 }
 
                 int samples = e.Axes * e.WindowLength;
@@ -337,8 +368,14 @@ namespace TinyMlops.Firmware.Core.Wire
                 throw new WireFormatException(WireError.UnknownType, "unknown message type " + type);
             }
 
-            m.Sequence = LittleEndian.ReadUInt32(data, offset + 4);
-            m.TimestampMs = LittleEndian.ReadInt64(data, offset + 8);
+            m.Boot = LittleEndian.ReadUInt32(data, offset + 4);
+            m.Sequence = LittleEndian.ReadUInt32(data, offset + 8);
+            m.TimestampMs = LittleEndian.ReadInt64(data, offset + 12);
+            if (m.TimestampMs < 0 || m.TimestampMs > MaxTimestampMs)
+            {
+                throw new WireFormatException(WireError.BadField, "timestamp is outside 0 .. year 9999");
+            }
+
             return m;
         }
 
@@ -350,6 +387,11 @@ namespace TinyMlops.Firmware.Core.Wire
             max = MaxAbs(y, max);
             max = MaxAbs(z, max);
             float scale = max > 0f ? max / 32767f : 1f / 32767f;
+            if (!(scale <= MaxSampleScale))
+            {
+                scale = MaxSampleScale; // a sensor gone wild (or NaN) saturates at ±32,767 counts rather than making the frame unsendable
+            }
+
             int n = x.Length;
             for (int i = 0; i < n; i++)
             {

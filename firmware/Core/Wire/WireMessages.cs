@@ -28,7 +28,13 @@ namespace TinyMlops.Firmware.Core.Wire
         /// <summary>Message type (<see cref="MessageType"/>).</summary>
         public abstract int Type { get; }
 
-        /// <summary>Per-sender sequence number, incremented for every message sent.</summary>
+        /// <summary>
+        /// The sender's boot count: a node persists it and adds one at every start (<see cref="Node.BootCounter"/>), so
+        /// with <see cref="Sequence"/> it names a message across reboots. 0 on messages from the gateway.
+        /// </summary>
+        public uint Boot;
+
+        /// <summary>Per-sender sequence number, incremented for every message sent; starts again at every boot.</summary>
         public uint Sequence;
 
         /// <summary>Send time in Unix milliseconds (0 when the node's clock is not set yet).</summary>

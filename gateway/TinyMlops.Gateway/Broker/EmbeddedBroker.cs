@@ -25,7 +25,9 @@ public sealed class EmbeddedBroker(IOptions<GatewayOptions> options, NodeRegistr
     : IHostedService, INodeLink, IAsyncDisposable
 {
     private const string GatewayClientId = "tinymlops-gateway";
+    private readonly LoginThrottle _throttle = new();
     private MqttServer? _server;
+    private GuardedMqttListener? _listener;
 
     /// <summary>The server, once started.</summary>
     public MqttServer? Server => _server;
@@ -37,21 +39,23 @@ public sealed class EmbeddedBroker(IOptions<GatewayOptions> options, NodeRegistr
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         MqttOptions o = options.Value.Mqtt;
-        MqttServerOptionsBuilder b = new MqttServerFactory().CreateServerOptionsBuilder().WithPersistentSessions(true);
-        b = o.Port > 0 ? b.WithDefaultEndpoint().WithDefaultEndpointPort(o.Port) : b.WithoutDefaultEndpoint();
-        if (o.CertificateFile != null)
-        {
-            X509Certificate2 certificate = X509CertificateLoader.LoadPkcs12FromFile(o.CertificateFile, o.CertificatePassword);
-            b = b.WithEncryptedEndpoint().WithEncryptedEndpointPort(o.TlsPort).WithEncryptionCertificate(certificate).WithEncryptionSslProtocol(System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13);
-        }
+        X509Certificate2? certificate = o.CertificateFile != null ? X509CertificateLoader.LoadPkcs12FromFile(o.CertificateFile, o.CertificatePassword) : null;
 
-        MqttServer server = new MqttServerFactory().CreateMqttServer(b.Build());
+        // MQTTnet's own listener reads any packet length a peer claims; ours enforces the limits first.
+        var limits = new MqttLimits(o.MaxConnectBytes, o.MaxPacketBytes, o.MaxPendingConnections, TimeSpan.FromSeconds(o.ConnectTimeoutSeconds));
+        _listener = new GuardedMqttListener(IPAddress.Parse(o.BindAddress), o.Port, o.TlsPort, certificate, limits, metrics, log);
+        MqttServerOptions serverOptions = new MqttServerFactory().CreateServerOptionsBuilder().WithPersistentSessions(true).WithoutDefaultEndpoint().Build();
+        MqttServer server = new MqttServerFactory().CreateMqttServer(serverOptions, new IMqttServerAdapter[] { _listener });
         server.ValidatingConnectionAsync += Validate;
         server.InterceptingPublishAsync += Publish;
         server.InterceptingSubscriptionAsync += Subscribe;
         await server.StartAsync().ConfigureAwait(false);
         _server = server;
         log.LogInformation("embedded MQTT broker on port {Port}{Tls}", o.Port, o.CertificateFile != null ? $" and TLS port {o.TlsPort}" : "");
+        if (o.CertificateFile != null && o.Port > 0)
+        {
+            log.LogWarning("the plain-text MQTT listener on port {Port} is open beside TLS; set Gateway:Mqtt:Port=0 for TLS only", o.Port);
+        }
     }
 
     /// <inheritdoc />
@@ -84,13 +88,30 @@ public sealed class EmbeddedBroker(IOptions<GatewayOptions> options, NodeRegistr
 
     private Task Validate(ValidatingConnectionEventArgs e)
     {
-        if (!TopicAcl.NodeMayConnect(e.ClientId, e.UserName) || !nodes.Verify(e.UserName, e.Password))
+        string address = (e.RemoteEndPoint as IPEndPoint)?.Address.ToString() ?? "?";
+        string user = e.UserName ?? "";
+        string key = user.Length <= 64 ? user : user[..64]; // longer names are refused anyway; keep the table small
+        DateTime now = DateTime.UtcNow;
+        if (_throttle.IsBlocked(address, key, now, out _))
+        {
+            // Refused unchecked: no PBKDF2 work for an address or id that keeps failing.
+            e.ReasonCode = MqttConnectReasonCode.ServerBusy;
+            metrics.CountRejected("login_throttled");
+            return Task.CompletedTask;
+        }
+
+        // The hash is checked whatever the ids look like, so a refusal takes as long for an unknown id as for a known one.
+        bool passwordOk = nodes.Verify(user, e.Password);
+        if (!TopicAcl.NodeMayConnect(e.ClientId, e.UserName) || !passwordOk)
         {
             e.ReasonCode = MqttConnectReasonCode.BadUserNameOrPassword;
             metrics.CountRejected("bad_credentials");
-            log.LogWarning("refused a connection from {Endpoint}: client '{ClientId}', user '{User}'", e.RemoteEndPoint, e.ClientId, e.UserName);
+            bool blocked = _throttle.Failed(address, key, now);
+            log.LogWarning("refused a connection from {Address}: client '{ClientId}', user '{User}'{Blocked}", address, LogText.Safe(e.ClientId), LogText.Safe(e.UserName), blocked ? "; further attempts are held off" : "");
+            return Task.CompletedTask;
         }
 
+        _throttle.Succeeded(address, key);
         return Task.CompletedTask;
     }
 
@@ -101,7 +122,7 @@ public sealed class EmbeddedBroker(IOptions<GatewayOptions> options, NodeRegistr
             e.ProcessSubscription = false;
             e.Response.ReasonCode = MqttSubscribeReasonCode.NotAuthorized;
             metrics.CountRejected("foreign_subscription");
-            log.LogWarning("node {Node} may not subscribe to {Filter}", e.ClientId, e.TopicFilter.Topic);
+            log.LogWarning("node {Node} may not subscribe to {Filter}", e.ClientId, LogText.Safe(e.TopicFilter.Topic, 160));
         }
 
         return Task.CompletedTask;
@@ -120,7 +141,7 @@ public sealed class EmbeddedBroker(IOptions<GatewayOptions> options, NodeRegistr
         {
             e.Response.ReasonCode = MqttPubAckReasonCode.NotAuthorized;
             metrics.CountRejected("foreign_topic");
-            log.LogWarning("node {Node} may not publish to {Topic}", e.ClientId, e.ApplicationMessage.Topic);
+            log.LogWarning("node {Node} may not publish to {Topic}", e.ClientId, LogText.Safe(e.ApplicationMessage.Topic, 160));
             return;
         }
 

@@ -21,9 +21,15 @@ public static class MosquittoConfig
         .Append("pattern read tinymlops/%u/down/#\n")
         .ToString();
 
-    /// <summary>A listener section on <paramref name="port"/> using the given password and ACL files.</summary>
-    public static string Listener(string bindAddress, int port, string passwordFile, string aclFile) => new StringBuilder()
+    /// <summary>
+    /// A listener section on <paramref name="port"/> using the given password and ACL files, with the embedded
+    /// broker's limits: packets no larger than the largest wire frame plus headers (Mosquitto closes a client that
+    /// sends more, before or after login) and a cap on connections.
+    /// </summary>
+    public static string Listener(string bindAddress, int port, string passwordFile, string aclFile, int maxConnections = 1000) => new StringBuilder()
+        .Append(CultureInfo.InvariantCulture, $"max_packet_size {TinyMlops.Firmware.Core.Wire.WireCodec.MaxFrame + 1024}\n")
         .Append(CultureInfo.InvariantCulture, $"listener {port} {bindAddress}\n")
+        .Append(CultureInfo.InvariantCulture, $"max_connections {maxConnections}\n")
         .Append("allow_anonymous false\n")
         .Append(CultureInfo.InvariantCulture, $"password_file {passwordFile}\n")
         .Append(CultureInfo.InvariantCulture, $"acl_file {aclFile}\n")

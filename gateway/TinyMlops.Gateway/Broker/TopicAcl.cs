@@ -15,7 +15,7 @@ public static class TopicAcl
 
     /// <summary>True when a node may open a session with these ids.</summary>
     public static bool NodeMayConnect(string clientId, string? userName) =>
-        userName != null && string.Equals(clientId, userName, StringComparison.Ordinal) && Topics.IsValidNodeId(userName);
+        userName != null && string.Equals(clientId, userName, StringComparison.Ordinal) && Topics.IsAssignableNodeId(userName);
 
     /// <summary>True when node <paramref name="nodeId"/> may publish to <paramref name="topic"/>.</summary>
     public static bool NodeMayPublish(string nodeId, string topic) =>

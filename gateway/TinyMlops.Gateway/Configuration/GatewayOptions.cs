@@ -54,6 +54,25 @@ public sealed class GatewayOptions
 
     /// <summary>Alarm settings.</summary>
     public AlarmOptions Alarms { get; set; } = new();
+
+    /// <summary>HTTP settings (the listeners themselves are ASP.NET Core's <c>Urls</c>).</summary>
+    public HttpOptions Http { get; set; } = new();
+}
+
+/// <summary>Who may use the gateway's HTTP endpoints.</summary>
+public sealed class HttpOptions
+{
+    /// <summary>
+    /// When set, <c>/metrics</c> and <c>/health</c> answer only connections to this local port (list it in <c>Urls</c>,
+    /// e.g. <c>http://127.0.0.1:9100</c>), and 404 on every other; 0 serves them wherever the gateway listens.
+    /// </summary>
+    public int ManagementPort { get; set; }
+
+    /// <summary>
+    /// File (owner-only) of operator tokens, one per line, that <c>POST /api/labels</c> takes as
+    /// <c>Authorization: Bearer {token}</c>; without it the label API is off.
+    /// </summary>
+    public string? OperatorTokenFile { get; set; }
 }
 
 /// <summary>MQTT settings.</summary>
@@ -89,8 +108,23 @@ public sealed class MqttOptions
     /// <summary>Password of <see cref="GatewayUser"/>.</summary>
     public string GatewayPassword { get; set; } = "";
 
-    /// <summary>Largest payload accepted from a node, bytes; larger ones are refused and counted.</summary>
-    public int MaxPayloadBytes { get; set; } = 65536;
+    /// <summary>Largest payload accepted from a node, bytes (default: the wire format's largest frame); larger ones are refused and counted.</summary>
+    public int MaxPayloadBytes { get; set; } = TinyMlops.Firmware.Core.Wire.WireCodec.MaxFrame;
+
+    /// <summary>Embedded: address the listeners bind to (all interfaces by default; a node network's address to keep them off others).</summary>
+    public string BindAddress { get; set; } = "0.0.0.0";
+
+    /// <summary>Embedded: largest CONNECT packet, the only packet accepted before login.</summary>
+    public int MaxConnectBytes { get; set; } = 2048;
+
+    /// <summary>Embedded: largest packet after login (default: the largest wire frame plus topic and MQTT headers).</summary>
+    public int MaxPacketBytes { get; set; } = TinyMlops.Firmware.Core.Wire.WireCodec.MaxFrame + 1024;
+
+    /// <summary>Embedded: connections that may wait to log in at once; more are closed on accept.</summary>
+    public int MaxPendingConnections { get; set; } = 64;
+
+    /// <summary>Embedded: seconds a connection has to finish TLS and log in.</summary>
+    public double ConnectTimeoutSeconds { get; set; } = 10;
 }
 
 /// <summary>Verifier settings.</summary>
@@ -111,6 +145,12 @@ public sealed class UplinkOptions
 {
     /// <summary>Base address of the trainer's ingestion service; empty keeps everything local.</summary>
     public string? TrainerUrl { get; set; }
+
+    /// <summary>
+    /// File holding this gateway's credential for the trainer (issued by <c>tinymlops gateways add</c>, owner-only);
+    /// empty sends no credential, which a trainer that requires one refuses.
+    /// </summary>
+    public string? CredentialFile { get; set; }
 
     /// <summary>Records per POST.</summary>
     public int BatchSize { get; set; } = 100;
@@ -152,6 +192,11 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         Require(errors, o.Mqtt.Port is >= 0 and <= 65535, $"Gateway:Mqtt:Port {o.Mqtt.Port} is not a port");
         Require(errors, o.Mqtt.TlsPort is >= 0 and <= 65535, $"Gateway:Mqtt:TlsPort {o.Mqtt.TlsPort} is not a port");
         Require(errors, o.Mqtt.MaxPayloadBytes is >= 64 and <= 1 << 20, "Gateway:Mqtt:MaxPayloadBytes must be 64 B .. 1 MiB");
+        Require(errors, o.Mqtt.MaxConnectBytes is >= 64 and <= 65536, "Gateway:Mqtt:MaxConnectBytes must be 64 B .. 64 KiB");
+        Require(errors, o.Mqtt.MaxPacketBytes >= o.Mqtt.MaxPayloadBytes && o.Mqtt.MaxPacketBytes <= 1 << 20, "Gateway:Mqtt:MaxPacketBytes must be at least MaxPayloadBytes and at most 1 MiB");
+        Require(errors, o.Mqtt.MaxPendingConnections is >= 1 and <= 100_000, "Gateway:Mqtt:MaxPendingConnections must be 1..100000");
+        Require(errors, o.Mqtt.ConnectTimeoutSeconds is > 0 and <= 300, "Gateway:Mqtt:ConnectTimeoutSeconds must be in (0, 300]");
+        Require(errors, System.Net.IPAddress.TryParse(o.Mqtt.BindAddress, out _), $"Gateway:Mqtt:BindAddress '{o.Mqtt.BindAddress}' is not an IP address");
         if (o.Mqtt.Mode == BrokerMode.Embedded)
         {
             Require(errors, o.Mqtt.Port > 0 || o.Mqtt.CertificateFile != null, "Gateway:Mqtt: the embedded broker needs Port or CertificateFile");
@@ -170,6 +215,9 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         Require(errors, string.IsNullOrEmpty(o.Uplink.TrainerUrl) || Uri.TryCreate(o.Uplink.TrainerUrl, UriKind.Absolute, out _), $"Gateway:Uplink:TrainerUrl '{o.Uplink.TrainerUrl}' is not an absolute URL");
         Require(errors, o.Alarms.Driver is "gpio" or "simulated" or "none", $"Gateway:Alarms:Driver '{o.Alarms.Driver}' is not gpio, simulated or none");
         Require(errors, o.Alarms.BuzzerSeconds >= 0 && o.Alarms.HoldSeconds >= 0, "Gateway:Alarms: durations must not be negative");
+        Require(errors, o.Http.ManagementPort is >= 0 and <= 65535, $"Gateway:Http:ManagementPort {o.Http.ManagementPort} is not a port");
+        Require(errors, string.IsNullOrEmpty(o.Http.OperatorTokenFile) || File.Exists(o.Http.OperatorTokenFile), $"Gateway:Http:OperatorTokenFile {o.Http.OperatorTokenFile} does not exist");
+        Require(errors, string.IsNullOrEmpty(o.Uplink.CredentialFile) || File.Exists(o.Uplink.CredentialFile), $"Gateway:Uplink:CredentialFile {o.Uplink.CredentialFile} does not exist");
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 

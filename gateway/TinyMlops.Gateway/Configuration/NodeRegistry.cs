@@ -19,6 +19,7 @@ public sealed class NodeRegistry
     private readonly string _path;
     private readonly object _gate = new();
     private Dictionary<string, string> _hashes = new(StringComparer.Ordinal);
+    private string _decoy = HashPassword(Convert.ToBase64String(RandomNumberGenerator.GetBytes(16)));
     private DateTime _loadedStamp;
 
     /// <summary>Reads <paramref name="path"/>; throws <see cref="InvalidDataException"/> naming what is wrong.</summary>
@@ -50,17 +51,24 @@ public sealed class NodeRegistry
         }
     }
 
-    /// <summary>True when <paramref name="nodeId"/> is listed and <paramref name="password"/> is its password.</summary>
+    /// <summary>
+    /// True when <paramref name="nodeId"/> is listed and <paramref name="password"/> is its password. An unknown id
+    /// or a missing password costs the same PBKDF2 work as a wrong password for a known id, so timing does not
+    /// tell which ids exist.
+    /// </summary>
     public bool Verify(string nodeId, string? password)
     {
         ReloadIfChanged();
         string? stored;
+        string decoy;
         lock (_gate)
         {
             _hashes.TryGetValue(nodeId, out stored);
+            decoy = _decoy;
         }
 
-        return stored != null && password != null && VerifyHash(stored, password);
+        bool match = VerifyHash(stored ?? decoy, password ?? "");
+        return stored != null && password != null && match;
     }
 
     /// <summary>A PBKDF2-SHA256 hash string for <paramref name="password"/>, as the nodes file holds it.</summary>
@@ -90,9 +98,11 @@ public sealed class NodeRegistry
     /// </summary>
     public static void AddOrReplace(string path, string nodeId, string password, int iterations = 100_000)
     {
-        if (!Topics.IsValidNodeId(nodeId))
+        if (!Topics.IsAssignableNodeId(nodeId))
         {
-            throw new ArgumentException($"node id '{nodeId}' is not 1-64 letters, digits, '-', '_' or '.'", nameof(nodeId));
+            throw new ArgumentException(Topics.IsReservedId(nodeId)
+                ? $"node id '{nodeId}' is reserved for the gateway (ids starting with 'gateway' or 'tinymlops')"
+                : $"node id '{LogText.Safe(nodeId)}' is not 1-64 letters, digits, '-', '_' or '.'", nameof(nodeId));
         }
 
         var nodes = new List<Dictionary<string, string>>();
@@ -114,14 +124,8 @@ public sealed class NodeRegistry
         Save(path, nodes);
     }
 
-    private static void Save(string path, List<Dictionary<string, string>> nodes)
-    {
-        string full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        string temp = full + ".tmp";
-        File.WriteAllText(temp, JsonSerializer.Serialize(new Dictionary<string, object> { ["nodes"] = nodes }, new JsonSerializerOptions { WriteIndented = true }));
-        File.Move(temp, full, overwrite: true);
-    }
+    private static void Save(string path, List<Dictionary<string, string>> nodes) =>
+        Contracts.SecretFile.WriteAllText(path, JsonSerializer.Serialize(new Dictionary<string, object> { ["nodes"] = nodes }, new JsonSerializerOptions { WriteIndented = true }));
 
     /// <summary>Reads the file again.</summary>
     public void Reload()
@@ -142,7 +146,12 @@ public sealed class NodeRegistry
                 string hash = node.GetProperty("password").GetString() ?? "";
                 if (!Topics.IsValidNodeId(id))
                 {
-                    throw new InvalidDataException($"node id '{id}' is not 1-64 letters, digits, '-', '_' or '.'");
+                    throw new InvalidDataException($"node id '{LogText.Safe(id)}' is not 1-64 letters, digits, '-', '_' or '.'");
+                }
+
+                if (Topics.IsReservedId(id))
+                {
+                    throw new InvalidDataException($"node id '{id}' is reserved for the gateway (ids starting with 'gateway' or 'tinymlops'); remove it");
                 }
 
                 if (!hash.StartsWith(Scheme + "$", StringComparison.Ordinal) || hash.Split('$').Length != 4)
@@ -165,9 +174,23 @@ public sealed class NodeRegistry
             throw new InvalidDataException($"nodes file {_path}: {e.Message}", e);
         }
 
+        // The decoy that unknown ids are checked against costs what the file's own hashes cost.
+        int iterations = 100_000;
+        foreach (string h in hashes.Values)
+        {
+            if (int.TryParse(h.Split('$')[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n) && n is > 0 and <= 10_000_000)
+            {
+                iterations = n;
+                break;
+            }
+        }
+
+        string decoy = _decoy.Split('$')[1] == iterations.ToString(System.Globalization.CultureInfo.InvariantCulture)
+            ? _decoy : HashPassword(Convert.ToBase64String(RandomNumberGenerator.GetBytes(16)), iterations);
         lock (_gate)
         {
             _hashes = hashes;
+            _decoy = decoy;
             _loadedStamp = stamp;
         }
     }
@@ -190,7 +213,7 @@ public sealed class NodeRegistry
     private static bool VerifyHash(string stored, string password)
     {
         string[] p = stored.Split('$');
-        if (!int.TryParse(p[1], out int iterations) || iterations < 1)
+        if (!int.TryParse(p[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int iterations) || iterations < 1 || iterations > 10_000_000)
         {
             return false;
         }

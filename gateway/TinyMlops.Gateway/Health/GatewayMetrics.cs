@@ -18,12 +18,16 @@ public sealed class GatewayMetrics
     public const int LatencyWindow = 4096;
 
     private readonly ConcurrentDictionary<string, long> _rejected = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, long> _quarantined = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, long> _workerFaults = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, NodeFigures> _nodes = new(StringComparer.Ordinal);
     private readonly double[] _latencies = new double[LatencyWindow];
     private readonly object _latencyGate = new();
     private readonly long _startTicks = Environment.TickCount64;
     private long _latencyCount;
     private long _received, _stored, _duplicates, _verified, _verdictsSent, _forwarded, _uplinkFailures, _modelLoadFailures, _storageFull, _pruned;
+    private long _implausibleClocks, _idCollisions, _uplinkMarkFailures, _uplinkRefused;
+    private double _uplinkBackoffSeconds;
 
     /// <summary>Per-node counts.</summary>
     public sealed class NodeFigures
@@ -107,6 +111,34 @@ public sealed class GatewayMetrics
     /// <summary>Counts a failed uplink attempt.</summary>
     public void CountUplinkFailure() => Interlocked.Increment(ref _uplinkFailures);
 
+    /// <summary>Counts an event whose node clock is unset or out of range.</summary>
+    public void CountImplausibleClock() => Interlocked.Increment(ref _implausibleClocks);
+
+    /// <summary>Counts an event whose id was taken by a different frame.</summary>
+    public void CountIdCollision() => Interlocked.Increment(ref _idCollisions);
+
+    /// <summary>Counts a stored row taken out of the queues, by reason.</summary>
+    public void CountQuarantined(string reason) => _quarantined.AddOrUpdate(reason, 1, (_, v) => v + 1);
+
+    /// <summary>Counts an unexpected failure of a background worker (it is restarted), by worker.</summary>
+    public void CountWorkerFault(string worker) => _workerFaults.AddOrUpdate(worker, 1, (_, v) => v + 1);
+
+    /// <summary>Counts a failed attempt to mark filed records as forwarded.</summary>
+    public void CountUplinkMarkFailure() => Interlocked.Increment(ref _uplinkMarkFailures);
+
+    /// <summary>Counts records the trainer refused.</summary>
+    public void CountUplinkRefused(int n) => Interlocked.Add(ref _uplinkRefused, n);
+
+    /// <summary>The uplink's current wait before its next attempt, seconds (0 when it is not backing off).</summary>
+    public double UplinkBackoffSeconds
+    {
+        get => Volatile.Read(ref _uplinkBackoffSeconds);
+        set => Volatile.Write(ref _uplinkBackoffSeconds, value);
+    }
+
+    /// <summary>Unexpected worker failures so far, all workers.</summary>
+    public long WorkerFaults => _workerFaults.Values.Sum();
+
     /// <summary>Notes a message from <paramref name="node"/>.</summary>
     public void Seen(string node, long nowMs) => Node(node).LastSeenMs = nowMs;
 
@@ -132,7 +164,7 @@ public sealed class GatewayMetrics
     public double EventsPerSecond => Received / Math.Max(1e-3, (Environment.TickCount64 - _startTicks) / 1000.0);
 
     /// <summary>The Prometheus text exposition (version 0.0.4).</summary>
-    public string ToPrometheus(long toVerify, long toForward, bool storageFull)
+    public string ToPrometheus(Storage.StoreCounts counts, bool storageFull, bool storeRecovered = false)
     {
         var sb = new StringBuilder();
         Counter(sb, "tinymlops_gateway_events_received_total", "Events accepted from nodes.", Received);
@@ -145,11 +177,17 @@ public sealed class GatewayMetrics
         Counter(sb, "tinymlops_gateway_uplink_failures_total", "Failed uplink attempts.", Interlocked.Read(ref _uplinkFailures));
         Counter(sb, "tinymlops_gateway_model_load_failures_total", "Verifier models that failed to load.", Interlocked.Read(ref _modelLoadFailures));
         Counter(sb, "tinymlops_gateway_storage_full_total", "Writes refused for lack of space.", Interlocked.Read(ref _storageFull));
-        sb.Append("# HELP tinymlops_gateway_rejected_total Messages refused, by reason.\n# TYPE tinymlops_gateway_rejected_total counter\n");
-        foreach (KeyValuePair<string, long> r in _rejected.OrderBy(r => r.Key, StringComparer.Ordinal))
-        {
-            sb.Append(CultureInfo.InvariantCulture, $"tinymlops_gateway_rejected_total{{reason=\"{r.Key}\"}} {r.Value}\n");
-        }
+        Counter(sb, "tinymlops_gateway_clock_implausible_total", "Events whose node clock was unset or out of range (kept; not used for identity).", Interlocked.Read(ref _implausibleClocks));
+        Counter(sb, "tinymlops_gateway_event_id_collisions_total", "Events whose id was taken by a different window (stored under their digest).", Interlocked.Read(ref _idCollisions));
+        Counter(sb, "tinymlops_gateway_uplink_mark_failures_total", "Failed attempts to mark filed records as forwarded (retried with back-off, not re-sent).", Interlocked.Read(ref _uplinkMarkFailures));
+        Counter(sb, "tinymlops_gateway_uplink_refused_total", "Records the trainer refused (held with their reason).", Interlocked.Read(ref _uplinkRefused));
+        Labelled(sb, "tinymlops_gateway_rejected_total", "Messages refused, by reason.", "reason", _rejected);
+        Labelled(sb, "tinymlops_gateway_quarantined_total", "Stored rows taken out of the queues, by reason.", "reason", _quarantined);
+        Labelled(sb, "tinymlops_gateway_worker_faults_total", "Unexpected background worker failures (each restarted), by worker.", "worker", _workerFaults);
+        Gauge(sb, "tinymlops_gateway_uplink_backoff_seconds", "Wait before the uplink's next attempt (0 when not backing off).", UplinkBackoffSeconds);
+        Gauge(sb, "tinymlops_gateway_queue_refused", "Records the trainer refused, held with their reason until relabelled.", counts.Refused);
+        Gauge(sb, "tinymlops_gateway_queue_quarantined", "Rows in quarantine.", counts.Quarantined);
+        Gauge(sb, "tinymlops_gateway_store_recovered", "1 when the store was found damaged at start and recovered into a new file.", storeRecovered ? 1 : 0);
 
         Gauge(sb, "tinymlops_gateway_events_per_second", "Events accepted per second since start.", EventsPerSecond);
         sb.Append("# HELP tinymlops_gateway_verification_latency_ms Event stored to verdict published, recent window.\n# TYPE tinymlops_gateway_verification_latency_ms summary\n");
@@ -158,8 +196,8 @@ public sealed class GatewayMetrics
             sb.Append(CultureInfo.InvariantCulture, $"tinymlops_gateway_verification_latency_ms{{quantile=\"{q}\"}} {Format(LatencyQuantile(q))}\n");
         }
 
-        Gauge(sb, "tinymlops_gateway_queue_to_verify", "Stored events waiting for a verdict.", toVerify);
-        Gauge(sb, "tinymlops_gateway_queue_to_forward", "Verified events waiting for the trainer.", toForward);
+        Gauge(sb, "tinymlops_gateway_queue_to_verify", "Stored events waiting for a verdict.", counts.ToVerify);
+        Gauge(sb, "tinymlops_gateway_queue_to_forward", "Verified events waiting for the trainer.", counts.ToForward);
         Gauge(sb, "tinymlops_gateway_storage_full", "1 while the store cannot write.", storageFull ? 1 : 0);
         Gauge(sb, "tinymlops_gateway_verifier_version", "Verifier model version in use (0 = none).", VerifierVersion);
         sb.Append("# HELP tinymlops_gateway_node_agreement Share of a node's detector events the verifier confirmed.\n# TYPE tinymlops_gateway_node_agreement gauge\n");
@@ -190,6 +228,15 @@ public sealed class GatewayMetrics
         }
 
         return sb.ToString();
+    }
+
+    private static void Labelled(StringBuilder sb, string name, string help, string label, ConcurrentDictionary<string, long> values)
+    {
+        sb.Append(CultureInfo.InvariantCulture, $"# HELP {name} {help}\n# TYPE {name} counter\n");
+        foreach (KeyValuePair<string, long> r in values.OrderBy(r => r.Key, StringComparer.Ordinal))
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"{name}{{{label}=\"{r.Key}\"}} {r.Value}\n");
+        }
     }
 
     private static void Counter(StringBuilder sb, string name, string help, double value) =>

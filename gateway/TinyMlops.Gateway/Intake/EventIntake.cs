@@ -54,7 +54,7 @@ public sealed class EventIntake(GatewayStore store, NodeRegistry nodes, Verifier
     {
         if (!TopicAcl.TryParseUplink(topic, out string node, out string kind))
         {
-            return Reject("bad_topic", sender ?? "?", $"topic '{Trim(topic)}' is not tinymlops/{{node}}/up/{{kind}}");
+            return Reject("bad_topic", sender ?? "?", $"topic '{LogText.Safe(topic, 160)}' is not tinymlops/{{node}}/up/{{kind}}");
         }
 
         if (sender != null && !string.Equals(sender, node, StringComparison.Ordinal))
@@ -111,10 +111,29 @@ public sealed class EventIntake(GatewayStore store, NodeRegistry nodes, Verifier
             return Reject("wrong_feature_count", node, $"{ev.Features.Length} features, the verifier takes {expected}");
         }
 
-        var stored = new StoredEvent(StoredEvent.MakeId(node, ev.TimestampMs, ev.Sequence), node, ev.Sequence, ev.TimestampMs, now, frame);
+        // Identity is (node, boot, sequence): the node's clock may be unset (0) or wrong, so it is only flagged.
+        if (!IsPlausibleClock(ev.TimestampMs, now))
+        {
+            metrics.CountImplausibleClock();
+        }
+
+        var stored = new StoredEvent(StoredEvent.MakeId(node, ev.Boot, ev.Sequence), node, ev.Boot, ev.Sequence, ev.TimestampMs, now, frame);
         try
         {
             AddResult result = await store.AddEventAsync(stored).ConfigureAwait(false);
+            if (result == AddResult.Collision)
+            {
+                // Same id, other bytes: a new event from a node that lost its boot count. Stored, never dropped.
+                metrics.CountIdCollision();
+                log.LogWarning("event id {Id} from {Node} is taken by another window (boot count lost?); stored under its digest", stored.Id, node);
+                stored = stored with { Id = StoredEvent.CollisionId(stored.Id, frame) };
+                result = await store.AddEventAsync(stored).ConfigureAwait(false);
+                if (result == AddResult.Collision)
+                {
+                    return Reject("id_collision", node, $"{stored.Id} collides twice");
+                }
+            }
+
             metrics.CountReceived();
             metrics.CountStored(result == AddResult.Duplicate);
             if (result == AddResult.Added)
@@ -138,6 +157,13 @@ public sealed class EventIntake(GatewayStore store, NodeRegistry nodes, Verifier
         }
     }
 
+    /// <summary>
+    /// True when a node's timestamp can be believed: set (not 0) and between 2020 and a day after the gateway's own
+    /// clock. Others are kept as sent but counted, and never used to name or order events.
+    /// </summary>
+    public static bool IsPlausibleClock(long timestampMs, long gatewayNowMs) =>
+        timestampMs >= 1_577_836_800_000 && timestampMs <= gatewayNowMs + 86_400_000;
+
     private IntakeStatus Touch(string node, long now, byte[]? telemetry)
     {
         try
@@ -160,6 +186,4 @@ public sealed class EventIntake(GatewayStore store, NodeRegistry nodes, Verifier
     }
 
     private static string SnakeCase(string name) => string.Concat(System.Linq.Enumerable.Select(name, (c, i) => i > 0 && char.IsUpper(c) ? "_" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));
-
-    private static string Trim(string s) => s.Length <= 80 ? s : s[..80] + "…";
 }

@@ -9,17 +9,36 @@ using Microsoft.Data.Sqlite;
 namespace TinyMlops.Gateway.Storage;
 
 /// <summary>An event window as stored: the node's frame, as received, is the window.</summary>
-/// <param name="Id">Stable id <c>{node}-{timestampMs}-{sequence}</c>.</param>
+/// <param name="Id">Stable id <c>{node}-{boot}-{sequence}</c> (<see cref="MakeId"/>).</param>
 /// <param name="Node">Node id.</param>
-/// <param name="Sequence">The node's sequence number.</param>
-/// <param name="TimestampMs">Node clock, Unix ms.</param>
+/// <param name="Boot">The node's boot count (wire header).</param>
+/// <param name="Sequence">The node's sequence number within that boot.</param>
+/// <param name="TimestampMs">Node clock, Unix ms (0 when unset; not trusted for identity).</param>
 /// <param name="ReceivedMs">Gateway clock when stored, Unix ms.</param>
 /// <param name="Frame">The wire frame (docs/wire-format.md).</param>
-public sealed record StoredEvent(string Id, string Node, uint Sequence, long TimestampMs, long ReceivedMs, byte[] Frame)
+public sealed record StoredEvent(string Id, string Node, uint Boot, uint Sequence, long TimestampMs, long ReceivedMs, byte[] Frame)
 {
-    /// <summary>The id an event gets: the same for every redelivery of one window.</summary>
-    public static string MakeId(string node, long timestampMs, uint sequence) => $"{node}-{timestampMs}-{sequence}";
+    /// <summary>
+    /// The id an event gets: the same for every redelivery of one window, and different after a reboot because the
+    /// node's boot count is part of it (its clock may be unset and its sequence starts again at every boot).
+    /// </summary>
+    public static string MakeId(string node, uint boot, uint sequence) => Contracts.RecordNames.MakeRecordId(node, boot, sequence);
+
+    /// <summary>
+    /// The id of an event whose <see cref="MakeId"/> is already taken by a different frame (a node whose boot count
+    /// was lost, e.g. re-flashed): the taken id plus the frame's digest, so it is still the same for its redeliveries.
+    /// </summary>
+    public static string CollisionId(string id, byte[] frame) =>
+        id + "-x" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(frame), 0, 8);
 }
+
+/// <summary>A row taken out of the queues because its frame no longer decodes (or could not be forwarded).</summary>
+/// <param name="Id">Event id.</param>
+/// <param name="Node">Node id.</param>
+/// <param name="Reason">Short machine-readable reason (a metric label).</param>
+/// <param name="Detail">What was wrong.</param>
+/// <param name="QuarantinedMs">Gateway clock, Unix ms.</param>
+public sealed record QuarantinedEvent(string Id, string Node, string Reason, string Detail, long QuarantinedMs);
 
 /// <summary>A verifier's answer stored with its event.</summary>
 /// <param name="ClassId">Class index.</param>
@@ -30,14 +49,28 @@ public sealed record StoredEvent(string Id, string Node, uint Sequence, long Tim
 /// <param name="VerifiedMs">Gateway clock, Unix ms.</param>
 public sealed record StoredVerdict(int ClassId, string Label, bool IsFault, float Probability, long VerifierVersion, long VerifiedMs);
 
+/// <summary>Queue lengths of the store.</summary>
+/// <param name="Events">Events stored.</param>
+/// <param name="ToVerify">Waiting for a verdict.</param>
+/// <param name="ToForward">Verified, waiting for the trainer.</param>
+/// <param name="Refused">Refused by the trainer, held with its reason until relabelled.</param>
+/// <param name="Quarantined">Taken out because their frame no longer decodes.</param>
+public sealed record StoreCounts(long Events, long ToVerify, long ToForward, long Refused, long Quarantined);
+
 /// <summary>What happened to an event handed to <see cref="GatewayStore.AddEventAsync"/>.</summary>
 public enum AddResult
 {
     /// <summary>Stored (committed to disk).</summary>
     Added,
 
-    /// <summary>Already stored: a redelivery, harmless.</summary>
+    /// <summary>Already stored with the same bytes: a redelivery, harmless.</summary>
     Duplicate,
+
+    /// <summary>
+    /// Nothing stored: the id is taken by a different frame, so this is a new event whose id collides (store it
+    /// again under <see cref="StoredEvent.CollisionId"/>).
+    /// </summary>
+    Collision,
 }
 
 /// <summary>The disk (or the store's configured size limit) is full: nothing was stored.</summary>
@@ -63,21 +96,55 @@ public sealed class GatewayStore : IAsyncDisposable
     private readonly Task _writer;
     private volatile bool _full;
 
-    /// <summary>Opens (or creates) the store at <paramref name="path"/>; <paramref name="maxPageCount"/> &gt; 0 caps its size (pages of 4 KiB).</summary>
+    /// <summary>
+    /// Opens (or creates) the store at <paramref name="path"/>; <paramref name="maxPageCount"/> &gt; 0 caps its size
+    /// (pages of 4 KiB). An existing file is checked first (SQLite's <c>quick_check</c>); a damaged one is moved aside
+    /// (<c>gateway.db.damaged-{time}</c>), what can still be read is copied into a new file, and
+    /// <see cref="Recovery"/> says what happened.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The store cannot be opened or recovered; the message says what to do.</exception>
     public GatewayStore(string path, long maxPageCount = 0)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        _db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
-        _db.Open();
-        Execute("PRAGMA journal_mode=WAL;");
-        Execute("PRAGMA synchronous=FULL;");
-        Execute("PRAGMA busy_timeout=5000;");
-        if (maxPageCount > 0)
+        string full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        Recovery = StoreRecovery.CheckAndRecover(full, CreateSchema);
+        try
         {
-            Execute($"PRAGMA max_page_count={maxPageCount};");
+            _db = OpenWriter(full);
+            if (maxPageCount > 0)
+            {
+                Execute($"PRAGMA max_page_count={maxPageCount};");
+            }
+
+            CreateSchema(_db);
+            _read = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = full, Pooling = false, Mode = SqliteOpenMode.ReadOnly }.ToString());
+            _read.Open();
+        }
+        catch (SqliteException e)
+        {
+            throw new InvalidDataException($"gateway store {full} cannot be opened ({e.Message}): check the folder's permissions and free space, then start again", e);
         }
 
-        Execute("""
+        _writer = Task.Run(WriteLoop);
+    }
+
+    /// <summary>What the start-up check found and did, or null when the file was sound (or new).</summary>
+    public StoreRecovery? Recovery { get; }
+
+    internal static SqliteConnection OpenWriter(string path)
+    {
+        var db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
+        db.Open();
+        using SqliteCommand c = db.CreateCommand();
+        c.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;";
+        c.ExecuteNonQuery();
+        return db;
+    }
+
+    internal static void CreateSchema(SqliteConnection db)
+    {
+        using SqliteCommand c = db.CreateCommand();
+        c.CommandText = """
             CREATE TABLE IF NOT EXISTS events (
               id TEXT PRIMARY KEY,
               node TEXT NOT NULL,
@@ -89,14 +156,34 @@ public sealed class GatewayStore : IAsyncDisposable
               verifier_version INTEGER, verified INTEGER,
               label TEXT, label_source TEXT,
               forwarded INTEGER NOT NULL DEFAULT 0);
-            CREATE INDEX IF NOT EXISTS events_to_verify ON events(received) WHERE verdict_class IS NULL;
-            CREATE INDEX IF NOT EXISTS events_to_forward ON events(received) WHERE verdict_class IS NOT NULL AND forwarded = 0;
-            CREATE INDEX IF NOT EXISTS events_forwarded ON events(received) WHERE forwarded = 1;
             CREATE TABLE IF NOT EXISTS nodes (id TEXT PRIMARY KEY, last_seen INTEGER NOT NULL, telemetry BLOB);
-            """);
-        _read = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false, Mode = SqliteOpenMode.ReadOnly }.ToString());
-        _read.Open();
-        _writer = Task.Run(WriteLoop);
+            CREATE TABLE IF NOT EXISTS quarantine (id TEXT PRIMARY KEY, node TEXT NOT NULL, reason TEXT NOT NULL, detail TEXT NOT NULL,
+              quarantined INTEGER NOT NULL, frame BLOB);
+            """;
+        c.ExecuteNonQuery();
+
+        // Columns added after the first release: a store written by an older gateway gains them in place.
+        AddColumn(db, "events", "boot", "INTEGER NOT NULL DEFAULT 0");
+        AddColumn(db, "events", "uplink_error", "TEXT");
+        c.CommandText = """
+            CREATE INDEX IF NOT EXISTS events_to_verify ON events(received) WHERE verdict_class IS NULL;
+            DROP INDEX IF EXISTS events_to_forward;
+            CREATE INDEX IF NOT EXISTS events_to_send ON events(received) WHERE verdict_class IS NOT NULL AND forwarded = 0 AND uplink_error IS NULL;
+            CREATE INDEX IF NOT EXISTS events_refused ON events(received) WHERE uplink_error IS NOT NULL;
+            CREATE INDEX IF NOT EXISTS events_forwarded ON events(received) WHERE forwarded = 1;
+            """;
+        c.ExecuteNonQuery();
+    }
+
+    private static void AddColumn(SqliteConnection db, string table, string column, string declaration)
+    {
+        using SqliteCommand q = db.CreateCommand();
+        q.CommandText = $"SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = '{column}';";
+        if ((long)q.ExecuteScalar()! == 0)
+        {
+            q.CommandText = $"ALTER TABLE {table} ADD COLUMN {column} {declaration};";
+            q.ExecuteNonQuery();
+        }
     }
 
     /// <summary>
@@ -135,7 +222,7 @@ public sealed class GatewayStore : IAsyncDisposable
     {
         lock (_readGate)
         {
-            using SqliteCommand c = Query("SELECT id, node, seq, ts, received, frame FROM events WHERE verdict_class IS NULL ORDER BY received LIMIT $max;");
+            using SqliteCommand c = Query("SELECT id, node, boot, seq, ts, received, frame FROM events WHERE verdict_class IS NULL ORDER BY received LIMIT $max;");
             c.Parameters.AddWithValue("$max", max);
             return ReadEvents(c);
         }
@@ -171,7 +258,7 @@ public sealed class GatewayStore : IAsyncDisposable
         int changed = 0;
         Write(() =>
         {
-            using SqliteCommand c = Command("UPDATE events SET label=$l, label_source=$s, forwarded=0 WHERE id=$id;");
+            using SqliteCommand c = Command("UPDATE events SET label=$l, label_source=$s, forwarded=0, uplink_error=NULL WHERE id=$id;");
             c.Parameters.AddWithValue("$l", label);
             c.Parameters.AddWithValue("$s", source);
             c.Parameters.AddWithValue("$id", eventId);
@@ -180,21 +267,21 @@ public sealed class GatewayStore : IAsyncDisposable
         return changed > 0;
     }
 
-    /// <summary>Verified events not yet acknowledged by the trainer, oldest first.</summary>
+    /// <summary>Verified events not yet acknowledged by the trainer (and not refused by it), oldest first.</summary>
     public List<(StoredEvent Event, StoredVerdict Verdict, string? Label)> PendingUplink(int max)
     {
         lock (_readGate)
         {
             using SqliteCommand c = Query("""
-                SELECT id, node, seq, ts, received, frame, verdict_class, verdict_label, verdict_fault, verdict_probability, verifier_version, verified, label
-                FROM events WHERE verdict_class IS NOT NULL AND forwarded = 0 ORDER BY received LIMIT $max;
+                SELECT id, node, boot, seq, ts, received, frame, verdict_class, verdict_label, verdict_fault, verdict_probability, verifier_version, verified, label
+                FROM events WHERE verdict_class IS NOT NULL AND forwarded = 0 AND uplink_error IS NULL ORDER BY received LIMIT $max;
                 """);
             c.Parameters.AddWithValue("$max", max);
             var list = new List<(StoredEvent, StoredVerdict, string?)>();
             using SqliteDataReader r = c.ExecuteReader();
             while (r.Read())
             {
-                list.Add((ReadEvent(r), new StoredVerdict(r.GetInt32(6), r.GetString(7), r.GetInt32(8) != 0, r.GetFloat(9), r.GetInt64(10), r.GetInt64(11)), r.IsDBNull(12) ? null : r.GetString(12)));
+                list.Add((ReadEvent(r), new StoredVerdict(r.GetInt32(7), r.GetString(8), r.GetInt32(9) != 0, r.GetFloat(10), r.GetInt64(11), r.GetInt64(12)), r.IsDBNull(13) ? null : r.GetString(13)));
             }
 
             return list;
@@ -220,6 +307,72 @@ public sealed class GatewayStore : IAsyncDisposable
     }
 
     /// <summary>
+    /// Holds events the trainer refused (id → its reason) out of the uplink queue until an operator labels them
+    /// again; <see cref="Counts"/> reports how many wait so.
+    /// </summary>
+    public void MarkRefused(IEnumerable<(string Id, string Reason)> refused)
+    {
+        WriteRecomputable(() =>
+        {
+            using SqliteTransaction t = _db.BeginTransaction();
+            foreach ((string id, string reason) in refused)
+            {
+                using SqliteCommand c = Command("UPDATE events SET uplink_error=$r WHERE id=$id;");
+                c.Transaction = t;
+                c.Parameters.AddWithValue("$id", id);
+                c.Parameters.AddWithValue("$r", reason.Length <= 500 ? reason : reason[..500]);
+                c.ExecuteNonQuery();
+            }
+
+            t.Commit();
+        });
+    }
+
+    /// <summary>
+    /// Moves an event whose stored frame no longer decodes out of the queues into the quarantine table (frame kept
+    /// for inspection), so one damaged row cannot stop verification or the uplink. False when it was not there.
+    /// </summary>
+    public bool Quarantine(string id, string reason, string detail)
+    {
+        int moved = 0;
+        Write(() =>
+        {
+            using SqliteTransaction t = _db.BeginTransaction();
+            using SqliteCommand c = Command("""
+                INSERT OR REPLACE INTO quarantine(id, node, reason, detail, quarantined, frame)
+                  SELECT id, node, $reason, $detail, $now, frame FROM events WHERE id = $id;
+                DELETE FROM events WHERE id = $id;
+                """);
+            c.Transaction = t;
+            c.Parameters.AddWithValue("$id", id);
+            c.Parameters.AddWithValue("$reason", reason);
+            c.Parameters.AddWithValue("$detail", detail.Length <= 500 ? detail : detail[..500]);
+            c.Parameters.AddWithValue("$now", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+            moved = c.ExecuteNonQuery();
+            t.Commit();
+        });
+        return moved > 0;
+    }
+
+    /// <summary>Quarantined rows, newest first.</summary>
+    public List<QuarantinedEvent> Quarantined(int max)
+    {
+        lock (_readGate)
+        {
+            using SqliteCommand c = Query("SELECT id, node, reason, detail, quarantined FROM quarantine ORDER BY quarantined DESC LIMIT $max;");
+            c.Parameters.AddWithValue("$max", max);
+            using SqliteDataReader r = c.ExecuteReader();
+            var list = new List<QuarantinedEvent>();
+            while (r.Read())
+            {
+                list.Add(new QuarantinedEvent(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt64(4)));
+            }
+
+            return list;
+        }
+    }
+
+    /// <summary>
     /// Deletes up to <paramref name="max"/> events the trainer has filed that arrived before
     /// <paramref name="cutoffMs"/> (Unix ms); returns how many. Events not yet forwarded are never deleted.
     /// </summary>
@@ -239,16 +392,23 @@ public sealed class GatewayStore : IAsyncDisposable
     /// <summary>Counts: events stored, waiting for a verdict, waiting for the trainer.</summary>
     public (long Events, long ToVerify, long ToForward) Counts()
     {
+        StoreCounts c = DetailedCounts();
+        return (c.Events, c.ToVerify, c.ToForward);
+    }
+
+    /// <summary>Every queue's length, counted from its partial index rather than by scanning every event.</summary>
+    public StoreCounts DetailedCounts()
+    {
         lock (_readGate)
         {
-            // Separate counts so the two queues are counted from their partial indexes, not by scanning every event.
             using SqliteCommand c = Query("""
                 SELECT (SELECT COUNT(*) FROM events), (SELECT COUNT(*) FROM events WHERE verdict_class IS NULL),
-                       (SELECT COUNT(*) FROM events WHERE verdict_class IS NOT NULL AND forwarded = 0);
+                       (SELECT COUNT(*) FROM events WHERE verdict_class IS NOT NULL AND forwarded = 0 AND uplink_error IS NULL),
+                       (SELECT COUNT(*) FROM events WHERE uplink_error IS NOT NULL), (SELECT COUNT(*) FROM quarantine);
                 """);
             using SqliteDataReader r = c.ExecuteReader();
             r.Read();
-            return (r.GetInt64(0), r.GetInt64(1), r.GetInt64(2));
+            return new StoreCounts(r.GetInt64(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3), r.GetInt64(4));
         }
     }
 
@@ -303,21 +463,34 @@ public sealed class GatewayStore : IAsyncDisposable
                 Write(() =>
                 {
                     using SqliteTransaction t = _db.BeginTransaction();
-                    using SqliteCommand c = Command("INSERT OR IGNORE INTO events(id, node, seq, ts, received, frame) VALUES($id, $node, $seq, $ts, $rx, $frame);");
+                    using SqliteCommand c = Command("INSERT OR IGNORE INTO events(id, node, boot, seq, ts, received, frame) VALUES($id, $node, $boot, $seq, $ts, $rx, $frame);");
                     c.Transaction = t;
                     SqliteParameter id = c.Parameters.Add("$id", SqliteType.Text), node = c.Parameters.Add("$node", SqliteType.Text),
-                        seq = c.Parameters.Add("$seq", SqliteType.Integer), ts = c.Parameters.Add("$ts", SqliteType.Integer),
-                        rx = c.Parameters.Add("$rx", SqliteType.Integer), frame = c.Parameters.Add("$frame", SqliteType.Blob);
+                        boot = c.Parameters.Add("$boot", SqliteType.Integer), seq = c.Parameters.Add("$seq", SqliteType.Integer),
+                        ts = c.Parameters.Add("$ts", SqliteType.Integer), rx = c.Parameters.Add("$rx", SqliteType.Integer),
+                        frame = c.Parameters.Add("$frame", SqliteType.Blob);
+                    using SqliteCommand existing = Command("SELECT frame FROM events WHERE id = $id;");
+                    existing.Transaction = t;
+                    SqliteParameter existingId = existing.Parameters.Add("$id", SqliteType.Text);
                     for (int i = 0; i < batch.Count; i++)
                     {
                         StoredEvent e = batch[i].Event;
                         id.Value = e.Id;
                         node.Value = e.Node;
+                        boot.Value = (long)e.Boot;
                         seq.Value = (long)e.Sequence;
                         ts.Value = e.TimestampMs;
                         rx.Value = e.ReceivedMs;
                         frame.Value = e.Frame;
-                        results[i] = c.ExecuteNonQuery() == 1 ? AddResult.Added : AddResult.Duplicate;
+                        if (c.ExecuteNonQuery() == 1)
+                        {
+                            results[i] = AddResult.Added;
+                            continue;
+                        }
+
+                        // Only the same bytes make a redelivery; another frame under the same id is a new event.
+                        existingId.Value = e.Id;
+                        results[i] = existing.ExecuteScalar() is byte[] stored && stored.AsSpan().SequenceEqual(e.Frame) ? AddResult.Duplicate : AddResult.Collision;
                     }
 
                     t.Commit();
@@ -393,7 +566,7 @@ public sealed class GatewayStore : IAsyncDisposable
     }
 
     private static StoredEvent ReadEvent(SqliteDataReader r) =>
-        new(r.GetString(0), r.GetString(1), (uint)r.GetInt64(2), r.GetInt64(3), r.GetInt64(4), (byte[])r.GetValue(5));
+        new(r.GetString(0), r.GetString(1), (uint)r.GetInt64(2), (uint)r.GetInt64(3), r.GetInt64(4), r.GetInt64(5), (byte[])r.GetValue(6));
 
     private SqliteCommand Command(string sql)
     {

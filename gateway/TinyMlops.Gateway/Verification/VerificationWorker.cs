@@ -21,12 +21,19 @@ namespace TinyMlops.Gateway.Verification;
 /// Verifies stored events in batches with the current verifier, stores each verdict, sends it to the node and
 /// raises the alarm on a confirmed fault. On start it re-queues what was stored but not verified before a restart,
 /// and it installs a new verifier whenever the model file changes (a model that fails to load is logged, counted
-/// and ignored: the old one stays).
+/// and ignored: the old one stays). A stored frame that no longer decodes, or an event the verifier fails on alone,
+/// is quarantined with its reason; the rest flows on.
 /// </summary>
 public sealed class VerificationWorker(
     IOptions<GatewayOptions> options, EventIntake intake, GatewayStore store, VerifierHost verifier, INodeLink link,
-    GatewayMetrics metrics, ILogger<VerificationWorker> log, AlarmPanel? alarms = null) : BackgroundService
+    GatewayMetrics metrics, ILogger<VerificationWorker> log, AlarmPanel? alarms = null) : SupervisedWorker("verification")
 {
+    /// <inheritdoc />
+    protected override GatewayMetrics FaultMetrics => metrics;
+
+    /// <inheritdoc />
+    protected override ILogger FaultLog => log;
+
     private (DateTime Stamp, long Length) _modelSeen;
 
     /// <summary>Checks the model file now; true when a new verifier was installed.</summary>
@@ -54,7 +61,7 @@ public sealed class VerificationWorker(
             log.LogInformation("verifier {Path} version {Version} installed: {Classes}", path, model.Version, string.Join(",", model.Classes));
             return true;
         }
-        catch (Exception e) when (e is InvalidDataException or IOException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
             metrics.CountModelLoadFailure();
             log.LogError("verifier {Path} not installed, keeping version {Old}: {Message}", path, verifier.Current?.Version, e.Message);
@@ -62,25 +69,76 @@ public sealed class VerificationWorker(
         }
     }
 
-    /// <inheritdoc />
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    /// <summary>Re-queues what was stored but not verified (after a restart); quarantines rows whose frame no longer decodes.</summary>
+    public int RequeueStored()
     {
-        ReloadModel();
+        int queued = 0;
         foreach (StoredEvent e in store.PendingVerification(int.MaxValue))
         {
-            if (WireCodec.Decode(e.Frame, 0, e.Frame.Length) is EventMessage m)
+            if (Decode(e, "verification") is EventMessage m)
             {
                 intake.Requeue(new PendingEvent(e, m, System.Diagnostics.Stopwatch.GetTimestamp()));
+                queued++;
             }
         }
 
+        return queued;
+    }
+
+    /// <summary>
+    /// The stored frame of <paramref name="e"/> decoded as an event, or null after quarantining the row (a flipped
+    /// bit on the SD card, a row written by something else): one bad row must not stop the queue behind it.
+    /// </summary>
+    private EventMessage? Decode(StoredEvent e, string stage)
+    {
+        try
+        {
+            if (WireCodec.Decode(e.Frame, 0, e.Frame.Length) is EventMessage m)
+            {
+                return m;
+            }
+
+            QuarantineRow(store, metrics, log, e.Id, "not_an_event", $"stored frame is not an event ({stage})");
+        }
+        catch (WireFormatException x)
+        {
+            QuarantineRow(store, metrics, log, e.Id, "undecodable_frame", $"{stage}: {x.Message}");
+        }
+
+        return null;
+    }
+
+    /// <summary>Quarantines row <paramref name="id"/>, counting and logging why.</summary>
+    internal static void QuarantineRow(GatewayStore store, GatewayMetrics metrics, ILogger log, string id, string reason, string detail)
+    {
+        store.Quarantine(id, reason, detail);
+        metrics.CountQuarantined(reason);
+        log.LogError("event {Id} quarantined: {Reason}: {Detail}", id, reason, detail);
+    }
+
+    /// <inheritdoc />
+    protected override async Task RunAsync(CancellationToken stoppingToken)
+    {
+        ReloadModel();
+        RequeueStored();
         using var reload = new PeriodicTimer(TimeSpan.FromSeconds(options.Value.Verifier.ReloadCheckSeconds));
         _ = Task.Run(async () =>
         {
-            while (await reload.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+            try
             {
-                ReloadModel();
-                alarms?.Tick(DateTimeOffset.UtcNow);
+                while (await reload.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+                {
+                    ReloadModel();
+                    alarms?.Tick(DateTimeOffset.UtcNow);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            catch (Exception e)
+            {
+                metrics.CountWorkerFault("model_reload");
+                log.LogError(e, "verifier reload loop stopped");
             }
         }, stoppingToken);
 
@@ -111,7 +169,45 @@ public sealed class VerificationWorker(
 
     private async Task<bool> VerifyAsync(List<PendingEvent> batch, CancellationToken ct)
     {
-        (Verification[]? results, long version) = verifier.With(model =>
+        Verification[]? results;
+        long version;
+        try
+        {
+            (results, version) = Run(batch);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            if (batch.Count == 1)
+            {
+                QuarantineRow(store, metrics, log, batch[0].Stored.Id, "verification_failed", e.Message);
+                return true;
+            }
+
+            // One event broke the run: verify them one at a time so only that one is set aside.
+            log.LogWarning("verifying a batch of {Count} failed ({Message}); verifying one at a time", batch.Count, e.Message);
+            foreach (PendingEvent one in batch.ToArray())
+            {
+                if (!await VerifyAsync(new List<PendingEvent> { one }, ct).ConfigureAwait(false))
+                {
+                    return false;
+                }
+
+                batch.Remove(one);
+            }
+
+            return true;
+        }
+
+        if (results == null)
+        {
+            return false;
+        }
+
+        return await DeliverAsync(batch, results, version, ct).ConfigureAwait(false);
+    }
+
+    private (Verification[]? Results, long Version) Run(List<PendingEvent> batch) =>
+        verifier.With(model =>
         {
             if (model == null)
             {
@@ -149,11 +245,9 @@ public sealed class VerificationWorker(
 
             return (answers, model.Version);
         });
-        if (results == null)
-        {
-            return false;
-        }
 
+    private async Task<bool> DeliverAsync(List<PendingEvent> batch, Verification[] results, long version, CancellationToken ct)
+    {
         long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var verdicts = new List<(string, StoredVerdict)>(batch.Count);
         for (int i = 0; i < batch.Count; i++)

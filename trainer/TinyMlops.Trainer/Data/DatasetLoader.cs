@@ -199,10 +199,29 @@ public static class DatasetLoader
             throw new InvalidDataException($"{path}:1: expected '# tinymlops-recording sample_rate_hz=R label=L [group=G]'");
         }
 
-        var meta = header[21..].Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(kv => kv.Split('=', 2)).Where(kv => kv.Length == 2).ToDictionary(kv => kv[0], kv => kv[1]);
+        var meta = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (string[] kv in header[21..].Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(kv => kv.Split('=', 2)).Where(kv => kv.Length == 2))
+        {
+            if (!meta.TryAdd(kv[0], kv[1]))
+            {
+                throw new InvalidDataException($"{path}:1: '{kv[0]}' is given twice");
+            }
+        }
+
         if (!meta.TryGetValue("sample_rate_hz", out string? r) || !double.TryParse(r, NumberStyles.Float, CultureInfo.InvariantCulture, out double rate) || !(rate > 0) || !meta.TryGetValue("label", out string? label))
         {
             throw new InvalidDataException($"{path}:1: sample_rate_hz (positive) and label are required");
+        }
+
+        // The rule the ingestion service writes by (TinyMlops.Gateway.Contracts.RecordNames).
+        if (!TinyMlops.Gateway.Contracts.RecordNames.IsValidLabel(label))
+        {
+            throw new InvalidDataException($"{path}:1: label '{label}' is not 1-{TinyMlops.Gateway.Contracts.RecordNames.MaxLabelLength} letters, digits, '-', '_' or '.'");
+        }
+
+        if (meta.TryGetValue("group", out string? group) && !TinyMlops.Gateway.Contracts.RecordNames.IsValidId(group))
+        {
+            throw new InvalidDataException($"{path}:1: group '{group}' is not 1-64 letters, digits, '-', '_' or '.'");
         }
 
         if (reader.ReadLine()?.Trim() != "x,y,z")
