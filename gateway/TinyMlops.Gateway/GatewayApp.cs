@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Device.Gpio;
 using System.IO;
+using System.Linq;
 using System.Net.Http;
 using System.Threading.Tasks;
 using Microsoft.AspNetCore.Builder;
@@ -199,8 +200,9 @@ public static class GatewayApp
     /// </summary>
     public static async Task<int> RunAsync(WebApplication app)
     {
+        List<IHostedService> services = app.Services.GetServices<IHostedService>().ToList(); // the provider is disposed once the host has run
         await app.RunAsync().ConfigureAwait(false);
-        foreach (IHostedService service in app.Services.GetServices<IHostedService>())
+        foreach (IHostedService service in services)
         {
             if (service is BackgroundService { ExecuteTask: { IsFaulted: true } task })
             {

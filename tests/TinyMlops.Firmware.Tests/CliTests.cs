@@ -63,6 +63,12 @@ public class ProvisionTests
             Boards.BoardProfile p = Boards.BoardProfile.Load(board);
             Assert.Equal(("line1-pump3", sensor, p.Sampling!.SampleRateHz, p.Memory.ModelFlashBytes), (c.NodeId, c.Sensor, c.SampleRateHz, c.ModelFlashBytes));
             Assert.Equal(32, c.NodeKey.Length);
+
+            // It holds the node's key and passwords: owner-only, and none of them printed.
+            if (!OperatingSystem.IsWindows())
+            {
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(dir, "node.cfg")));
+            }
         }
         finally
         {
@@ -80,5 +86,9 @@ public class ProvisionTests
         Assert.Equal(2, Program.Main(new[] { "provision", "--board", "esp32-s3", "--node", "a/b", "--wifi-ssid", "s", "--mqtt-host", "h" }));
         Assert.Equal(2, Program.Main(new[] { "provision", "--board", "esp32-s3", "--node", "n1", "--wifi-ssid", "s", "--mqtt-host", "h", "--key", "0011" }));
         Assert.Equal(2, Program.Main(new[] { "provision", "--board", "esp32-s3", "--node", "n1" }));
+        foreach (string reserved in new[] { "tinymlops-gateway", "gateway", "Gateway-7" })
+        {
+            Assert.Equal(2, Program.Main(new[] { "provision", "--board", "esp32-s3", "--node", reserved, "--wifi-ssid", "s", "--mqtt-host", "h", "--out", Path.GetTempPath() }));
+        }
     }
 }

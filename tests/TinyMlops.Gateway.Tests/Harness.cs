@@ -246,15 +246,19 @@ internal sealed class RunningGateway : IAsyncDisposable
         Contracts.SecretFile.WriteAllText(Path.Combine(dir, "trainer.credential"), "not-issued-yet");
     }
 
-    public static async Task<RunningGateway> Start(string? trainerUrl = null, Action<Dictionary<string, string?>>? tweak = null)
+    public static async Task<RunningGateway> Start(string? trainerUrl = null, Action<Dictionary<string, string?>>? tweak = null, string? dataDirectory = null, Action<IServiceCollection>? services = null)
     {
-        string dir = Harness.Temp("gateway");
-        Prepare(dir);
+        string dir = dataDirectory ?? Harness.Temp("gateway");
+        if (!File.Exists(Path.Combine(dir, "nodes.json")))
+        {
+            Prepare(dir);
+        }
+
         int mqtt = Harness.FreePort(), http = Harness.FreePort();
         Dictionary<string, string?> settings = Settings(dir, mqtt, http, trainerUrl);
         tweak?.Invoke(settings);
         var gpio = new SimulatedGpioDriver();
-        WebApplication app = GatewayApp.Build(Array.Empty<string>(), c => c.AddInMemoryCollection(settings), gpio);
+        WebApplication app = GatewayApp.Build(Array.Empty<string>(), c => c.AddInMemoryCollection(settings), gpio, services);
         await app.StartAsync();
         var g = new RunningGateway(dir, app, mqtt, http, gpio);
         await Harness.Eventually(() => Task.FromResult(g.Get<Verification.VerifierHost>().Current != null), ok => ok, "verifier loaded");

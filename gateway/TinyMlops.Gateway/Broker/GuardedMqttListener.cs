@@ -22,7 +22,8 @@ namespace TinyMlops.Gateway.Broker;
 /// <param name="MaxPacketBytes">Largest packet after login.</param>
 /// <param name="MaxPendingConnections">Connections accepted but not yet logged in; more are closed at once.</param>
 /// <param name="ConnectTimeout">Time a connection has to complete TLS and log in.</param>
-public sealed record MqttLimits(int MaxConnectBytes, int MaxPacketBytes, int MaxPendingConnections, TimeSpan ConnectTimeout);
+/// <param name="MaxPendingPerAddress">Of those, how many may come from one address (so one host cannot take every slot).</param>
+public sealed record MqttLimits(int MaxConnectBytes, int MaxPacketBytes, int MaxPendingConnections, TimeSpan ConnectTimeout, int MaxPendingPerAddress = 8);
 
 /// <summary>
 /// The embedded broker's TCP (and TLS) listener, in place of MQTTnet's own, which buffers whatever body length a
@@ -30,8 +31,9 @@ public sealed record MqttLimits(int MaxConnectBytes, int MaxPacketBytes, int Max
 /// fixed header before MQTTnet does and closes the connection when a packet claims more than the limit (a CONNECT of
 /// at most <see cref="MqttLimits.MaxConnectBytes"/> before login, <see cref="MqttLimits.MaxPacketBytes"/> after). At
 /// most <see cref="MqttLimits.MaxPendingConnections"/> connections may be waiting to log in, each for at most
-/// <see cref="MqttLimits.ConnectTimeout"/>; so an unauthenticated peer can hold at most
-/// pending × MaxConnectBytes of the gateway's memory. Thread-safe.
+/// <see cref="MqttLimits.ConnectTimeout"/>, and at most <see cref="MqttLimits.MaxPendingPerAddress"/> of them from one
+/// address; so unauthenticated peers can hold at most pending × MaxConnectBytes of the gateway's memory, and one
+/// host cannot keep the nodes out. Thread-safe.
 /// </summary>
 public sealed class GuardedMqttListener(
     IPAddress bindAddress, int plainPort, int tlsPort, X509Certificate2? certificate, MqttLimits limits, GatewayMetrics metrics, ILogger log) : IMqttServerAdapter
@@ -41,6 +43,7 @@ public sealed class GuardedMqttListener(
     private TcpListener? _tls;
     private MqttServerOptions? _options;
     private IMqttNetLogger? _logger;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<IPAddress, int> _pendingByAddress = new();
     private int _pending;
 
     /// <inheritdoc />
@@ -115,6 +118,7 @@ public sealed class GuardedMqttListener(
                 continue;
             }
 
+            IPAddress address = (socket.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
             if (Interlocked.Increment(ref _pending) > limits.MaxPendingConnections)
             {
                 Interlocked.Decrement(ref _pending);
@@ -123,11 +127,32 @@ public sealed class GuardedMqttListener(
                 continue;
             }
 
-            _ = Task.Run(() => Serve(socket, tls));
+            if (_pendingByAddress.AddOrUpdate(address, 1, (_, n) => n + 1) > limits.MaxPendingPerAddress)
+            {
+                Interlocked.Decrement(ref _pending);
+                LeavePending(address);
+                metrics.CountRejected("too_many_pending_from_address");
+                socket.Dispose();
+                continue;
+            }
+
+            _ = Task.Run(() => Serve(socket, address, tls));
         }
     }
 
-    private async Task Serve(Socket socket, bool tls)
+    private void LeavePending(IPAddress address)
+    {
+        // Decrement, and drop the entry at zero so the table holds only addresses with connections waiting.
+        while (_pendingByAddress.TryGetValue(address, out int n))
+        {
+            if (n <= 1 ? _pendingByAddress.TryRemove(new System.Collections.Generic.KeyValuePair<IPAddress, int>(address, n)) : _pendingByAddress.TryUpdate(address, n - 1, n))
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task Serve(Socket socket, IPAddress address, bool tls)
     {
         int released = 0;
         void Release()
@@ -135,6 +160,7 @@ public sealed class GuardedMqttListener(
             if (Interlocked.Exchange(ref released, 1) == 0)
             {
                 Interlocked.Decrement(ref _pending);
+                LeavePending(address);
             }
         }
 

@@ -519,6 +519,12 @@ public sealed class GatewayStore : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Stands in for a full disk in tests (nothing here fills a real one on cue): while true, every write fails as
+    /// SQLite's <c>SQLITE_FULL</c> does.
+    /// </summary>
+    internal bool SimulateFullDisk { get; set; }
+
     // Runs a write under the lock; a full disk becomes StorageFullException and sets IsFull until an event insert succeeds.
     private void Write(Action write)
     {
@@ -526,6 +532,11 @@ public sealed class GatewayStore : IAsyncDisposable
         {
             try
             {
+                if (SimulateFullDisk)
+                {
+                    throw new SqliteException("database or disk is full (simulated)", SqliteFull);
+                }
+
                 write();
             }
             catch (SqliteException e) when (e.SqliteErrorCode == SqliteFull)

@@ -43,6 +43,11 @@ public sealed record StoreRecovery(string Problem, string DamagedPath, long Even
         }
 
         string damaged = path + ".damaged-" + DateTime.UtcNow.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture);
+        for (int n = 2; File.Exists(damaged) || File.Exists(damaged + "-wal"); n++)
+        {
+            damaged = path + ".damaged-" + DateTime.UtcNow.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture) + "-" + n;
+        }
+
         try
         {
             foreach (string suffix in new[] { "", "-wal", "-shm" })
@@ -96,8 +101,11 @@ public sealed record StoreRecovery(string Problem, string DamagedPath, long Even
         SqliteConnection source;
         try
         {
-            source = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = damaged, Pooling = false, Mode = SqliteOpenMode.ReadOnly }.ToString());
+            source = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = damaged, Pooling = false }.ToString());
             source.Open();
+            using SqliteCommand lenient = source.CreateCommand();
+            lenient.CommandText = "PRAGMA writable_schema=ON;"; // read past schema entries that point at lost pages (a truncated file's indexes)
+            lenient.ExecuteNonQuery();
         }
         catch (SqliteException)
         {
@@ -134,7 +142,7 @@ public sealed record StoreRecovery(string Problem, string DamagedPath, long Even
         using SqliteCommand insert = target.CreateCommand();
         insert.Transaction = t;
         insert.CommandText = $"INSERT OR IGNORE INTO {table}({columns}) VALUES({string.Join(", ", Array.ConvertAll(names, n => "$" + n))});";
-        while (failuresInARow < 10_000)
+        while (failuresInARow < 1_000)
         {
             try
             {
@@ -151,9 +159,8 @@ public sealed record StoreRecovery(string Problem, string DamagedPath, long Even
                         insert.Parameters.AddWithValue("$" + names[i], r.IsDBNull(i + 1) ? DBNull.Value : r.GetValue(i + 1));
                     }
 
-                    insert.ExecuteNonQuery();
+                    copied += insert.ExecuteNonQuery(); // a row met twice (a scan resumed over a damaged page) counts once
                     after = rowid;
-                    copied++;
                     failuresInARow = 0;
                 }
 
