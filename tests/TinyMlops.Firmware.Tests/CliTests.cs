@@ -91,4 +91,43 @@ public class ProvisionTests
             Assert.Equal(2, Program.Main(new[] { "provision", "--board", "esp32-s3", "--node", reserved, "--wifi-ssid", "s", "--mqtt-host", "h", "--out", Path.GetTempPath() }));
         }
     }
+
+    [Fact]
+    public void A_gateway_credential_is_written_owner_only_and_never_printed()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "tinymlops-gateways-" + Guid.NewGuid().ToString("N"));
+        string file = Path.Combine(dir, "gw-1.credential");
+        var printed = new StringWriter();
+        TextWriter original = Console.Out;
+        Console.SetOut(printed);
+        try
+        {
+            Assert.Equal(0, Program.Main(new[] { "gateways", "add", "gw-1", "--store", dir, "--out", file }));
+        }
+        finally
+        {
+            Console.SetOut(original);
+        }
+
+        try
+        {
+            string token = File.ReadAllText(file).Trim();
+            Assert.True(token.Length >= 40);
+            Assert.DoesNotContain(token, printed.ToString());
+            Assert.DoesNotContain(token, File.ReadAllText(Path.Combine(dir, "gateways.json")));
+            Assert.Equal("gw-1", new Ingestion.GatewayCredentials(Path.Combine(dir, "gateways.json")).Authenticate("Bearer gw-1." + token));
+            if (!OperatingSystem.IsWindows())
+            {
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
+            }
+
+            Assert.Equal(0, Program.Main(new[] { "gateways", "revoke", "gw-1", "--store", dir }));
+            Assert.Null(new Ingestion.GatewayCredentials(Path.Combine(dir, "gateways.json")).Authenticate("Bearer gw-1." + token));
+            Assert.Equal(2, Program.Main(new[] { "gateways", "add", "bad/id", "--store", dir }));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }

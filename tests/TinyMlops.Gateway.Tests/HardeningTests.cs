@@ -332,7 +332,7 @@ public class HardeningTests
 
         double checkedHashes = await g.Metric("tinymlops_gateway_rejected_total{reason=\"bad_credentials\"}");
         double throttled = await g.Metric("tinymlops_gateway_rejected_total{reason=\"login_throttled\"}");
-        Assert.InRange(checkedHashes, 3, 6); // a few free failures, then no PBKDF2 work at all for this address
+        Assert.InRange(checkedHashes, 3, 8); // a few free failures, then no PBKDF2 work at all for this address
         Assert.Equal(30 - checkedHashes, throttled);
 
         // Even the right password is held off from the attacker's address; the node at home still gets in.
@@ -350,23 +350,23 @@ public class HardeningTests
         string file = Path.Combine(dir, "nodes.json");
         NodeRegistry.Write(file, Harness.Passwords, iterations: 200_000);
         var registry = new NodeRegistry(file);
-        double Median(string id)
+        double Once(string id)
         {
-            var times = new List<double>();
-            for (int i = 0; i < 7; i++)
-            {
-                var sw = System.Diagnostics.Stopwatch.StartNew();
-                Assert.False(registry.Verify(id, "wrong"));
-                times.Add(sw.Elapsed.TotalMilliseconds);
-            }
-
-            times.Sort();
-            return times[3];
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            Assert.False(registry.Verify(id, "wrong"));
+            return sw.Elapsed.TotalMilliseconds;
         }
 
-        Median("node-1"); // warm up
-        double known = Median("node-1"), unknown = Median("nobody-at-all");
-        Assert.InRange(unknown / known, 0.5, 2.0); // was 2 ms against 112 ms (a 56x tell)
+        // Interleaved, and the fastest of each: other tests share the CPU, and the minimum is what the work itself costs.
+        Once("node-1");
+        double known = double.MaxValue, unknown = double.MaxValue;
+        for (int i = 0; i < 9; i++)
+        {
+            known = Math.Min(known, Once("node-1"));
+            unknown = Math.Min(unknown, Once("nobody-at-all"));
+        }
+
+        Assert.True(unknown / known is > 0.5 and < 2.0, $"unknown {unknown:F1} ms, known {known:F1} ms (was 2 ms against 112 ms: a 56x tell)");
         Directory.Delete(dir, recursive: true);
     }
 

@@ -20,6 +20,11 @@ public static class Program
 
         try
         {
+            if (args[0] == "gateways")
+            {
+                return GatewaysCommand.Run(args[1..]);
+            }
+
             Options o = Options.Parse(args[1..]);
             return args[0] switch
             {
@@ -61,6 +66,8 @@ public static class Program
           bench        [--iterations N]                          int8 interpreter figures per conformance model vs a float reference
           conformance  [--out DIR]                               regenerate tests/conformance and the device test data
           boards                                                 list and validate the board profiles
+          gateways     add|revoke ID --store DIR [--out FILE]    issue (or withdraw) a gateway's credential for the trainer's
+                                                                ingestion service; the token goes owner-only to FILE, never to the screen
           provision    --board NAME --node ID --wifi-ssid S --mqtt-host H [--wifi-password P] [--mqtt-port N]
                        [--mqtt-user U] [--mqtt-password P] [--ca FILE] [--key HEX] [--out DIR] [--gateway-nodes FILE]
                                                                 write the node's provisioning file (I:\node.cfg) from the board profile;

@@ -289,38 +289,31 @@ public sealed class GatewayStore : IAsyncDisposable
     }
 
     /// <summary>Marks events as filed by the trainer.</summary>
-    public void MarkForwarded(IEnumerable<string> ids)
-    {
-        WriteRecomputable(() =>
-        {
-            using SqliteTransaction t = _db.BeginTransaction();
-            foreach (string id in ids)
-            {
-                using SqliteCommand c = Command("UPDATE events SET forwarded=1 WHERE id=$id;");
-                c.Transaction = t;
-                c.Parameters.AddWithValue("$id", id);
-                c.ExecuteNonQuery();
-            }
-
-            t.Commit();
-        });
-    }
+    public void MarkForwarded(IEnumerable<string> ids) =>
+        UpdateEach(ids, "UPDATE events SET forwarded=1 WHERE id=$id;", (c, id) => c.Parameters.AddWithValue("$id", id));
 
     /// <summary>
     /// Holds events the trainer refused (id → its reason) out of the uplink queue until an operator labels them
     /// again; <see cref="Counts"/> reports how many wait so.
     /// </summary>
-    public void MarkRefused(IEnumerable<(string Id, string Reason)> refused)
+    public void MarkRefused(IEnumerable<(string Id, string Reason)> refused) =>
+        UpdateEach(refused, "UPDATE events SET uplink_error=$r WHERE id=$id;", (c, r) =>
+        {
+            c.Parameters.AddWithValue("$id", r.Id);
+            c.Parameters.AddWithValue("$r", r.Reason.Length <= 500 ? r.Reason : r.Reason[..500]);
+        });
+
+    // One recomputable transaction running sql once per item.
+    private void UpdateEach<T>(IEnumerable<T> items, string sql, Action<SqliteCommand, T> bind)
     {
         WriteRecomputable(() =>
         {
             using SqliteTransaction t = _db.BeginTransaction();
-            foreach ((string id, string reason) in refused)
+            foreach (T item in items)
             {
-                using SqliteCommand c = Command("UPDATE events SET uplink_error=$r WHERE id=$id;");
+                using SqliteCommand c = Command(sql);
                 c.Transaction = t;
-                c.Parameters.AddWithValue("$id", id);
-                c.Parameters.AddWithValue("$r", reason.Length <= 500 ? reason : reason[..500]);
+                bind(c, item);
                 c.ExecuteNonQuery();
             }
 
