@@ -45,6 +45,7 @@ public sealed class GuardedMqttListener(
     private IMqttNetLogger? _logger;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<IPAddress, int> _pendingByAddress = new();
     private int _pending;
+    private int _disposed;
 
     /// <inheritdoc />
     public Func<IMqttChannelAdapter, Task>? ClientHandler { get; set; }
@@ -78,7 +79,11 @@ public sealed class GuardedMqttListener(
     /// <inheritdoc />
     public Task StopAsync()
     {
-        _stop.Cancel();
+        if (Volatile.Read(ref _disposed) == 0)
+        {
+            _stop.Cancel();
+        }
+
         _plain?.Stop();
         _tls?.Stop();
         return Task.CompletedTask;
@@ -87,8 +92,13 @@ public sealed class GuardedMqttListener(
     /// <inheritdoc />
     public void Dispose()
     {
-        StopAsync();
-        _stop.Dispose();
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _stop.Cancel();
+            _plain?.Stop();
+            _tls?.Stop();
+            _stop.Dispose();
+        }
     }
 
     private TcpListener Listen(int port)
@@ -112,10 +122,24 @@ public sealed class GuardedMqttListener(
             {
                 return;
             }
-            catch (SocketException e)
+            catch (Exception e) when (!_stop.IsCancellationRequested)
             {
+                // Out of file descriptors, a transient network error: keep listening rather than go deaf.
                 log.LogWarning("MQTT accept failed: {Message}", e.Message);
+                try
+                {
+                    await Task.Delay(100, _stop.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
                 continue;
+            }
+            catch (Exception)
+            {
+                return; // stopping
             }
 
             IPAddress address = (socket.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
