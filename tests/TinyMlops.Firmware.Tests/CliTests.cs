@@ -37,6 +37,83 @@ public class CliTests
         }
     }
 
+    private static (int Exit, string Errors, string Output) Run(params string[] args)
+    {
+        var errors = new StringWriter();
+        var output = new StringWriter();
+        TextWriter oldError = Console.Error, oldOut = Console.Out;
+        Console.SetError(errors);
+        Console.SetOut(output);
+        try
+        {
+            return (Program.Main(args), errors.ToString(), output.ToString());
+        }
+        finally
+        {
+            Console.SetError(oldError);
+            Console.SetOut(oldOut);
+        }
+    }
+
+    [Fact]
+    public void Parse_errors_are_one_line_with_exit_2_and_unknown_options_get_a_suggestion()
+    {
+        (int exit, string errors, _) = Run("detect", "--bord", "esp32-c3");
+        Assert.Equal(2, exit);
+        Assert.Contains("unknown option '--bord' (did you mean --board?)", errors);
+        foreach (string[] args in new[]
+        {
+            new[] { "train", "--uci-rate", "abc", "--data", "x" },
+            new[] { "train" },                               // no silent default for the data a model is trained on
+            new[] { "train", "--data", "x", "--seed", "-1" },
+            new[] { "train", "--data", "x", "--cv", "folds" },
+            new[] { "bench-gateway", "--minutes", "0" },
+            new[] { "gateways", "ad", "gw-1" },
+        })
+        {
+            (exit, errors, _) = Run(args);
+            Assert.Equal(2, exit);
+            Assert.Single(errors.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.StartsWith("error: ", errors);
+        }
+
+        Assert.Empty(Commands.Build().Parse(new[] { "train", "--data", "x", "--seed", "0" }).Errors); // seed 0 is a seed
+        (exit, _, string help) = Run("train", "--help");
+        Assert.Equal(0, exit);
+        Assert.Contains("--uci-rate", help);
+        Assert.Contains("--data", help);
+    }
+
+    [Fact]
+    public void Bad_data_is_one_line_naming_the_file_and_line_with_exit_1()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "tinymlops-bad-adi-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            string good = string.Join("\n", Enumerable.Range(0, 50).Select(i => $"{i * 0.00005:R};2.5;2.5;2.6")) + "\n";
+            File.WriteAllText(Path.Combine(dir, "1000_GoB_GS_BaLo_WA_00lb.Wfm.csv"), good);
+            File.WriteAllText(Path.Combine(dir, "1000_LIR_GS_BaLo_WA_00lb.Wfm.csv"), good + "0.1;2.5;oops;2.6\n");
+            // eval reads recordings through the same loader (after its model folder).
+            foreach (string[] args in new[] { new[] { "train", "--data", dir, "--out", Path.Combine(dir, "out") } })
+            {
+                (int exit, string errors, _) = Run(args);
+                Assert.Equal(1, exit);
+                string error = Assert.Single(errors.Split('\n'), l => l.StartsWith("error: ", StringComparison.Ordinal));
+                Assert.Contains("1000_LIR_GS_BaLo_WA_00lb.Wfm.csv:51", error);
+                Assert.DoesNotContain("   at ", errors);
+            }
+
+            (int code, string message, _) = Run("train", "--data", Path.Combine(dir, "1000_GoB_GS_BaLo_WA_00lb.Wfm.csv"));
+            Assert.Equal(1, code);
+            Assert.Contains("is a file", message);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Fact]
     public void Unknown_commands_boards_and_options_exit_with_usage_errors()
     {
@@ -123,7 +200,7 @@ public class ProvisionTests
 
             Assert.Equal(0, Program.Main(new[] { "gateways", "revoke", "gw-1", "--store", dir }));
             Assert.Null(new Ingestion.GatewayCredentials(Path.Combine(dir, "gateways.json")).Authenticate("Bearer gw-1." + token));
-            Assert.Equal(2, Program.Main(new[] { "gateways", "add", "bad/id", "--store", dir }));
+            Assert.Equal(2, Program.Main(new[] { "gateways", "add", "bad/id", "--store", dir, "--out", file }));
         }
         finally
         {

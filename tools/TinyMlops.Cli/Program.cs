@@ -1,80 +1,134 @@
 using System;
 using System.Collections.Generic;
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
 using System.IO;
+using System.Linq;
 using TinyMlops.Boards;
 using TinyMlops.Quantization;
 
 namespace TinyMlops.Cli;
 
-/// <summary>The <c>tinymlops</c> command line.</summary>
+/// <summary>
+/// The <c>tinymlops</c> command line: System.CommandLine declares every command's options, so each has its own
+/// <c>--help</c>, an unknown option is refused with the nearest known one suggested, and every parse error is one
+/// line on standard error with exit code 2. Exit 1 is a failure of the work itself (bad data, unknown board, I/O),
+/// always as one line too; 3 is a refusal on budget (<c>train</c>).
+/// </summary>
 public static class Program
 {
-    /// <summary>Entry point: <c>tinymlops COMMAND [--option value …]</c>.</summary>
+    /// <summary>Entry point.</summary>
     public static int Main(string[] args)
     {
-        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        RootCommand root = Commands.Build();
+        if (args.Length == 0)
         {
-            Console.WriteLine(Usage);
-            return args.Length == 0 ? 2 : 0;
+            root.Parse(new[] { "--help" }).Invoke();
+            return 2;
+        }
+
+        ParseResult parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            Console.Error.WriteLine("error: " + Describe(parsed));
+            return 2;
         }
 
         try
         {
-            if (args[0] == "gateways")
-            {
-                return GatewaysCommand.Run(args[1..]);
-            }
-
-            Options o = Options.Parse(args[1..]);
-            return args[0] switch
-            {
-                "detect" => DetectCommand.Run(o),
-                "bench" => BenchCommand.Run(o),
-                "conformance" => Conformance(o),
-                "provision" => ProvisionCommand.Run(o),
-                "train" => TrainCommand.Train(o),
-                "eval" => TrainCommand.Eval(o),
-                "bench-train" => TrainCommand.Bench(o),
-                "bench-gateway" => GatewayBenchCommand.Run(o),
-                "boards" => Boards(o),
-                _ => throw new UsageException($"unknown command '{args[0]}'"),
-            };
+            return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
         catch (UsageException e)
         {
-            Console.Error.WriteLine($"error: {e.Message}\n\n{Usage}");
+            Console.Error.WriteLine($"error: {e.Message} (see '{CommandPath(parsed.CommandResult)} --help')");
             return 2;
         }
-        catch (Exception e) when (e is BoardProfileException or IOException or InvalidDataException or ArgumentException)
+        catch (Exception e) when (Failure(e) is { } failure)
         {
-            Console.Error.WriteLine($"error: {e.Message}");
+            Console.Error.WriteLine($"error: {failure.Message}");
             return 1;
         }
     }
 
-    private const string Usage = """
-        usage: tinymlops COMMAND [options]
+    // The one line for a parse error: the parser's own words, plus the nearest option when one was misspelt.
+    private static string Describe(ParseResult parsed)
+    {
+        Command command = parsed.CommandResult.Command;
+        string message = parsed.Errors[0].Message;
+        string? unknown = parsed.UnmatchedTokens.FirstOrDefault(t => t.StartsWith('-'));
+        if (unknown != null)
+        {
+            string? near = Nearest(unknown, command.Options.Select(o => o.Name).Concat(command.Subcommands.Select(c => c.Name)));
+            message = $"unknown option '{unknown}'" + (near != null ? $" (did you mean {near}?)" : "");
+        }
+        else if (parsed.UnmatchedTokens.Count > 0)
+        {
+            string? near = Nearest(parsed.UnmatchedTokens[0], command.Subcommands.Select(c => c.Name));
+            message = $"unknown command or argument '{parsed.UnmatchedTokens[0]}'" + (near != null ? $" (did you mean {near}?)" : "");
+        }
 
-          train        [--data DIR] [--board NAME] [--out DIR] [--seed N]    train the node detector and gateway verifier, quantise, export, model card
-          eval         --model DIR --data DIR                     evaluate a trained model folder on recordings (JSON)
-          bench-train  [--data DIR] [--board NAME]                train on the ADI recordings: wall time, sizes, every target
-          bench-gateway [--minutes 10] [--nodes 100] [--rate 500] [--report 60] [--rounds 7] [--model ONNX] [--out DIR]
-                                                                gateway figures: verification throughput vs bare ONNX Runtime,
-                                                                node publish -> verdict latency under load, memory over time
-          detect       [--board NAME] [--data CSV] [--out DIR]   fit a healthy-only detector on the shipped fan recording,
-                                                                quantise it to int8 and run the firmware core over every window
-          bench        [--iterations N]                          int8 interpreter figures per conformance model vs a float reference
-          conformance  [--out DIR]                               regenerate tests/conformance and the device test data
-          boards                                                 list and validate the board profiles
-          gateways     add|revoke ID --store DIR [--out FILE]    issue (or withdraw) a gateway's credential for the trainer's
-                                                                ingestion service; the token goes owner-only to FILE, never to the screen
-          provision    --board NAME --node ID --wifi-ssid S --mqtt-host H [--wifi-password P] [--mqtt-port N]
-                       [--mqtt-user U] [--mqtt-password P] [--ca FILE] [--key HEX] [--out DIR] [--gateway-nodes FILE]
-                                                                write the node's provisioning file (I:\node.cfg) from the board profile;
-                                                                with --gateway-nodes, register its MQTT login in the gateway's nodes.json
-        """;
+        message = string.Join(' ', message.Split((char[])['\n', '\r', '\t'], StringSplitOptions.RemoveEmptyEntries)).TrimEnd('.');
+        return $"{message} (see '{CommandPath(parsed.CommandResult)} --help')";
+    }
 
-    private static int Conformance(Options o)
+    private static string CommandPath(CommandResult r) =>
+        r.Parent is CommandResult parent ? CommandPath(parent) + " " + r.Command.Name : "tinymlops";
+
+    private static string? Nearest(string token, IEnumerable<string> names)
+    {
+        string? best = null;
+        int bestDistance = int.MaxValue;
+        foreach (string n in names)
+        {
+            int d = Distance(token, n);
+            if (d < bestDistance)
+            {
+                (best, bestDistance) = (n, d);
+            }
+        }
+
+        return bestDistance <= Math.Max(2, token.Length / 3) ? best : null;
+    }
+
+    private static int Distance(string a, string b)
+    {
+        var d = new int[b.Length + 1];
+        for (int j = 0; j <= b.Length; j++)
+        {
+            d[j] = j;
+        }
+
+        for (int i = 1; i <= a.Length; i++)
+        {
+            int previous = d[0];
+            d[0] = i;
+            for (int j = 1; j <= b.Length; j++)
+            {
+                int here = d[j];
+                d[j] = Math.Min(Math.Min(d[j] + 1, d[j - 1] + 1), previous + (a[i - 1] == b[j - 1] ? 0 : 1));
+                previous = here;
+            }
+        }
+
+        return d[b.Length];
+    }
+
+    // Failures of the work (not of the command line) that deserve one line rather than a stack trace. A parallel
+    // loader wraps its file's error in an AggregateException; the file's own message is what the user needs.
+    private static Exception? Failure(Exception e)
+    {
+        if (e is AggregateException a && a.InnerExceptions.Count > 0)
+        {
+            return Failure(a.InnerExceptions[0]);
+        }
+
+        return e is BoardProfileException or IOException or InvalidDataException or ArgumentException or FormatException or UnauthorizedAccessException
+            ? e : null;
+    }
+
+    /// <summary>Regenerates the conformance vectors and the device test data.</summary>
+    internal static int Conformance(Options o)
     {
         string root = Checkout.FindRoot();
         string dir = o.Get("out") ?? Path.Combine(root, "tests", "conformance");
@@ -86,7 +140,8 @@ public static class Program
         return 0;
     }
 
-    private static int Boards(Options o)
+    /// <summary>Lists and validates the board profiles.</summary>
+    internal static int Boards(Options o)
     {
         string dir = BoardProfile.FindBoardsDirectory();
         foreach (string name in BoardProfile.List(dir))
@@ -100,26 +155,44 @@ public static class Program
     }
 }
 
-/// <summary>Bad command-line use.</summary>
+/// <summary>Bad command-line use that only the command itself can see (a board that is not a sensor node, …).</summary>
 public sealed class UsageException(string message) : Exception(message);
 
-/// <summary><c>--name value</c> pairs.</summary>
+/// <summary>A command's option values as given on the command line (already parsed and checked by System.CommandLine).</summary>
 public sealed class Options
 {
     private readonly Dictionary<string, string> _values = new(StringComparer.Ordinal);
 
-    /// <summary>Parses <c>--name value</c> pairs.</summary>
-    public static Options Parse(string[] args)
+    /// <summary>The options of <paramref name="parsed"/>'s command that were given, by name without the leading dashes.</summary>
+    public static Options From(ParseResult parsed)
     {
         var o = new Options();
-        for (int i = 0; i < args.Length; i++)
+        foreach (Option option in parsed.CommandResult.Command.Options)
         {
-            if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
+            if (parsed.GetResult(option) is OptionResult { Implicit: false } r && r.Tokens.Count > 0)
             {
-                throw new UsageException($"expected --name value, got '{args[i]}'");
+                o._values[option.Name.TrimStart('-')] = r.Tokens[0].Value;
             }
+        }
 
-            o._values[args[i][2..]] = args[++i];
+        foreach (Argument argument in parsed.CommandResult.Command.Arguments)
+        {
+            if (parsed.GetResult(argument) is ArgumentResult { Tokens.Count: > 0 } r)
+            {
+                o._values[argument.Name] = r.Tokens[0].Value;
+            }
+        }
+
+        return o;
+    }
+
+    /// <summary>Values from <c>name → value</c> pairs (tests and callers inside the CLI).</summary>
+    public static Options Of(params (string Name, string Value)[] values)
+    {
+        var o = new Options();
+        foreach ((string name, string value) in values)
+        {
+            o._values[name] = value;
         }
 
         return o;
@@ -128,11 +201,11 @@ public sealed class Options
     /// <summary>The value of <c>--name</c>, or null.</summary>
     public string? Get(string name) => _values.TryGetValue(name, out string? v) ? v : null;
 
-    /// <summary>A positive number option with a default.</summary>
+    /// <summary>A number option (checked by the parser) with a default.</summary>
     public double GetDouble(string name, double fallback) =>
-        Get(name) is { } v ? (double.TryParse(v, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double d) && d > 0 ? d : throw new UsageException($"--{name} must be a positive number")) : fallback;
+        Get(name) is { } v ? double.Parse(v, NumberStyles.Float, CultureInfo.InvariantCulture) : fallback;
 
-    /// <summary>An integer option with a default.</summary>
+    /// <summary>An integer option (checked by the parser) with a default.</summary>
     public int GetInt(string name, int fallback) =>
-        Get(name) is { } v ? (int.TryParse(v, out int n) && n > 0 ? n : throw new UsageException($"--{name} must be a positive integer")) : fallback;
+        Get(name) is { } v ? int.Parse(v, NumberStyles.Integer, CultureInfo.InvariantCulture) : fallback;
 }

@@ -1,5 +1,4 @@
 using System;
-using System.Globalization;
 using System.IO;
 using System.Linq;
 using TinyMlops.Boards;
@@ -16,14 +15,14 @@ public static class TrainCommand
         string root = Checkout.FindRoot();
         var options = new TrainOptions
         {
-            DataDirectory = o.Get("data") ?? Path.Combine(root, "data", "uci-accelerometer-fan"),
+            DataDirectory = o.Get("data") ?? throw new UsageException("--data is required: the recordings a model is trained on are never a default"),
             Board = o.Get("board") ?? "esp32-wroom-32",
             OutputDirectory = o.Get("out") ?? Path.Combine(root, "out", "train"),
             Seed = o.GetInt("seed", 42),
             PcaRank = o.GetInt("rank", 8),
             VerifierHidden = o.GetInt("hidden", 32),
             VerifierEpochs = o.GetInt("epochs", 300),
-            UciSampleRateHz = o.Get("uci-rate") is { } r ? double.Parse(r, CultureInfo.InvariantCulture) : TrainOptions.DefaultUciRate,
+            UciSampleRateHz = o.GetDouble("uci-rate", TrainOptions.DefaultUciRate),
         };
         try
         {

@@ -31,6 +31,11 @@ public static class DatasetLoader
     /// <summary>Loads every recording under <paramref name="directory"/>.</summary>
     public static Dataset Load(string directory, double uciSampleRateHz = UciAssumedSampleRateHz)
     {
+        if (File.Exists(directory))
+        {
+            throw new InvalidDataException($"{directory} is a file: give the folder that holds the recordings");
+        }
+
         if (!Directory.Exists(directory))
         {
             throw new DirectoryNotFoundException($"data folder {directory} does not exist");
@@ -43,7 +48,7 @@ public static class DatasetLoader
             {
                 Format = "adi-cbm",
                 ContentHash = Hash(directory, adi),
-                Recordings = adi.AsParallel().AsOrdered().Select(LoadAdi).ToList(),
+                Recordings = LoadAll(adi),
                 Assumptions = new[] { $"ADXL356C volts converted to g at {AdxlVoltsPerG * 1000:0} mV/g (its ±10 g range)" },
             };
         }
@@ -67,6 +72,20 @@ public static class DatasetLoader
         }
 
         return new Dataset { Format = "plain-csv", ContentHash = Hash(directory, plain), Recordings = plain.Select(LoadPlain).ToList() };
+    }
+
+    // Files are read in parallel; a bad one is reported as itself (its file and line), not as an AggregateException.
+    private static List<Recording> LoadAll(string[] adi)
+    {
+        try
+        {
+            return adi.AsParallel().AsOrdered().Select(LoadAdi).ToList();
+        }
+        catch (AggregateException e) when (e.InnerExceptions.Count > 0)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions.OrderBy(x => x.Message, StringComparer.Ordinal).First()).Throw();
+            throw;
+        }
     }
 
     /// <summary>The class of an ADI file from its name <c>RPM_Bearing_Shaft_Balance_Alignment_Load</c>.</summary>

@@ -1,0 +1,166 @@
+using System;
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
+
+namespace TinyMlops.Cli;
+
+/// <summary>The declared command tree: every command, its options, their kinds, limits and help text.</summary>
+public static class Commands
+{
+    /// <summary>Builds the root command.</summary>
+    public static RootCommand Build()
+    {
+        var root = new RootCommand("TinyMlops: train, quantise, provision and benchmark the node, gateway and trainer tiers.");
+
+        root.Subcommands.Add(Make("detect", "Fit detectors on the shipped fan recording, quantise them to int8 and run the firmware core over every held-out window (the main job).",
+            DetectCommand.Run,
+            Text("--board", "board profile (default esp32-wroom-32)"),
+            Text("--data", "folder of the UCI fan recording (default: the shipped data/uci-accelerometer-fan)"),
+            Text("--out", "output folder (default out/detect)")));
+
+        root.Subcommands.Add(Make("train", "Train the node detector and the gateway verifier, quantise, export ONNX, plots and a model card.",
+            TrainCommand.Train,
+            Text("--data", "folder of recordings: ADI *.Wfm.csv, UCI accelerometer.csv or TinyMlops *.csv (docs/datasets.md)", required: true),
+            Text("--board", "board profile the detector must fit (default esp32-wroom-32)"),
+            Text("--out", "output folder (default out/train)"),
+            Count("--seed", "seed of the split and of training (default 42)", min: 0),
+            Count("--rank", "PCA detector rank (default 8)"),
+            Count("--hidden", "verifier hidden units (default 32)"),
+            Count("--epochs", "verifier training epochs (default 300)"),
+            Number("--uci-rate", "sample rate of the UCI fan copy in Hz, which it does not state (default 100)"),
+            Choice("--cv", "also evaluate leave-one-group-out: 'groups' (default: the single split only)", "none", "groups")));
+
+        root.Subcommands.Add(Make("eval", "A trained model folder's figures on any recordings, as JSON.",
+            TrainCommand.Eval,
+            Text("--model", "folder written by train", required: true),
+            Text("--data", "folder of recordings", required: true)));
+
+        root.Subcommands.Add(Make("bench-train", "Train on the ADI recordings: wall time, artifact sizes and every target the model card carries.",
+            TrainCommand.Bench,
+            Text("--data", "folder of recordings (default ../shared/datasets/adi_cbm_adxl356_00lb)"),
+            Text("--board", "board profile (default esp32-wroom-32)"),
+            Text("--out", "output folder (default out/bench-train)"),
+            Count("--seed", "seed (default 42)", min: 0)));
+
+        root.Subcommands.Add(Make("bench", "int8 interpreter figures per conformance model against a float reference.",
+            BenchCommand.Run,
+            Count("--iterations", "invocations per model (default 20000)")));
+
+        root.Subcommands.Add(Make("bench-gateway", "Gateway figures: verification vs bare ONNX Runtime, node publish -> verdict latency under load, memory over time.",
+            GatewayBenchCommand.Run,
+            Number("--minutes", "length of the load run (default 10)"),
+            Count("--nodes", "simulated nodes (default 100)"),
+            Count("--rate", "events per second, all nodes together (default 500)"),
+            Count("--report", "seconds between progress lines (default 60)"),
+            Count("--rounds", "interleaved throughput rounds (default 7)"),
+            Count("--batch", "verification batch size (default 32)"),
+            Text("--model", "verifier ONNX to use (default: train one on the shipped recording)"),
+            Text("--board", "board whose window the frames carry (default esp32-wroom-32)"),
+            Text("--out", "output folder (default out/bench-gateway)")));
+
+        root.Subcommands.Add(Make("provision", "Write a node's provisioning file (I:\\node.cfg) from its board profile; optionally register its login with a gateway.",
+            ProvisionCommand.Run,
+            Text("--board", "board profile of the node", required: true),
+            Text("--node", "node id: 1-64 letters, digits, '-', '_' or '.' (not starting with 'gateway' or 'tinymlops')", required: true),
+            Text("--wifi-ssid", "Wi-Fi network", required: true),
+            Text("--wifi-password", "Wi-Fi password"),
+            Text("--mqtt-host", "gateway (broker) host name or address", required: true),
+            Text("--mqtt-port", "broker port (default 8883)"),
+            Text("--mqtt-tls", "true or false (default true)"),
+            Text("--mqtt-user", "MQTT user (default: the node id)"),
+            Text("--mqtt-password", "MQTT password (default: 128 random bits)"),
+            Text("--ca", "CA certificate file name on the node (default ca.pem)"),
+            Text("--sntp", "time server (default pool.ntp.org)"),
+            Text("--key", "node update key in hex, at least 16 bytes (default: 32 random bytes)"),
+            Text("--out", "output folder (default out/provision/NODE)"),
+            Text("--gateway-nodes", "the gateway's nodes.json to register the node's login in")));
+
+        var gateways = new Command("gateways", "Credentials of the gateways the trainer's ingestion service accepts.");
+        gateways.Subcommands.Add(Make("add", "Issue a gateway's credential; the token goes owner-only to --out, never to the screen.",
+            o => GatewaysCommand.Add(o),
+            Id(),
+            Text("--store", "the ingestion service's store folder (gateways.json is kept there)", required: true),
+            Text("--out", "where to write the token (default out/gateways/ID.credential)")));
+        gateways.Subcommands.Add(Make("revoke", "Withdraw a gateway's credential: its uploads are refused from then on.",
+            o => GatewaysCommand.Revoke(o),
+            Id(),
+            Text("--store", "the ingestion service's store folder", required: true)));
+        root.Subcommands.Add(gateways);
+
+        root.Subcommands.Add(Make("conformance", "Regenerate tests/conformance and the device test data.", Program.Conformance,
+            Text("--out", "output folder (default tests/conformance)")));
+        root.Subcommands.Add(Make("boards", "List and validate the board profiles.", Program.Boards));
+        return root;
+    }
+
+    private static Command Make(string name, string description, Func<Options, int> run, params Symbol[] symbols)
+    {
+        var c = new Command(name, description);
+        foreach (Symbol s in symbols)
+        {
+            switch (s)
+            {
+                case Option o:
+                    c.Options.Add(o);
+                    break;
+                case Argument a:
+                    c.Arguments.Add(a);
+                    break;
+            }
+        }
+
+        c.SetAction(parsed => run(Options.From(parsed)));
+        return c;
+    }
+
+    private static Argument<string> Id() => new("id") { Description = "gateway id: 1-64 letters, digits, '-', '_' or '.'" };
+
+    private static Option<string> Text(string name, string description, bool required = false) =>
+        new(name) { Description = description, Required = required };
+
+    private static Option<string> Choice(string name, string description, params string[] values)
+    {
+        var o = new Option<string>(name) { Description = description };
+        o.AcceptOnlyFromAmong(values);
+        return o;
+    }
+
+    private static Option<int> Count(string name, string description, int min = 1)
+    {
+        return new Option<int>(name)
+        {
+            Description = description,
+            CustomParser = r =>
+            {
+                string text = r.Tokens.Count > 0 ? r.Tokens[0].Value : "";
+                if (int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) && v >= min)
+                {
+                    return v;
+                }
+
+                r.AddError($"{name} takes a whole number of at least {min.ToString(CultureInfo.InvariantCulture)}, not '{text}'");
+                return 0;
+            },
+        };
+    }
+
+    private static Option<double> Number(string name, string description)
+    {
+        return new Option<double>(name)
+        {
+            Description = description,
+            CustomParser = r =>
+            {
+                string text = r.Tokens.Count > 0 ? r.Tokens[0].Value : "";
+                if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && v > 0 && double.IsFinite(v))
+                {
+                    return v;
+                }
+
+                r.AddError($"{name} takes a positive number, not '{text}'");
+                return 0;
+            },
+        };
+    }
+}
