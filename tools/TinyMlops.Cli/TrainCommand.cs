@@ -23,6 +23,7 @@ public static class TrainCommand
             VerifierHidden = o.GetInt("hidden", 32),
             VerifierEpochs = o.GetInt("epochs", 300),
             UciSampleRateHz = o.GetDouble("uci-rate", TrainOptions.DefaultUciRate),
+            CrossValidateGroups = o.Get("cv") == "groups",
         };
         try
         {

@@ -10,11 +10,12 @@ using TinyMlops.Trainer.Data;
 namespace TinyMlops.Trainer;
 
 /// <summary>Figures of a trained model folder on a set of recordings.</summary>
-public sealed record EvaluationResult(string ModelDirectory, string DatasetHash, int Recordings, int Windows, BinaryMetrics Detector, MulticlassMetrics Verifier, int UnknownLabelWindows, CascadeFigures Cascade);
+public sealed record EvaluationResult(string ModelDirectory, string DatasetHash, int Recordings, int Windows, BinaryMetrics Detector, MulticlassMetrics Verifier, MulticlassMetrics? VerifierInt8, int UnknownLabelWindows, CascadeFigures Cascade, CardFigure[] Figures);
 
 /// <summary>
-/// Runs a trained model folder (detector.tmlm through the firmware core, verifier.onnx through ONNX Runtime) over
-/// every window of some recordings, at the rate and window the model card states.
+/// Runs a trained model folder (detector.tmlm through the firmware core, verifier.onnx and verifier-int8.onnx through
+/// ONNX Runtime) over every window of some recordings, at the rate and window the model card states, with the card's
+/// figures and their bootstrap intervals over the recordings.
 /// </summary>
 public static class Evaluation
 {
@@ -77,8 +78,15 @@ public static class Evaluation
         int[] predicted = probabilities.Select(p => Array.IndexOf(p, p.Max())).ToArray();
         int[] truth = rows.Select(r => Array.IndexOf(classes, r.Label)).ToArray();
         MulticlassMetrics verifier = Metrics.Multiclass(truth, predicted, classes);
-        return new EvaluationResult(modelDirectory, data.ContentHash, data.Recordings.Count, rows.Count, Metrics.Binary(scores, flagged, fault), verifier, truth.Count(t => t < 0),
-            Cascade(fault, flagged, predicted, Array.IndexOf(classes, Dataset.HealthyLabel)));
+        string int8Path = Path.Combine(modelDirectory, "verifier-int8.onnx");
+        int[]? predictedInt8 = File.Exists(int8Path)
+            ? TrainingRun.RunOnnx(File.ReadAllBytes(int8Path), rows.Select(r => r.Features).ToArray(), classes.Length).Select(p => Array.IndexOf(p, p.Max())).ToArray()
+            : null;
+        int healthy = Array.IndexOf(classes, Dataset.HealthyLabel);
+        CardFigure[] figures = new HeldOutFigures(rows.Select(r => r.RecordingId).ToArray(), 42)
+            .Standard(fault, null, scores, flagged, truth, predicted, predictedInt8, classes, healthy);
+        return new EvaluationResult(modelDirectory, data.ContentHash, data.Recordings.Count, rows.Count, Metrics.Binary(scores, flagged, fault), verifier,
+            predictedInt8 == null ? null : Metrics.Multiclass(truth, predictedInt8, classes), truth.Count(t => t < 0), Cascade(fault, flagged, predicted, healthy), figures);
     }
 
     /// <summary>

@@ -36,6 +36,12 @@ public sealed class ModelCard
     public VerifierCard Verifier { get; init; } = null!;
     public CascadeFigures Cascade { get; init; } = null!;
 
+    /// <summary>The headline figures on the test split, each with its counts and a bootstrap interval over recordings.</summary>
+    public CardFigure[] Figures { get; init; } = [];
+
+    /// <summary>Leave-one-group-out figures, when asked for (<c>--cv groups</c>).</summary>
+    public CrossValidationCard? CrossValidation { get; init; }
+
     /// <summary>The card as Markdown.</summary>
     public string ToMarkdown()
     {
@@ -48,6 +54,19 @@ public sealed class ModelCard
         foreach (string a in Dataset.Assumptions)
         {
             sb.Append("- Assumption: ").Append(a).Append('\n');
+        }
+
+        sb.Append(c, $"\n## Figures and how far to trust them\n\nOn the test split; 95 % intervals from {HeldOutFigures.Resamples} bootstrap resamples of its recordings (windows of one recording are not independent). A figure that rests on one or two recordings is one operating point's luck, whatever its value; \"not estimable\" means fewer than two recordings (of each condition, for a ROC-AUC) — `--cv groups` judges every group in turn.\n\n");
+        FigureTable(sb, Figures);
+        if (CrossValidation != null)
+        {
+            sb.Append(c, $"\n### Cross-validation ({CrossValidation.Scheme})\n\nEvery window predicted by a detector and float verifier trained without its group, pooled:\n\n");
+            FigureTable(sb, CrossValidation.Pooled);
+            sb.Append("\n| held-out group | threshold from | windows | fault windows | detector recall | false-alarm rate | verifier accuracy |\n|---|---|---|---|---|---|---|\n");
+            foreach (CvFold f in CrossValidation.Folds)
+            {
+                sb.Append(c, $"| {f.Group} | {f.ValidationGroup} | {f.Windows} | {f.FaultWindows} | {Percent(f.DetectorRecall)} | {Percent(f.DetectorFalseAlarmRate)} | {Percent(f.VerifierAccuracy)} |\n");
+            }
         }
 
         sb.Append(c, $"\n## Detector (node)\n\n{Detector.Kind}; threshold for a {Detector.TargetFalseAlarmRate:P1} false-alarm rate on healthy validation windows.\n\n");
@@ -80,6 +99,18 @@ public sealed class ModelCard
         sb.Append(c, $"\n## Cascade (held-out windows)\n\n| | value |\n|---|---|\n| windows forwarded to the gateway | {Cascade.ForwardedFraction:P1} |\n| fault recall, detector alone | {Cascade.DetectorRecall:P1} |\n| fault recall after verification | {Cascade.CascadeRecall:P1} |\n| false alarms, detector alone | {Cascade.DetectorFalseAlarmRate:P1} |\n| false alarms with the verifier | {Cascade.CascadeFalseAlarmRate:P1} |\n");
         return sb.ToString();
     }
+
+    private static void FigureTable(StringBuilder sb, CardFigure[] figures)
+    {
+        sb.Append("| figure | value | 95 % interval | windows | recordings |\n|---|---|---|---|---|\n");
+        foreach (CardFigure f in figures)
+        {
+            string interval = double.IsNaN(f.Low) ? "not estimable" : string.Create(CultureInfo.InvariantCulture, $"{f.Low:F3} – {f.High:F3}");
+            sb.Append(CultureInfo.InvariantCulture, $"| {f.Name} | {(double.IsNaN(f.Value) ? "undefined" : f.Value.ToString("F3", CultureInfo.InvariantCulture))} | {interval} | {f.Windows} | {f.Recordings} |\n");
+        }
+    }
+
+    private static string Percent(double v) => double.IsNaN(v) ? "—" : v.ToString("P1", CultureInfo.InvariantCulture);
 
     private static void Row(StringBuilder sb, string name, BinaryMetrics m) =>
         sb.Append(CultureInfo.InvariantCulture, $"| {name} | {m.RocAuc:F4} | {m.Precision:F3} | {m.Recall:F3} | {m.F1:F3} | {m.FalseAlarmRate:P1} | {m.TruePositives} | {m.FalsePositives} | {m.TrueNegatives} | {m.FalseNegatives} |\n");

@@ -46,6 +46,9 @@ public sealed record TrainOptions
     /// <summary>Sample rate of the UCI fan recording (not stated in the data).</summary>
     public double UciSampleRateHz { get; init; } = DefaultUciRate;
 
+    /// <summary>Also run leave-one-group-out cross-validation (<c>--cv groups</c>).</summary>
+    public bool CrossValidateGroups { get; init; }
+
     /// <summary>Default for <see cref="UciSampleRateHz"/>.</summary>
     public const double DefaultUciRate = DatasetLoader.UciAssumedSampleRateHz;
 }
@@ -92,6 +95,13 @@ public static class TrainingRun
         if (train.Length == 0 || validation.Length == 0 || test.Length == 0)
         {
             throw new InvalidDataException("a split is empty: the recordings are too short for the board's window");
+        }
+
+        // A split that cannot be judged is an error, not a card of NaN and 0 % figures.
+        HeldOutFigures.RequireBothConditions("test", test.Select(r => r.Label != Dataset.HealthyLabel).ToArray(), test.Select(r => r.Group));
+        if (!validation.Any(r => r.Label == Dataset.HealthyLabel))
+        {
+            throw new InvalidDataException($"the validation split ({string.Join(", ", validation.Select(r => r.Group).Distinct())}) holds no healthy window to set the detector's threshold on: give healthy recordings in several groups, or try another --seed");
         }
 
         // Detector: healthy windows only.
@@ -182,6 +192,10 @@ public static class TrainingRun
             p.Select(v => healthyClass < 0 ? 1.0 : 1.0 - v[healthyClass]).ToArray(), argmax.Select(k => k != healthyClass).ToArray(), fault);
 
         CascadeFigures cascade = Evaluation.Cascade(fault, int8Flag, predicted, Array.IndexOf(classes, Dataset.HealthyLabel));
+        progress?.Report($"bootstrap intervals over {test.Select(r => r.RecordingId).Distinct().Count()} test recordings");
+        CardFigure[] figures = new HeldOutFigures(test.Select(r => r.RecordingId).ToArray(), o.Seed)
+            .Standard(fault, floatScores, int8Scores, int8Flag, truth, predicted, predictedInt8, classes, healthyClass);
+        CrossValidationCard? cv = o.CrossValidateGroups ? CrossValidation.Run(rows, o, board, progress) : null;
 
         Directory.CreateDirectory(o.OutputDirectory);
         File.WriteAllBytes(Path.Combine(o.OutputDirectory, "detector.tmlm"), blob);
@@ -218,6 +232,8 @@ public static class TrainingRun
                 detFloat, detInt8, Math.Abs(detFloat.RocAuc - detInt8.RocAuc), agreement, blob.Length, q.ParameterBytes, int8.WorkingBytes, int8.Macs, budget),
             Verifier = new VerifierCard($"MLP {verifier.Mean.Length}-{o.VerifierHidden}-{classes.Length}, ReLU, softmax; ONNX opset {Onnx.OnnxGraphBuilder.Opset}", $"QDQ int8, {best.Description}, {QatEpochs} epochs of quantisation-aware fine-tuning", classes, ver, parity, onnx.Length, verInt8, FaultMetrics(probabilities, predicted), FaultMetrics(probabilitiesInt8, predictedInt8), (ver.MacroF1 - verInt8.MacroF1) * 100, predicted.Zip(predictedInt8, (a, b) => a == b ? 1.0 : 0.0).Average(), onnxInt8.Length),
             Cascade = cascade,
+            Figures = figures,
+            CrossValidation = cv,
         };
         File.WriteAllText(Path.Combine(o.OutputDirectory, "model-card.json"), JsonSerializer.Serialize(card, Json) + "\n");
         File.WriteAllText(Path.Combine(o.OutputDirectory, "model-card.md"), card.ToMarkdown());
