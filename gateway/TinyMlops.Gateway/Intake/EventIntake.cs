@@ -124,13 +124,18 @@ public sealed class EventIntake(GatewayStore store, NodeRegistry nodes, Verifier
             if (result == AddResult.Collision)
             {
                 // Same id, other bytes: a new event from a node that lost its boot count. Stored, never dropped.
-                metrics.CountIdCollision();
-                log.LogWarning("event id {Id} from {Node} is taken by another window (boot count lost?); stored under its digest", stored.Id, node);
+                string taken = stored.Id;
                 stored = stored with { Id = StoredEvent.CollisionId(stored.Id, frame) };
                 result = await store.AddEventAsync(stored).ConfigureAwait(false);
                 if (result == AddResult.Collision)
                 {
                     return Reject("id_collision", node, $"{stored.Id} collides twice");
+                }
+
+                if (result == AddResult.Added)
+                {
+                    metrics.CountIdCollision(); // once per event, not per redelivery of it
+                    log.LogWarning("event id {Id} from {Node} is taken by another window (boot count lost?); stored as {NewId}", taken, node, stored.Id);
                 }
             }
 
