@@ -27,7 +27,7 @@ using Xunit;
 namespace TinyMlops.Gateway.Tests;
 
 /// <summary>What an attacker, a reboot, a corrupt file or a full disk does to the gateway (issue 9, points 1-8, 10).</summary>
-public class HardeningTests
+public class HardeningTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private static byte[] Reseal(byte[] frame, Action<byte[]> edit)
     {
@@ -464,6 +464,7 @@ public class HardeningTests
             Assert.True(verdicts.TryTake(out _, TimeSpan.FromSeconds(10)));
 
             long after = ResidentBytes(gateway.Id);
+            output.WriteLine($"gateway resident memory {before >> 20} MiB before the flood, {after >> 20} MiB after ({(after - before) / 1048576.0:F1} MiB growth, bound 64 MiB)");
             Assert.True(after - before < 64L << 20, $"resident memory grew {(after - before) >> 20} MiB (bound 64 MiB)");
             string metrics = await gateway.Http.GetStringAsync("metrics");
             Assert.Contains("tinymlops_gateway_rejected_total{reason=\"oversized_connect\"} 8", metrics);
