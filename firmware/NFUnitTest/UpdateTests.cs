@@ -20,15 +20,10 @@ namespace TinyMlops.Firmware.NFUnitTest
             throw new System.Exception("no conformance model " + name);
         }
 
+        // The scenario data (golden vectors, release versions) comes from UpdateCases, as on the host.
         private static float[] Golden()
         {
-            float[] g = new float[2 * 36];
-            for (int i = 0; i < g.Length; i++)
-            {
-                g[i] = (float)System.Math.Sin(i * 0.37) * 2f;
-            }
-
-            return g;
+            return UpdateCases.Golden();
         }
 
         /// <summary>Install, upgrade, reboot.</summary>

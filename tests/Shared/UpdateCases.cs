@@ -88,9 +88,41 @@ namespace TinyMlops.Tests.Shared
             return s;
         }
 
+        /// <summary>The golden inputs every scenario's manifests carry (four 36-feature windows), the same on host and device.</summary>
+        public static float[] Golden()
+        {
+            float[] g = new float[4 * 36];
+            for (int i = 0; i < g.Length; i++)
+            {
+                g[i] = (float)System.Math.Sin(i * 0.37) * 2f;
+            }
+
+            return g;
+        }
+
+        /// <summary>Byte offset of the model version in the model header (docs/model-format.md).</summary>
+        public const int ModelVersionOffset = 16;
+
+        /// <summary>
+        /// <paramref name="blob"/> as model version <paramref name="version"/>, its CRC rewritten. Every scenario makes its
+        /// releases with it, so the host and the device run the very same bytes whatever versions the source models
+        /// carry (the two conformance models are both version 1: given as they are, the scenarios cannot tell them apart).
+        /// </summary>
+        public static byte[] AsVersion(byte[] blob, uint version)
+        {
+            byte[] b = (byte[])blob.Clone();
+            LittleEndian.WriteUInt32(b, ModelVersionOffset, version);
+            uint crc = Crc32.Update(Crc32.Start(), b, 0, ModelFormat.CrcOffset);
+            crc = Crc32.Finish(Crc32.Update(crc, b, ModelFormat.HeaderSize, b.Length - ModelFormat.HeaderSize));
+            LittleEndian.WriteUInt32(b, ModelFormat.CrcOffset, crc);
+            return b;
+        }
+
         /// <summary>A fresh node installs v1, then v2; both confirm, and a reboot runs v2 from the other slot.</summary>
         public static void InstallAndUpgrade(byte[] v1, byte[] v2, float[] golden)
         {
+            v1 = AsVersion(v1, 1);
+            v2 = AsVersion(v2, 2);
             FaultyStorage storage = new FaultyStorage();
             ModelUpdater node = Node(storage);
             Check(node.ActiveModel == null, "a fresh node has no model");
@@ -107,6 +139,8 @@ namespace TinyMlops.Tests.Shared
         /// <summary>Refusals: bad signature, wrong node, replayed or older sequence, oversize payload, corrupt payload.</summary>
         public static void RefusesBadOffers(byte[] v1, byte[] v2, float[] golden)
         {
+            v1 = AsVersion(v1, 1);
+            v2 = AsVersion(v2, 2);
             FaultyStorage storage = new FaultyStorage();
             ModelUpdater node = Node(storage);
             byte[] manifest = Manifest(v1, 5, golden, false);
@@ -139,6 +173,8 @@ namespace TinyMlops.Tests.Shared
         /// <summary>A model that does not reproduce its golden vectors is rolled back; the old one keeps running.</summary>
         public static void SelfTestFailureRollsBack(byte[] v1, byte[] v2, float[] golden)
         {
+            v1 = AsVersion(v1, 1);
+            v2 = AsVersion(v2, 2);
             FaultyStorage storage = new FaultyStorage();
             ModelUpdater node = Node(storage);
             Check(Deliver(node, Manifest(v1, 1, golden, false), v1, 1).State == UpdateState.Confirmed, "v1 did not install");
@@ -153,6 +189,7 @@ namespace TinyMlops.Tests.Shared
         /// <summary>A download cut by a reset resumes from the bytes already stored.</summary>
         public static void ResumesAfterReset(byte[] v1, float[] golden)
         {
+            v1 = AsVersion(v1, 1);
             FaultyStorage storage = new FaultyStorage();
             ModelUpdater node = Node(storage);
             byte[] manifest = Manifest(v1, 1, golden, false);
@@ -181,6 +218,8 @@ namespace TinyMlops.Tests.Shared
         /// </summary>
         public static int PowerLossAtEveryStep(byte[] v1, byte[] v2, float[] golden)
         {
+            v1 = AsVersion(v1, 1);
+            v2 = AsVersion(v2, 2);
             byte[] m1 = Manifest(v1, 1, golden, false);
             byte[] m2 = Manifest(v2, 2, golden, false);
             uint version1 = Int8Model.ReadHeader(v1).ModelVersion;

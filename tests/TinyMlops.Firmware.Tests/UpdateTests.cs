@@ -11,15 +11,8 @@ namespace TinyMlops.Firmware.Tests;
 public class UpdateTests(ITestOutputHelper output)
 {
     private static readonly byte[] V1 = ModelLoaderTests.Blob("pca-36-6");
-    private static readonly byte[] V2 = Retag(ModelLoaderTests.Blob("kmeans-36-8"));
-    private static readonly float[] Golden = Enumerable.Range(0, 4 * 36).Select(i => (float)Math.Sin(i * 0.37) * 2f).ToArray();
-
-    // The two releases must differ in model version for the scenarios to tell them apart.
-    private static byte[] Retag(byte[] blob)
-    {
-        Firmware.Core.Common.LittleEndian.WriteUInt32(blob, 16, 2);
-        return ModelLoaderTests.Reseal(blob);
-    }
+    private static readonly byte[] V2 = ModelLoaderTests.Blob("kmeans-36-8"); // as the device test passes it: the scenarios version their releases
+    private static readonly float[] Golden = UpdateCases.Golden();
 
     [Fact]
     public void Fresh_install_then_upgrade_confirms_both() => UpdateCases.InstallAndUpgrade(V1, V2, Golden);
@@ -50,10 +43,11 @@ public class UpdateTests(ITestOutputHelper output)
             var storage = new FileModelStorage(dir);
             ModelUpdater node = UpdateCases.Node(storage);
             Assert.Equal(UpdateState.Confirmed, UpdateCases.Deliver(node, UpdateCases.Manifest(V1, 1, Golden, false), V1, 1).State);
-            Assert.Equal(UpdateState.Confirmed, UpdateCases.Deliver(node, UpdateCases.Manifest(V2, 2, Golden, false), V2, 2).State);
+            byte[] v2 = UpdateCases.AsVersion(V2, 2);
+            Assert.Equal(UpdateState.Confirmed, UpdateCases.Deliver(node, UpdateCases.Manifest(v2, 2, Golden, false), v2, 2).State);
             ModelUpdater rebooted = UpdateCases.Node(new FileModelStorage(dir));
             Assert.Equal(2u, rebooted.InstalledSequence);
-            Assert.Equal(V2, File.ReadAllBytes(Path.Combine(dir, ModelUpdater.SlotFiles[rebooted.ActiveSlot])));
+            Assert.Equal(v2, File.ReadAllBytes(Path.Combine(dir, ModelUpdater.SlotFiles[rebooted.ActiveSlot])));
             Assert.False(File.Exists(Path.Combine(dir, ModelUpdater.IncomingPayloadFile)));
         }
         finally

@@ -52,7 +52,8 @@ namespace TinyMlops.Firmware.Core.Updates
             }
 
             _storage = storage;
-            _key = nodeKey;
+            _key = new byte[nodeKey.Length]; // our own copy: the caller's array may be reused or cleared
+            System.Array.Copy(nodeKey, 0, _key, 0, nodeKey.Length);
             _nodeId = nodeId;
             _boardClass = boardClass;
             _maxModelBytes = maxModelBytes;

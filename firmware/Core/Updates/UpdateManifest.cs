@@ -180,7 +180,12 @@ namespace TinyMlops.Firmware.Core.Updates
         {
             byte[] body = new byte[count];
             System.Array.Copy(data, 0, body, 0, count);
-            using (HMACSHA256 h = new HMACSHA256(key))
+
+            // nanoFramework's HMACSHA256 keeps the array it is given and clears it on Dispose: give it a copy, or the
+            // node's key is all zeros after the first manifest (and a manifest MAC'd with an empty key then verifies).
+            byte[] keyCopy = new byte[key.Length];
+            System.Array.Copy(key, 0, keyCopy, 0, key.Length);
+            using (HMACSHA256 h = new HMACSHA256(keyCopy))
             {
                 return h.ComputeHash(body);
             }
