@@ -21,6 +21,15 @@ public class NanoApiCheckTests
         return new NanoApiChecker(listings);
     });
 
+    // nanoFramework's own mscorlib (package nanoFramework.CoreLibrary 1.17.11, copied beside the tests by the
+    // NanoApiCheck project), with only the other assemblies generated from the listings.
+    private static readonly Lazy<NanoApiChecker> RealCore = new(() =>
+    {
+        string mscorlib = Path.Combine(AppContext.BaseDirectory, "nanoFramework", "mscorlib.dll");
+        Assert.True(File.Exists(mscorlib), $"{mscorlib} is missing: it comes from the nanoFramework.CoreLibrary package");
+        return NanoApiChecker.WithRealCoreLibrary(Path.Combine(Repo.Shared, "nanoframework-api"), mscorlib);
+    });
+
     private static IEnumerable<string> Sources(string relative) =>
         Directory.GetFiles(Path.Combine(Repo.Root, relative), "*.cs", SearchOption.AllDirectories)
             .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}") && !f.Contains($"{Path.DirectorySeparatorChar}bin{Path.DirectorySeparatorChar}"))
@@ -32,6 +41,52 @@ public class NanoApiCheckTests
         Assert.NotEmpty(list);
         IReadOnlyList<string> problems = Checker.Value.Check(list, Path.Combine(Repo.Root, packagesConfig));
         Assert.True(problems.Count == 0, string.Join("\n", problems));
+    }
+
+    private static void AssertCleanOnRealCore(IEnumerable<string> files)
+    {
+        IReadOnlyList<string> problems = RealCore.Value.Check(files.ToArray());
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
+    }
+
+    [Fact]
+    public void The_other_assemblies_declarations_compile_against_the_real_mscorlib() => Assert.Empty(RealCore.Value.StubErrors);
+
+    [Fact]
+    public void Portable_core_compiles_against_the_real_mscorlib() => AssertCleanOnRealCore(Sources("firmware/Core"));
+
+    [Fact]
+    public void Device_tests_compile_against_the_real_mscorlib() =>
+        AssertCleanOnRealCore(Sources("firmware/Core").Concat(Sources("tests/Shared")).Concat(Sources("firmware/NFUnitTest")));
+
+    [Fact]
+    public void Device_app_compiles_against_the_real_mscorlib() =>
+        AssertCleanOnRealCore(Sources("firmware/Core").Concat(Sources("firmware/App")));
+
+    [Fact]
+    public void The_real_mscorlib_check_bites()
+    {
+        string file = Path.Combine(Path.GetTempPath(), "nanocore-" + Guid.NewGuid().ToString("N") + ".cs");
+        File.WriteAllText(file, """
+            namespace Probe
+            {
+                public class Bad
+                {
+                    public object A() { return System.Tuple.Create(1, 2); }
+                    public string B() { return System.String.Join(",", new System.Collections.Generic.List<string>()); }
+                }
+            }
+            """);
+        try
+        {
+            string all = string.Join("\n", RealCore.Value.Check(new[] { file }));
+            Assert.Contains("Tuple", all);
+            Assert.Contains("Generic", all);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
     }
 
     [Fact]

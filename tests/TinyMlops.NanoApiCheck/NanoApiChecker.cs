@@ -20,21 +20,42 @@ public sealed class NanoApiChecker
     private static readonly Regex StandardFormat = new(@"^[DdEeFfGgNnXx]\d{0,2}$", RegexOptions.Compiled);
     private readonly ApiListing _listing;
     private readonly MetadataReference _stubs;
+    private readonly MetadataReference[] _references;
 
+    /// <summary>Reference declarations for every listed assembly, mscorlib included, generated from the listings.</summary>
     public NanoApiChecker(string listingDirectory)
+        : this(ApiListing.Load(listingDirectory), null)
     {
-        _listing = ApiListing.Load(listingDirectory);
-        StubSource = StubGenerator.Generate(_listing);
+    }
+
+    private NanoApiChecker(ApiListing listing, string? realCoreLibrary)
+    {
+        _listing = listing;
+        MetadataReference[] core = realCoreLibrary == null ? Array.Empty<MetadataReference>() : new[] { MetadataReference.CreateFromFile(realCoreLibrary) };
+
+        // With the real mscorlib, only the other assemblies are generated, compiled against it.
+        StubSource = realCoreLibrary == null ? StubGenerator.Generate(_listing) : StubGenerator.Generate(_listing, t => t.Assembly != "mscorlib");
         CSharpCompilation stubs = CSharpCompilation.Create(
             "nanoFramework.Reference",
             new[] { CSharpSyntaxTree.ParseText(StubSource, new CSharpParseOptions(LanguageVersion.CSharp12)) },
-            Array.Empty<MetadataReference>(),
+            core,
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Disable));
         using var ms = new MemoryStream();
         Microsoft.CodeAnalysis.Emit.EmitResult result = stubs.Emit(ms);
         StubErrors = result.Diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error).Select(d => d.ToString()).ToList();
         _stubs = MetadataReference.CreateFromImage(ms.ToArray());
+        _references = core.Append(_stubs).ToArray();
+        CoreLibrary = realCoreLibrary;
     }
+
+    /// <summary>
+    /// A checker whose mscorlib is nanoFramework's own assembly (<paramref name="mscorlib"/>, from the
+    /// nanoFramework.CoreLibrary package), and only the other assemblies are generated from the listings.
+    /// </summary>
+    public static NanoApiChecker WithRealCoreLibrary(string listingDirectory, string mscorlib) => new(ApiListing.Load(listingDirectory), mscorlib);
+
+    /// <summary>The real mscorlib compiled against, or null when it too comes from the listings.</summary>
+    public string? CoreLibrary { get; }
 
     /// <summary>The generated reference declarations.</summary>
     public string StubSource { get; }
@@ -57,7 +78,7 @@ public sealed class NanoApiChecker
         CSharpCompilation compilation = CSharpCompilation.Create(
             "DeviceCode",
             trees,
-            new[] { _stubs },
+            _references,
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Disable));
         foreach (Diagnostic d in compilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error))
         {

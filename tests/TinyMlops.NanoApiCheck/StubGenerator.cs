@@ -34,11 +34,14 @@ public static class StubGenerator
         "System.Int64", "System.UInt64", "System.Single", "System.Double", "System.Char", "System.IntPtr", "System.UIntPtr",
     };
 
-    public static string Generate(ApiListing listing)
+    public static string Generate(ApiListing listing) => Generate(listing, _ => true);
+
+    /// <summary>Declarations for the listed top-level types <paramref name="include"/> accepts (with their nested types).</summary>
+    public static string Generate(ApiListing listing, Func<ListedType, bool> include)
     {
         var sb = new StringBuilder();
         sb.AppendLine("#pragma warning disable");
-        foreach (IGrouping<string, ListedType> ns in listing.Types.Values.Where(t => t.DeclaringType == null).GroupBy(t => t.Namespace).OrderBy(g => g.Key, StringComparer.Ordinal))
+        foreach (IGrouping<string, ListedType> ns in listing.Types.Values.Where(t => t.DeclaringType == null && include(t)).GroupBy(t => t.Namespace).OrderBy(g => g.Key, StringComparer.Ordinal))
         {
             sb.Append("namespace ").Append(ns.Key).AppendLine(" {");
             foreach (ListedType t in ns.OrderBy(t => t.Id, StringComparer.Ordinal))
