@@ -71,14 +71,73 @@ namespace TinyMlops.Firmware.Core.Common
             WriteInt32(b, o + 4, (int)(v >> 32));
         }
 
-        /// <summary>Writes an IEEE-754 single.</summary>
+        /// <summary>Writes an IEEE-754 single, allocating nothing (BitConverter.GetBytes would allocate per value).</summary>
         public static void WriteSingle(byte[] b, int o, float v)
         {
-            byte[] t = System.BitConverter.GetBytes(v);
-            b[o] = t[0];
-            b[o + 1] = t[1];
-            b[o + 2] = t[2];
-            b[o + 3] = t[3];
+            WriteInt32(b, o, (int)SingleBits(v));
+        }
+
+        /// <summary>
+        /// The IEEE-754 bits of <paramref name="v"/>, worked out with exact float arithmetic (scaling by powers of two
+        /// never rounds) because nanoFramework has no allocation-free bit cast. Equal to .NET's
+        /// <c>BitConverter.SingleToUInt32Bits</c> for every value but NaN, which is written as the canonical quiet NaN.
+        /// </summary>
+        public static uint SingleBits(float v)
+        {
+            if (float.IsNaN(v))
+            {
+                return 0x7FC00000;
+            }
+
+            uint sign = 0;
+            if (v < 0f || (v == 0f && 1f / v < 0f))
+            {
+                sign = 0x80000000;
+                v = -v;
+            }
+
+            if (v == 0f)
+            {
+                return sign;
+            }
+
+            if (v > float.MaxValue)
+            {
+                return sign | 0x7F800000;
+            }
+
+            int exponent = 0;
+            float m = v;
+            while (m >= 65536f)
+            {
+                m *= 1.52587890625E-05f; // 2^-16
+                exponent += 16;
+            }
+
+            while (m >= 2f)
+            {
+                m *= 0.5f;
+                exponent++;
+            }
+
+            while (m < 1.52587890625E-05f && exponent - 16 >= -126)
+            {
+                m *= 65536f;
+                exponent -= 16;
+            }
+
+            while (m < 1f && exponent > -126)
+            {
+                m *= 2f;
+                exponent--;
+            }
+
+            if (m < 1f)
+            {
+                return sign | (uint)(m * 8388608f); // subnormal: v = m * 2^-126, mantissa = m * 2^23
+            }
+
+            return sign | ((uint)(exponent + 127) << 23) | (uint)((m - 1f) * 8388608f);
         }
     }
 }

@@ -109,6 +109,32 @@ namespace TinyMlops.Firmware.Core.Node
         public EventMessage BuildEvent(Int8Model model, uint sequence, long timestampMs)
         {
             EventMessage e = new EventMessage();
+            e.Features = new float[_featureVector.Length];
+            e.Samples = new short[3 * _x.Length];
+            FillEvent(e, model, sequence, timestampMs);
+            return e;
+        }
+
+        /// <summary>
+        /// An event message whose arrays fit this pipeline, to be filled by <see cref="FillEvent"/> again and again.
+        /// </summary>
+        public EventMessage NewEvent()
+        {
+            EventMessage e = new EventMessage();
+            e.Features = new float[_featureVector.Length];
+            e.Samples = new short[3 * _x.Length];
+            e.Axes = 3;
+            e.SampleRateHz = _sampleRateHz;
+            e.WindowLength = _x.Length;
+            return e;
+        }
+
+        /// <summary>
+        /// Fills <paramref name="e"/> (from <see cref="NewEvent"/>) with the window just evaluated as suspicious,
+        /// allocating nothing.
+        /// </summary>
+        public void FillEvent(EventMessage e, Int8Model model, uint sequence, long timestampMs)
+        {
             e.Sequence = sequence;
             e.TimestampMs = timestampMs;
             e.ModelId = model.Header.ModelId;
@@ -118,10 +144,9 @@ namespace TinyMlops.Firmware.Core.Node
             e.RealScore = model.RealScore;
             e.SampleRateHz = _sampleRateHz;
             e.WindowLength = _x.Length;
-            e.Features = (float[])_featureVector.Clone();
-            e.Samples = new short[3 * _x.Length];
+            e.Axes = 3;
+            System.Array.Copy(_featureVector, 0, e.Features, 0, _featureVector.Length);
             e.SampleScale = WireCodec.QuantizeSamples(_x, _y, _z, e.Samples);
-            return e;
         }
     }
 }

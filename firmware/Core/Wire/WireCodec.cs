@@ -49,6 +49,26 @@ namespace TinyMlops.Firmware.Core.Wire
         /// <exception cref="WireFormatException">A field does not fit the format (too long, out of range).</exception>
         public static byte[] Encode(WireMessage message)
         {
+            byte[] b = new byte[FrameSize(message)];
+            EncodeInto(message, b, 0);
+            return b;
+        }
+
+        /// <summary>Bytes the frame of <paramref name="message"/> takes.</summary>
+        /// <exception cref="WireFormatException">A field does not fit the format.</exception>
+        public static int FrameSize(WireMessage message)
+        {
+            return HeaderSize + PayloadSize(message) + TrailerSize;
+        }
+
+        /// <summary>
+        /// Encodes <paramref name="message"/> into <paramref name="buffer"/> at <paramref name="at"/> and returns the
+        /// frame's length. Allocates nothing for telemetry, event and OTA status messages, so a node encodes into one
+        /// buffer it allocated at start.
+        /// </summary>
+        /// <exception cref="WireFormatException">A field does not fit the format, or the buffer is too small.</exception>
+        public static int EncodeInto(WireMessage message, byte[] buffer, int at)
+        {
             int type = message.Type;
             int payload = PayloadSize(message);
             if (payload > MaxPayload)
@@ -61,14 +81,20 @@ namespace TinyMlops.Firmware.Core.Wire
                 throw new WireFormatException(WireError.BadField, "timestamp is outside 0 .. year 9999");
             }
 
-            byte[] b = new byte[HeaderSize + payload + TrailerSize];
-            b[0] = Version;
-            b[1] = (byte)type;
-            LittleEndian.WriteUInt16(b, 2, payload);
-            LittleEndian.WriteUInt32(b, 4, message.Boot);
-            LittleEndian.WriteUInt32(b, 8, message.Sequence);
-            LittleEndian.WriteInt64(b, 12, message.TimestampMs);
-            int o = HeaderSize;
+            int total = HeaderSize + payload + TrailerSize;
+            if (buffer == null || at < 0 || at > buffer.Length - total)
+            {
+                throw new WireFormatException(WireError.TooLarge, "the frame needs " + total + " bytes of buffer");
+            }
+
+            byte[] b = buffer;
+            b[at] = Version;
+            b[at + 1] = (byte)type;
+            LittleEndian.WriteUInt16(b, at + 2, payload);
+            LittleEndian.WriteUInt32(b, at + 4, message.Boot);
+            LittleEndian.WriteUInt32(b, at + 8, message.Sequence);
+            LittleEndian.WriteInt64(b, at + 12, message.TimestampMs);
+            int o = at + HeaderSize;
             if (type == MessageType.Telemetry)
             {
                 TelemetryMessage t = (TelemetryMessage)message;
@@ -150,9 +176,9 @@ namespace TinyMlops.Firmware.Core.Wire
                 LittleEndian.WriteUInt32(b, o + 12, s.InstalledSequence);
             }
 
-            int end = HeaderSize + payload;
-            LittleEndian.WriteUInt32(b, end, Crc32.Compute(b, 0, end));
-            return b;
+            int end = at + HeaderSize + payload;
+            LittleEndian.WriteUInt32(b, end, Crc32.Compute(b, at, HeaderSize + payload));
+            return total;
         }
 
         /// <summary>
