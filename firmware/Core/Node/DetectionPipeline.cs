@@ -27,6 +27,9 @@ namespace TinyMlops.Firmware.Core.Node
         private readonly float[] _x;
         private readonly float[] _y;
         private readonly float[] _z;
+        private float[] _wx;
+        private float[] _wy;
+        private float[] _wz;
         private readonly float[] _featureVector;
         private readonly int _sampleRateHz;
         private int _count;
@@ -38,6 +41,9 @@ namespace TinyMlops.Firmware.Core.Node
             _x = new float[windowLength];
             _y = new float[windowLength];
             _z = new float[windowLength];
+            _wx = _x;
+            _wy = _y;
+            _wz = _z;
             _featureVector = new float[_features.FeatureCount];
             _sampleRateHz = sampleRateHz;
         }
@@ -77,13 +83,25 @@ namespace TinyMlops.Firmware.Core.Node
         public int Evaluate(Int8Model? model)
         {
             _count = 0;
+            return Evaluate(model, _x, _y, _z);
+        }
+
+        /// <summary>
+        /// Evaluates a window held elsewhere (a <see cref="WindowCapture"/> buffer, of this pipeline's length);
+        /// <see cref="FillEvent"/> then reads its samples.
+        /// </summary>
+        public int Evaluate(Int8Model? model, float[] x, float[] y, float[] z)
+        {
+            _wx = x;
+            _wy = y;
+            _wz = z;
             if (model == null || model.Header.InputLength != _featureVector.Length)
             {
                 Dropped++;
                 return ResultNoModel;
             }
 
-            if (_features.Compute(_x, _y, _z, _featureVector) != FeatureExtractor.StatusOk)
+            if (_features.Compute(x, y, z, _featureVector) != FeatureExtractor.StatusOk)
             {
                 Dropped++;
                 return ResultBadSamples;
@@ -146,7 +164,7 @@ namespace TinyMlops.Firmware.Core.Node
             e.WindowLength = _x.Length;
             e.Axes = 3;
             System.Array.Copy(_featureVector, 0, e.Features, 0, _featureVector.Length);
-            e.SampleScale = WireCodec.QuantizeSamples(_x, _y, _z, e.Samples);
+            e.SampleScale = WireCodec.QuantizeSamples(_wx, _wy, _wz, e.Samples);
         }
     }
 }
