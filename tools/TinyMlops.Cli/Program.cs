@@ -186,18 +186,6 @@ public sealed class Options
         return o;
     }
 
-    /// <summary>Values from <c>name → value</c> pairs (tests and callers inside the CLI).</summary>
-    public static Options Of(params (string Name, string Value)[] values)
-    {
-        var o = new Options();
-        foreach ((string name, string value) in values)
-        {
-            o._values[name] = value;
-        }
-
-        return o;
-    }
-
     /// <summary>The value of <c>--name</c>, or null.</summary>
     public string? Get(string name) => _values.TryGetValue(name, out string? v) ? v : null;
 

@@ -300,8 +300,11 @@ public sealed class GatewayStore : IAsyncDisposable
         UpdateEach(refused, "UPDATE events SET uplink_error=$r WHERE id=$id;", (c, r) =>
         {
             c.Parameters.AddWithValue("$id", r.Id);
-            c.Parameters.AddWithValue("$r", r.Reason.Length <= 500 ? r.Reason : r.Reason[..500]);
+            c.Parameters.AddWithValue("$r", Clip(r.Reason));
         });
+
+    // Reasons come from the trainer or from exceptions: keep the stored text bounded.
+    private static string Clip(string text) => text.Length <= 500 ? text : text[..500];
 
     // One recomputable transaction running sql once per item.
     private void UpdateEach<T>(IEnumerable<T> items, string sql, Action<SqliteCommand, T> bind)
@@ -339,7 +342,7 @@ public sealed class GatewayStore : IAsyncDisposable
             c.Transaction = t;
             c.Parameters.AddWithValue("$id", id);
             c.Parameters.AddWithValue("$reason", reason);
-            c.Parameters.AddWithValue("$detail", detail.Length <= 500 ? detail : detail[..500]);
+            c.Parameters.AddWithValue("$detail", Clip(detail));
             c.Parameters.AddWithValue("$now", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
             moved = c.ExecuteNonQuery();
             t.Commit();

@@ -70,26 +70,22 @@ public sealed class VerificationWorker(
     }
 
     /// <summary>Re-queues what was stored but not verified (after a restart); quarantines rows whose frame no longer decodes.</summary>
-    public int RequeueStored()
+    private void RequeueStored()
     {
-        int queued = 0;
         foreach (StoredEvent e in store.PendingVerification(int.MaxValue))
         {
-            if (Decode(e, "verification") is EventMessage m)
+            if (Decode(e) is EventMessage m)
             {
                 intake.Requeue(new PendingEvent(e, m, System.Diagnostics.Stopwatch.GetTimestamp()));
-                queued++;
             }
         }
-
-        return queued;
     }
 
     /// <summary>
     /// The stored frame of <paramref name="e"/> decoded as an event, or null after quarantining the row (a flipped
     /// bit on the SD card, a row written by something else): one bad row must not stop the queue behind it.
     /// </summary>
-    private EventMessage? Decode(StoredEvent e, string stage)
+    private EventMessage? Decode(StoredEvent e)
     {
         try
         {
@@ -98,11 +94,11 @@ public sealed class VerificationWorker(
                 return m;
             }
 
-            QuarantineRow(store, metrics, log, e.Id, "not_an_event", $"stored frame is not an event ({stage})");
+            QuarantineRow(store, metrics, log, e.Id, "not_an_event", "stored frame is not an event");
         }
         catch (WireFormatException x)
         {
-            QuarantineRow(store, metrics, log, e.Id, "undecodable_frame", $"{stage}: {x.Message}");
+            QuarantineRow(store, metrics, log, e.Id, "undecodable_frame", x.Message);
         }
 
         return null;
