@@ -16,8 +16,11 @@ public sealed record BoardMemory
     /// <summary>Flash (or disk) bytes for one model slot.</summary>
     public int ModelFlashBytes { get; init; }
 
-    /// <summary>RAM a model may use (blob in RAM + activations).</summary>
+    /// <summary>RAM a model may hold: blob, activations and decoded tables (the core's <c>Int8Model.RamBytes</c>).</summary>
     public int ModelRamBytes { get; init; }
+
+    /// <summary>RAM the whole detection pipeline may hold, model included (sensor nodes; <c>PipelineBudget</c>).</summary>
+    public int PipelineRamBytes { get; init; }
 
     /// <summary>Largest contiguous block the managed heap can give after start-up.</summary>
     public int LargestBlockBytes { get; init; }
@@ -40,9 +43,19 @@ public sealed record BoardSampling
 
     /// <summary>Full-scale range in g.</summary>
     public int RangeG { get; init; }
+}
 
-    /// <summary>Integer multiply-accumulates per second the board sustains in the interpreter (for the budget check).</summary>
-    public long MacsPerSecond { get; init; }
+/// <summary>
+/// How fast the board's nanoFramework interpreter runs the core: the device time of one iteration of a plain int8
+/// multiply-accumulate loop, the unit every per-window cost is counted in (docs/interpreter-cost.md).
+/// </summary>
+public sealed record BoardInterpreter
+{
+    /// <summary>Nanoseconds one MAC-loop iteration takes on this board, taken at the slow end of the calibration.</summary>
+    public int MacNanoseconds { get; init; }
+
+    /// <summary>Where the figure comes from.</summary>
+    public string Basis { get; init; } = "";
 }
 
 /// <summary>Bus wiring of the sensor.</summary>
@@ -84,6 +97,9 @@ public sealed record BoardProfile
 
     /// <summary>Sampling (sensor nodes only).</summary>
     public BoardSampling? Sampling { get; init; }
+
+    /// <summary>Interpreter speed (sensor nodes only).</summary>
+    public BoardInterpreter? Interpreter { get; init; }
 
     /// <summary>Sensor bus (sensor nodes only).</summary>
     public BoardBus? SensorBus { get; init; }
@@ -261,10 +277,15 @@ public sealed record BoardProfile
                     e.Add($"rangeG {Sampling.RangeG} must be 2, 4, 8 or 16");
                 }
 
-                if (Sampling.MacsPerSecond <= 0)
+                if (Memory.PipelineRamBytes <= Memory.ModelRamBytes || Memory.PipelineRamBytes > Memory.TotalRamBytes)
                 {
-                    e.Add("macsPerSecond must be positive");
+                    e.Add($"pipelineRamBytes {Memory.PipelineRamBytes} must exceed modelRamBytes and fit in totalRamBytes");
                 }
+            }
+
+            if (Interpreter == null || Interpreter.MacNanoseconds <= 0)
+            {
+                e.Add("a sensor node needs interpreter.macNanoseconds (the device time of one MAC unit, docs/interpreter-cost.md)");
             }
 
             if (SensorBus == null)

@@ -25,6 +25,32 @@ public class ChecksumTests
         Assert.Equal(Crc32.Compute(data, 0, data.Length), Crc32.Finish(running));
     }
 
+    /// <summary>The sliced CRC against a bit-at-a-time one, for every length and alignment around the 4-byte step.</summary>
+    [Fact]
+    public void Crc32_sliced_by_four_equals_the_bitwise_definition()
+    {
+        var rng = new Random(3);
+        var data = new byte[300];
+        rng.NextBytes(data);
+        for (int offset = 0; offset < 5; offset++)
+        {
+            for (int count = 0; count <= 70; count++)
+            {
+                uint c = 0xFFFFFFFFu;
+                for (int i = offset; i < offset + count; i++)
+                {
+                    c ^= data[i];
+                    for (int k = 0; k < 8; k++)
+                    {
+                        c = (c & 1) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+                    }
+                }
+
+                Assert.Equal(c ^ 0xFFFFFFFFu, Crc32.Compute(data, offset, count));
+            }
+        }
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(1)]

@@ -74,6 +74,72 @@ public class FeatureTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// The interpreter-shaped path (three axes per pass, fused first stages, paired split) against the documented
+    /// formulas evaluated in double with a direct DFT, for every window length class the boards use and beyond.
+    /// </summary>
+    [Theory]
+    [InlineData(16, 4)]
+    [InlineData(64, 8)]
+    [InlineData(256, 8)]
+    [InlineData(512, 8)]
+    [InlineData(1024, 16)]
+    [InlineData(2048, 7)]
+    public void Features_match_the_formulas_evaluated_in_double(int n, int bands)
+    {
+        var rng = new Random(n + bands);
+        float[][] axes = Enumerable.Range(0, 3).Select(a => Enumerable.Range(0, n).Select(i => (float)((a == 2 ? 1.0 : 0.0) + (0.4 * Math.Sin(2 * Math.PI * (3 + (a * 5)) * i / n)) + (0.1 * (rng.NextDouble() - 0.5)))).ToArray()).ToArray();
+        var fx = new FeatureExtractor(n, bands, SystemFloatMath.Instance);
+        var f = new float[fx.FeatureCount];
+        Assert.Equal(FeatureExtractor.StatusOk, fx.Compute(axes[0], axes[1], axes[2], f));
+        for (int a = 0; a < 3; a++)
+        {
+            double[] reference = ReferenceFeatures(axes[a], bands);
+            for (int i = 0; i < reference.Length; i++)
+            {
+                double got = f[(a * (4 + bands)) + i];
+                if (i < 4)
+                {
+                    Assert.True(Math.Abs(got - reference[i]) <= 1e-5 * Math.Abs(reference[i]), $"axis {a} statistic {i}: {got} vs {reference[i]}");
+                }
+                else
+                {
+                    Assert.True(Math.Abs(got - reference[i]) <= 1e-4, $"axis {a} band {i - 4}: {got} vs {reference[i]}");
+                }
+            }
+        }
+    }
+
+    private static double[] ReferenceFeatures(float[] s, int bands)
+    {
+        int n = s.Length;
+        double mean = s.Average(v => (double)v);
+        double[] d = s.Select(v => v - mean).ToArray();
+        double m2 = d.Sum(v => v * v) / n, m4 = d.Sum(v => v * v * v * v) / n, peak = d.Max(Math.Abs), rms = Math.Sqrt(m2);
+        double[] w = Enumerable.Range(0, n).Select(i => 0.5 - (0.5 * Math.Cos(2 * Math.PI * i / n))).ToArray();
+        double scale = 2.0 / (n * w.Sum(v => v * v));
+        var result = new List<double> { rms, peak, peak / rms, m4 / (m2 * m2) };
+        for (int b = 0; b < bands; b++)
+        {
+            double e = 0;
+            for (int k = 1 + (b * (n / 2) / bands); k < 1 + ((b + 1) * (n / 2) / bands); k++)
+            {
+                double re = 0, im = 0;
+                for (int i = 0; i < n; i++)
+                {
+                    re += d[i] * w[i] * Math.Cos(2 * Math.PI * k * i / n);
+                    im -= d[i] * w[i] * Math.Sin(2 * Math.PI * k * i / n);
+                }
+
+                e += (k == n / 2 ? 0.5 : 1.0) * ((re * re) + (im * im));
+            }
+
+            result.Add(Math.Log10((e * scale) + FeatureExtractor.EnergyFloor));
+        }
+
+        return result.ToArray();
+    }
+
+    /// <summary>
     /// The ESP32 firmware evaluates System.Math at float precision. Emulate that (float functions, each result
     /// pushed one ulp off in a data-dependent direction) and bound the feature difference on every window of the
     /// shipped fan recording: the tolerance docs/features.md states.

@@ -115,15 +115,17 @@ public class TrainingTests(AdiTraining adi) : IClassFixture<AdiTraining>
     public void A_model_that_does_not_fit_is_refused_saying_by_how_much()
     {
         BoardProfile board = BoardProfile.Load("esp32-wroom-32");
-        BoardProfile tiny = board with { Memory = board.Memory with { ModelFlashBytes = 1000, ModelRamBytes = 2000 }, Sampling = board.Sampling! with { MacsPerSecond = 1000 } };
+        BoardProfile tiny = board with { Memory = board.Memory with { ModelFlashBytes = 1000, ModelRamBytes = 2000 }, Interpreter = board.Interpreter! with { MacNanoseconds = 1000000 } };
         byte[] blob = File.ReadAllBytes(Path.Combine(adi.Output, "detector.tmlm"));
         Int8Model model = Int8Model.Load(blob, 1, 0);
         string message = Assert.Throws<BudgetException>(() => TrainingRun.CheckBudget(tiny, blob, model)).Message;
         Assert.Contains($"({blob.Length - 1000} B over)", message);
-        Assert.Contains("RAM", message);
-        Assert.Contains("MACs/s", message);
+        Assert.Contains($"the model needs {model.RamBytes} B of RAM, the board grants 2000 B ({model.RamBytes - 2000} B over)", message);
+        Assert.Contains("cannot keep up", message);
         Budget ok = TrainingRun.CheckBudget(board, blob, model);
-        Assert.True(ok.RamBytes > blob.Length);
+        Assert.Equal(model.RamBytes, ok.ModelRamBytes);
+        Assert.True(ok.PipelineRamBytes > ok.ModelRamBytes + (24 * 512)); // at least the two capture buffers besides the model
+        Assert.InRange(ok.ComputeShare, 0.01, 1.0);
     }
 
     [Fact]

@@ -47,6 +47,12 @@ public static class Commands
             BenchCommand.Run,
             Count("--iterations", "invocations per model (default 20000)")));
 
+        root.Subcommands.Add(Make("bench-interp", "Per-window cost of the node pipeline on each sensor board under an IL interpreter (Mono, a proxy for nanoFramework's), against its window period.",
+            InterpBenchCommand.Run,
+            Count("--ms", "time per measurement in ms (default 300)"),
+            Count("--rank", "PCA rank of the detector shape (default 8)"),
+            Text("--out", "output folder (default out/bench-interp)")));
+
         root.Subcommands.Add(Make("bench-gateway", "Gateway figures: verification vs bare ONNX Runtime, node publish -> verdict latency under load, memory over time.",
             GatewayBenchCommand.Run,
             Number("--minutes", "length of the load run (default 10)"),

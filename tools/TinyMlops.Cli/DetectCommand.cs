@@ -9,6 +9,7 @@ using TinyMlops.Firmware.Core.Features;
 using TinyMlops.Firmware.Core.Models;
 using TinyMlops.Firmware.Core.Node;
 using TinyMlops.Quantization;
+using TinyMlops.Trainer;
 using TinyMlops.Trainer.Data;
 
 namespace TinyMlops.Cli;
@@ -86,16 +87,25 @@ public static class DetectCommand
     {
         QuantizedModel q = PostTrainingQuantizer.Quantize(detector, calibration, modelId: name == "kmeans" ? 1u : 2u, modelVersion: 1, board.BoardClass);
         byte[] blob = q.ToBlob();
-        Int8Model model = Int8Model.Load(blob, board.BoardClass, board.Memory.ModelRamBytes);
-        if (blob.Length > board.Memory.ModelFlashBytes)
+        Int8Model model = Int8Model.Load(blob, board.BoardClass, 0);
+        Budget budget;
+        try
         {
-            throw new InvalidDataException($"model of {blob.Length} B exceeds the {board.Memory.ModelFlashBytes} B slot of {board.Name} by {blob.Length - board.Memory.ModelFlashBytes} B");
+            // The node's own check: this model in the board's pipeline (its window, rate, interpreter and RAM).
+            budget = TrainingRun.CheckBudget(board, blob, model);
+        }
+        catch (BudgetException e)
+        {
+            Console.Error.WriteLine($"refused ({name}): {e.Message}");
+            exit = 3;
+            return new { name, refused = e.Message };
         }
 
         File.WriteAllBytes(Path.Combine(outDir, name + ".tmlm"), blob);
         Console.WriteLine();
         Console.WriteLine($"== {name}: {description}");
-        Console.WriteLine($"int8 model: {blob.Length} B ({q.ParameterBytes} B parameters), {model.WorkingBytes} B working memory, {model.Macs} MACs per window");
+        Console.WriteLine($"int8 model: {blob.Length} B ({q.ParameterBytes} B parameters), {model.RamBytes} B of RAM, {model.Macs} MACs per window");
+        Console.WriteLine($"on {board.Name}: {budget.ComputeMs:F0} ms of compute per {budget.PeriodMs:F0} ms window ({budget.ComputeShare * 100:F0} % at the board's interpreter speed, target {PipelineBudget.MaxComputeShare * 100:F0} %), pipeline RAM {budget.PipelineRamBytes}/{budget.PipelineRamLimit} B");
         Console.WriteLine("condition (held out)      recordings  windows  flagged  flagged%  int8=float%");
         var pipeline = new DetectionPipeline(Window, bands, 1000, SystemFloatMath.Instance);
         var rows = new List<object>();

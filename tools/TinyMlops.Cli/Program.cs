@@ -123,7 +123,7 @@ public static class Program
             return Failure(a.InnerExceptions[0]);
         }
 
-        return e is BoardProfileException or IOException or InvalidDataException or ArgumentException or FormatException or UnauthorizedAccessException
+        return e is CliException or BoardProfileException or IOException or InvalidDataException or ArgumentException or FormatException or UnauthorizedAccessException
             ? e : null;
     }
 
@@ -157,6 +157,9 @@ public static class Program
 
 /// <summary>Bad command-line use that only the command itself can see (a board that is not a sensor node, …).</summary>
 public sealed class UsageException(string message) : Exception(message);
+
+/// <summary>A command could not do its work for a reason the user can act on (exit 1, one line).</summary>
+public sealed class CliException(string message) : Exception(message);
 
 /// <summary>A command's option values as given on the command line (already parsed and checked by System.CommandLine).</summary>
 public sealed class Options

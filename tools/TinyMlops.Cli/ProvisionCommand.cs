@@ -79,6 +79,8 @@ public static class ProvisionCommand
 
         Line(sb, "model.flash", board.Memory.ModelFlashBytes.ToString());
         Line(sb, "model.ram", board.Memory.ModelRamBytes.ToString());
+        Line(sb, "pipeline.ram", board.Memory.PipelineRamBytes.ToString());
+        Line(sb, "interp.macns", (board.Interpreter?.MacNanoseconds ?? 0).ToString());
         string text = sb.ToString();
         try
         {

@@ -1,11 +1,16 @@
 using System.Globalization;
 using System.Linq;
 using System.Text;
+using TinyMlops.Firmware.Core.Node;
 
 namespace TinyMlops.Trainer;
 
-/// <summary>What the detector costs on its board against what the board grants.</summary>
-public sealed record Budget(int FlashBytes, int FlashLimit, int RamBytes, int RamLimit, int LargestBlockBytes, int LargestBlockLimit, double MacsPerSecond, long MacsPerSecondLimit);
+/// <summary>
+/// The detector against its board, from the node's own PipelineBudget: slot and model RAM, the whole pipeline's RAM,
+/// and the per-window cost in MAC units (capture, features, model, event) with its device time against the period.
+/// </summary>
+public sealed record Budget(int FlashBytes, int FlashLimit, int ModelRamBytes, int ModelRamLimit, int PipelineRamBytes, int PipelineRamLimit, int LargestBlockBytes, int LargestBlockLimit,
+    long CaptureUnits, long FeatureUnits, long ModelUnits, long EncodeUnits, double ComputeMs, double PeriodMs, double ComputeShare);
 
 /// <summary>The data a model was trained on.</summary>
 public sealed record DatasetCard(string Format, string ContentHash, int Recordings, int Windows, string[] Assumptions, string[] TrainGroups, string[] ValidationGroups, string[] TestGroups, int TrainWindows, int ValidationWindows, int TestWindows);
@@ -76,7 +81,8 @@ public sealed class ModelCard
         sb.Append(c, $"\nint8: {Detector.Int8Calibration}. ROC-AUC drop {Detector.RocAucDrop:F4}; int8 and float decisions agree on {Detector.DecisionAgreement:P2} of test windows.\n\n");
         Budget b = Detector.Budget;
         sb.Append(c, $"Size: {Detector.ModelBytes} B blob ({Detector.ParameterBytes} B parameters), {Detector.WorkingBytes} B working memory, {Detector.Macs} MACs per window.\n");
-        sb.Append(c, $"Budget: flash {b.FlashBytes}/{b.FlashLimit} B, RAM {b.RamBytes}/{b.RamLimit} B, largest block {b.LargestBlockBytes}/{b.LargestBlockLimit} B, {b.MacsPerSecond:F0}/{b.MacsPerSecondLimit} MACs/s.\n\n");
+        sb.Append(c, $"Budget: flash {b.FlashBytes}/{b.FlashLimit} B, model RAM {b.ModelRamBytes}/{b.ModelRamLimit} B, pipeline RAM {b.PipelineRamBytes}/{b.PipelineRamLimit} B, largest block {b.LargestBlockBytes}/{b.LargestBlockLimit} B; ");
+        sb.Append(c, $"per window {b.CaptureUnits + b.FeatureUnits + b.ModelUnits + b.EncodeUnits} MAC units (capture {b.CaptureUnits}, features {b.FeatureUnits}, model {b.ModelUnits}, event {b.EncodeUnits}) = {b.ComputeMs:F0} ms of a {b.PeriodMs:F0} ms period ({b.ComputeShare * 100:F0} %, target {PipelineBudget.MaxComputeShare * 100:F0} %).\n\n");
         sb.Append(c, $"## Verifier (gateway)\n\n{Verifier.Kind}; {Verifier.OnnxBytes} B ONNX; ONNX Runtime vs trained model: max |Δp| = {Verifier.OnnxParityMaxAbs:E2}.\n\n");
         sb.Append(c, $"Macro-F1 {Verifier.Float.MacroF1:F3} (float), {Verifier.Int8.MacroF1:F3} (int8 QDQ, {Verifier.Int8OnnxBytes} B): drop {Verifier.MacroF1DropPoints:F2} points ({Verifier.Int8Method}); int8 and float classes agree on {Verifier.Int8Agreement:P2} of test windows; accuracy {Verifier.Float.Accuracy:P1} / {Verifier.Int8.Accuracy:P1}.\n\nAs a fault / healthy decision (P(fault) = 1 − P(healthy)):\n\n");
         sb.Append("| | ROC-AUC | precision | recall | F1 | false-alarm rate | TP | FP | TN | FN |\n|---|---|---|---|---|---|---|---|---|---|\n");

@@ -10,6 +10,7 @@ using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using TinyMlops.Boards;
 using TinyMlops.Firmware.Core.Models;
+using TinyMlops.Firmware.Core.Node;
 using TinyMlops.Quantization;
 using TinyMlops.Trainer.Data;
 using TinyMlops.Trainer.Models;
@@ -278,24 +279,20 @@ public static class TrainingRun
         return Enumerable.Range(0, rows.Length).Select(i => flat.AsSpan(i * classes, classes).ToArray()).ToArray();
     }
 
-    /// <summary>Checks a detector against the board; throws <see cref="BudgetException"/> saying by how much it misses.</summary>
+    /// <summary>
+    /// Checks a detector against the board with the node's own <see cref="PipelineBudget"/> (the check the node runs
+    /// before it uses a model), plus the slot and the largest heap block; throws <see cref="BudgetException"/> saying
+    /// by how much it misses.
+    /// </summary>
     public static Budget CheckBudget(BoardProfile board, byte[] blob, Int8Model model)
     {
-        // The node's DetectionPipeline evaluates back-to-back windows: one inference per window length of samples.
-        int hop = board.Sampling!.WindowLength;
-        // On the device the blob stays in RAM (int8 weights are read from it), plus decoded tables and activations.
-        int ram = blob.Length + model.WorkingBytes + model.TableBytes;
-        double windowsPerSecond = board.Sampling.SampleRateHz / (double)hop;
-        double macsPerSecond = model.Macs * windowsPerSecond;
+        BoardSampling sampling = board.Sampling ?? throw new ArgumentException($"board '{board.Name}' is a gateway; a detector needs a sensor-node board");
+        var budget = new PipelineBudget(sampling.WindowLength, sampling.Bands, sampling.SampleRateHz, board.Interpreter?.MacNanoseconds ?? 0, board.Memory.ModelRamBytes, board.Memory.PipelineRamBytes);
+        PipelineCost cost = budget.Estimate(model.Macs, model.RamBytes);
         var problems = new List<string>();
         if (blob.Length > board.Memory.ModelFlashBytes)
         {
             problems.Add($"model is {blob.Length} B, the {board.Name} slot holds {board.Memory.ModelFlashBytes} B ({blob.Length - board.Memory.ModelFlashBytes} B over)");
-        }
-
-        if (ram > board.Memory.ModelRamBytes)
-        {
-            problems.Add($"model needs {ram} B of RAM, {board.Name} grants {board.Memory.ModelRamBytes} B ({ram - board.Memory.ModelRamBytes} B over)");
         }
 
         if (blob.Length > board.Memory.LargestBlockBytes)
@@ -303,9 +300,9 @@ public static class TrainingRun
             problems.Add($"the blob needs one {blob.Length} B block, the largest on {board.Name} is {board.Memory.LargestBlockBytes} B ({blob.Length - board.Memory.LargestBlockBytes} B over)");
         }
 
-        if (macsPerSecond > board.Sampling.MacsPerSecond)
+        if (cost.Problems != null)
         {
-            problems.Add($"{macsPerSecond:F0} MACs/s at {windowsPerSecond:F1} windows/s exceed the {board.Sampling.MacsPerSecond} MACs/s of {board.Name} ({macsPerSecond / board.Sampling.MacsPerSecond:F2}x)");
+            problems.AddRange(cost.Problems.Split("; "));
         }
 
         if (problems.Count > 0)
@@ -313,6 +310,7 @@ public static class TrainingRun
             throw new BudgetException($"the detector does not fit {board.Name}:\n  - " + string.Join("\n  - ", problems));
         }
 
-        return new Budget(blob.Length, board.Memory.ModelFlashBytes, ram, board.Memory.ModelRamBytes, blob.Length, board.Memory.LargestBlockBytes, macsPerSecond, board.Sampling.MacsPerSecond);
+        return new Budget(blob.Length, board.Memory.ModelFlashBytes, cost.ModelRamBytes, cost.ModelRamLimit, cost.PipelineRamBytes, cost.PipelineRamLimit, blob.Length, board.Memory.LargestBlockBytes,
+            cost.CaptureUnits, cost.FeatureUnits, cost.ModelUnits, cost.EncodeUnits, cost.ComputeMicros / 1000.0, cost.PeriodMicros / 1000.0, cost.ComputeShare);
     }
 }

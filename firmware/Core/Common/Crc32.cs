@@ -8,13 +8,15 @@ namespace TinyMlops.Firmware.Core.Common
     {
         private static uint[]? s_table;
 
+        // Slicing by 4 (Intel's method): four 256-entry tables, T[j][n] = CRC of byte n followed by j zero bytes, so
+        // four bytes cost four lookups and one loop iteration; on an interpreter about half the byte-wise cost.
         private static uint[] Table
         {
             get
             {
                 if (s_table == null)
                 {
-                    uint[] t = new uint[256];
+                    uint[] t = new uint[4 * 256];
                     for (uint n = 0; n < 256; n++)
                     {
                         uint c = n;
@@ -24,6 +26,15 @@ namespace TinyMlops.Firmware.Core.Common
                         }
 
                         t[n] = c;
+                    }
+
+                    for (int n = 0; n < 256; n++)
+                    {
+                        for (int j = 1; j < 4; j++)
+                        {
+                            uint prev = t[((j - 1) * 256) + n];
+                            t[(j * 256) + n] = t[prev & 0xFF] ^ (prev >> 8);
+                        }
                     }
 
                     s_table = t;
@@ -56,7 +67,15 @@ namespace TinyMlops.Firmware.Core.Common
             uint[] t = Table;
             uint c = running;
             int end = offset + count;
-            for (int i = offset; i < end; i++)
+            int i = offset;
+            int words = end - 3;
+            for (; i < words; i += 4)
+            {
+                c ^= (uint)(data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24));
+                c = t[768 + (int)(c & 0xFF)] ^ t[512 + (int)((c >> 8) & 0xFF)] ^ t[256 + (int)((c >> 16) & 0xFF)] ^ t[(int)(c >> 24)];
+            }
+
+            for (; i < end; i++)
             {
                 c = t[(c ^ data[i]) & 0xFF] ^ (c >> 8);
             }

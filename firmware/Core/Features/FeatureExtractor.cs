@@ -28,12 +28,12 @@ namespace TinyMlops.Firmware.Core.Features
         private readonly int _n;
         private readonly int _bands;
         private readonly IFloatMath _math;
-        private readonly RealFft _fft;
+        private readonly TriaxialFft _fft;
         private readonly float[] _hann;
         private readonly float _powerScale;
         private readonly int[] _bandStart;   // first bin of each band; _bandStart[_bands] = one past the last bin
-        private readonly float[] _work;
         private readonly float[] _power;
+        private readonly float[] _moments = new float[9]; // per axis: m2, m4, peak
 
         /// <summary>
         /// <paramref name="windowLength"/>: samples per axis (a power of two, 16..8192);
@@ -54,7 +54,7 @@ namespace TinyMlops.Firmware.Core.Features
             _n = windowLength;
             _bands = bandCount;
             _math = math;
-            _fft = new RealFft(windowLength, math);
+            _fft = new TriaxialFft(windowLength, math);
             _hann = new float[windowLength];
             float sumSquares = 0f;
             for (int i = 0; i < windowLength; i++)
@@ -75,8 +75,14 @@ namespace TinyMlops.Firmware.Core.Features
                 _bandStart[b] = 1 + (b * halfBins / bandCount);
             }
 
-            _work = new float[windowLength];
             _power = new float[halfBins + 1];
+        }
+
+        /// <summary>Bytes of tables and buffers an extractor for <paramref name="windowLength"/> samples holds.</summary>
+        public static int WorkingBytesFor(int windowLength, int bandCount)
+        {
+            // Hann window and power spectrum (floats), band starts (ints), moments, plus the transform's own.
+            return (4 * windowLength) + (4 * ((windowLength / 2) + 1)) + (4 * (bandCount + 1)) + (4 * 9) + TriaxialFft.WorkingBytesFor(windowLength);
         }
 
         /// <summary>Samples per axis in one window.</summary>
@@ -115,85 +121,170 @@ namespace TinyMlops.Firmware.Core.Features
                 return StatusWrongLength;
             }
 
-            if (!AllFinite(x) || !AllFinite(y) || !AllFinite(z))
+            // Pass 1: the three sums. A NaN or infinite sample makes its axis's sum non-finite, so this pass is also
+            // the finiteness check; a finite window whose sum overflows (|x| > 1e34 g) has no finite features either.
+            int n = _n;
+            float sx = 0f;
+            float sy = 0f;
+            float sz = 0f;
+            for (int i = 0; i < n; i += 2)
+            {
+                sx += x[i];
+                sx += x[i + 1];
+                sy += y[i];
+                sy += y[i + 1];
+                sz += z[i];
+                sz += z[i + 1];
+            }
+
+            if (sx - sx != 0f || sy - sy != 0f || sz - sz != 0f)
             {
                 return StatusNonFiniteSample;
             }
 
+            Pack(x, y, z, sx / n, sy / n, sz / n);
+            _fft.Transform();
             int per = StatsPerAxis + _bands;
-            ComputeAxis(x, features, 0);
-            ComputeAxis(y, features, per);
-            ComputeAxis(z, features, 2 * per);
+            Finish(0, features, 0);
+            Finish(1, features, per);
+            Finish(2, features, 2 * per);
             return StatusOk;
         }
 
-        private static bool AllFinite(float[] a)
+        /// <summary>
+        /// Pass 2: deviations from the mean, their moments and peak, and the Hann-windowed deviations written straight
+        /// into the transform's packed, bit-reversed input; two samples of each axis per iteration.
+        /// </summary>
+        private void Pack(float[] x, float[] y, float[] z, float mx, float my, float mz)
         {
-            for (int i = 0; i < a.Length; i++)
+            int half = _n / 2;
+            int[] rev = _fft.BitReverse;
+            float[] w = _hann;
+            float[] rx = _fft.ReX;
+            float[] ix = _fft.ImX;
+            float[] ry = _fft.ReY;
+            float[] iy = _fft.ImY;
+            float[] rz = _fft.ReZ;
+            float[] iz = _fft.ImZ;
+            float m2x = 0f, m4x = 0f, px = 0f;
+            float m2y = 0f, m4y = 0f, py = 0f;
+            float m2z = 0f, m4z = 0f, pz = 0f;
+            for (int j = 0; j < half; j++)
             {
-                float v = a[i];
-                if (v - v != 0f)
+                int i = j + j;
+                int i1 = i + 1;
+                int r = rev[j];
+                float w0 = w[i];
+                float w1 = w[i1];
+
+                float v = x[i] - mx;
+                float v2 = v * v;
+                m2x += v2;
+                m4x += v2 * v2;
+                float a = v < 0f ? -v : v;
+                if (a > px)
                 {
-                    return false;
+                    px = a;
                 }
+
+                rx[r] = v * w0;
+                v = x[i1] - mx;
+                v2 = v * v;
+                m2x += v2;
+                m4x += v2 * v2;
+                a = v < 0f ? -v : v;
+                if (a > px)
+                {
+                    px = a;
+                }
+
+                ix[r] = v * w1;
+
+                v = y[i] - my;
+                v2 = v * v;
+                m2y += v2;
+                m4y += v2 * v2;
+                a = v < 0f ? -v : v;
+                if (a > py)
+                {
+                    py = a;
+                }
+
+                ry[r] = v * w0;
+                v = y[i1] - my;
+                v2 = v * v;
+                m2y += v2;
+                m4y += v2 * v2;
+                a = v < 0f ? -v : v;
+                if (a > py)
+                {
+                    py = a;
+                }
+
+                iy[r] = v * w1;
+
+                v = z[i] - mz;
+                v2 = v * v;
+                m2z += v2;
+                m4z += v2 * v2;
+                a = v < 0f ? -v : v;
+                if (a > pz)
+                {
+                    pz = a;
+                }
+
+                rz[r] = v * w0;
+                v = z[i1] - mz;
+                v2 = v * v;
+                m2z += v2;
+                m4z += v2 * v2;
+                a = v < 0f ? -v : v;
+                if (a > pz)
+                {
+                    pz = a;
+                }
+
+                iz[r] = v * w1;
             }
 
-            return true;
+            float[] mo = _moments;
+            mo[0] = m2x;
+            mo[1] = m4x;
+            mo[2] = px;
+            mo[3] = m2y;
+            mo[4] = m4y;
+            mo[5] = py;
+            mo[6] = m2z;
+            mo[7] = m4z;
+            mo[8] = pz;
         }
 
-        private void ComputeAxis(float[] samples, float[] features, int at)
+        /// <summary>One axis's statistics and band energies from the moments and the transform.</summary>
+        private void Finish(int axis, float[] features, int at)
         {
             int n = _n;
-            float[] d = _work;
-            float sum = 0f;
-            for (int i = 0; i < n; i++)
-            {
-                sum += samples[i];
-            }
-
-            float mean = sum / n;
-            float m2 = 0f;
-            float m4 = 0f;
-            float peak = 0f;
-            for (int i = 0; i < n; i++)
-            {
-                float v = samples[i] - mean;
-                d[i] = v;
-                float v2 = v * v;
-                m2 += v2;
-                m4 += v2 * v2;
-                float a = v < 0f ? -v : v;
-                if (a > peak)
-                {
-                    peak = a;
-                }
-            }
-
-            m2 /= n;
-            m4 /= n;
+            float[] mo = _moments;
+            float m2 = mo[3 * axis] / n;
+            float m4 = mo[(3 * axis) + 1] / n;
+            float peak = mo[(3 * axis) + 2];
             float rms = _math.Sqrt(m2);
             features[at] = rms;
             features[at + 1] = peak;
             features[at + 2] = rms > 0f ? peak / rms : 0f;
             features[at + 3] = m2 > 0f ? m4 / (m2 * m2) : 0f;
 
-            float[] w = _hann;
-            for (int i = 0; i < n; i++)
-            {
-                d[i] = d[i] * w[i];
-            }
-
             float[] p = _power;
-            _fft.PowerSpectrum(d, p);
-            int half = n / 2;
+            _fft.Power(axis, p, true);
             float scale = _powerScale;
+            int[] bandStart = _bandStart;
+            int k = bandStart[0];
             for (int b = 0; b < _bands; b++)
             {
                 float e = 0f;
-                int end = _bandStart[b + 1];
-                for (int k = _bandStart[b]; k < end; k++)
+                int end = bandStart[b + 1];
+                for (; k < end; k++)
                 {
-                    e += k == half ? 0.5f * p[k] : p[k];
+                    e += p[k];
                 }
 
                 features[at + StatsPerAxis + b] = _math.Log10((e * scale) + EnergyFloor);

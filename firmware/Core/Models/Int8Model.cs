@@ -45,6 +45,15 @@ namespace TinyMlops.Firmware.Core.Models
         /// <summary>Bytes of the tables decoded from the blob at load (biases, multipliers, shifts, standardisation).</summary>
         public int TableBytes { get; private set; }
 
+        /// <summary>
+        /// RAM the loaded model holds on a node: the blob (int8 weights are read from it in place), activation
+        /// buffers and decoded tables. The one meaning of "model RAM" that boards, budgets and cards use.
+        /// </summary>
+        public int RamBytes
+        {
+            get { return _blob.Length + WorkingBytes + TableBytes; }
+        }
+
         /// <summary>Bytes of constant parameters (weights, biases, requantisation tables, centroids).</summary>
         public int ParameterBytes { get; private set; }
 
@@ -121,10 +130,11 @@ namespace TinyMlops.Firmware.Core.Models
         /// <summary>
         /// Validates <paramref name="blob"/> completely and prepares it to run.
         /// <paramref name="boardClass"/>: this board's class; a model for another class (other than "any") is refused.
-        /// <paramref name="maxWorkingBytes"/>: the most activation memory this board grants a model (0 = no limit).
+        /// <paramref name="maxRamBytes"/>: the most RAM this board grants a model (0 = no limit), counted as
+        /// <see cref="RamBytes"/> counts it: the blob (weights are read from it), activations and decoded tables.
         /// </summary>
         /// <exception cref="ModelFormatException">The blob breaks a rule; <see cref="ModelFormatException.Code"/> says which.</exception>
-        public static Int8Model Load(byte[] blob, int boardClass, int maxWorkingBytes)
+        public static Int8Model Load(byte[] blob, int boardClass, int maxRamBytes)
         {
             if (blob == null)
             {
@@ -313,9 +323,9 @@ namespace TinyMlops.Firmware.Core.Models
                 throw new ModelFormatException(ModelError.BadHeader, "header declares " + h.WorkingBytes + " working bytes, the tensors need " + workingBytes);
             }
 
-            if (maxWorkingBytes > 0 && workingBytes > maxWorkingBytes)
+            if (maxRamBytes > 0 && blob.Length + workingBytes > maxRamBytes)
             {
-                throw new ModelFormatException(ModelError.TooLarge, "model needs " + workingBytes + " working bytes, the board allows " + maxWorkingBytes);
+                throw new ModelFormatException(ModelError.TooLarge, "model needs at least " + (blob.Length + workingBytes) + " B of RAM (blob and activations), the board allows " + maxRamBytes);
             }
 
             // Op table, checked in order: every operand must already hold a value (SSA: each activation written once).
@@ -489,6 +499,11 @@ namespace TinyMlops.Firmware.Core.Models
                 Int8Op op = ops[i];
                 tableBytes += 4 * ((op.Mul != null ? op.Mul.Length : 0) + (op.Add != null ? op.Add.Length : 0) + (op.Bias != null ? op.Bias.Length : 0)
                     + (op.Multiplier != null ? op.Multiplier.Length : 0) + (op.Shift != null ? op.Shift.Length : 0));
+            }
+
+            if (maxRamBytes > 0 && blob.Length + workingBytes + tableBytes > maxRamBytes)
+            {
+                throw new ModelFormatException(ModelError.TooLarge, "model needs " + (blob.Length + workingBytes + tableBytes) + " B of RAM (blob, activations and tables), the board allows " + maxRamBytes + " (" + (blob.Length + workingBytes + tableBytes - maxRamBytes) + " B over)");
             }
 
             float outScale = scales[h.OutputTensor];

@@ -24,12 +24,13 @@ namespace TinyMlops.Firmware.Core.Node
         public const int ResultNoModel = 3;
 
         private readonly FeatureExtractor _features;
-        private readonly float[] _x;
-        private readonly float[] _y;
-        private readonly float[] _z;
-        private float[] _wx;
-        private float[] _wy;
-        private float[] _wz;
+        private readonly int _n;
+        private float[]? _x;   // own window, allocated on the first Add (a node with a WindowCapture never needs it)
+        private float[]? _y;
+        private float[]? _z;
+        private float[]? _wx;
+        private float[]? _wy;
+        private float[]? _wz;
         private readonly float[] _featureVector;
         private readonly int _sampleRateHz;
         private int _count;
@@ -38,12 +39,7 @@ namespace TinyMlops.Firmware.Core.Node
         public DetectionPipeline(int windowLength, int bands, int sampleRateHz, IFloatMath math)
         {
             _features = new FeatureExtractor(windowLength, bands, math);
-            _x = new float[windowLength];
-            _y = new float[windowLength];
-            _z = new float[windowLength];
-            _wx = _x;
-            _wy = _y;
-            _wz = _z;
+            _n = windowLength;
             _featureVector = new float[_features.FeatureCount];
             _sampleRateHz = sampleRateHz;
         }
@@ -72,17 +68,30 @@ namespace TinyMlops.Firmware.Core.Node
         /// <summary>Adds one sample; returns true when the window is full and <see cref="Evaluate"/> should run.</summary>
         public bool Add(float x, float y, float z)
         {
+            if (_x == null || _y == null || _z == null)
+            {
+                _x = new float[_n];
+                _y = new float[_n];
+                _z = new float[_n];
+            }
+
             _x[_count] = x;
             _y[_count] = y;
             _z[_count] = z;
             _count++;
-            return _count == _x.Length;
+            return _count == _n;
         }
 
         /// <summary>Evaluates the full window with <paramref name="model"/> and starts the next one.</summary>
         public int Evaluate(Int8Model? model)
         {
             _count = 0;
+            if (_x == null || _y == null || _z == null)
+            {
+                Dropped++;
+                return ResultBadSamples;
+            }
+
             return Evaluate(model, _x, _y, _z);
         }
 
@@ -128,7 +137,7 @@ namespace TinyMlops.Firmware.Core.Node
         {
             EventMessage e = new EventMessage();
             e.Features = new float[_featureVector.Length];
-            e.Samples = new short[3 * _x.Length];
+            e.Samples = new short[3 * _n];
             FillEvent(e, model, sequence, timestampMs);
             return e;
         }
@@ -140,10 +149,10 @@ namespace TinyMlops.Firmware.Core.Node
         {
             EventMessage e = new EventMessage();
             e.Features = new float[_featureVector.Length];
-            e.Samples = new short[3 * _x.Length];
+            e.Samples = new short[3 * _n];
             e.Axes = 3;
             e.SampleRateHz = _sampleRateHz;
-            e.WindowLength = _x.Length;
+            e.WindowLength = _n;
             return e;
         }
 
@@ -161,9 +170,14 @@ namespace TinyMlops.Firmware.Core.Node
             e.Threshold = model.Header.Threshold;
             e.RealScore = model.RealScore;
             e.SampleRateHz = _sampleRateHz;
-            e.WindowLength = _x.Length;
+            e.WindowLength = _n;
             e.Axes = 3;
             System.Array.Copy(_featureVector, 0, e.Features, 0, _featureVector.Length);
+            if (_wx == null || _wy == null || _wz == null)
+            {
+                throw new System.InvalidOperationException("no window has been evaluated");
+            }
+
             e.SampleScale = WireCodec.QuantizeSamples(_wx, _wy, _wz, e.Samples);
         }
     }

@@ -75,8 +75,14 @@ namespace TinyMlops.Firmware.Core.Node
         /// <summary>Largest model slot in bytes.</summary>
         public int ModelFlashBytes;
 
-        /// <summary>Largest model working memory in bytes.</summary>
+        /// <summary>Most RAM a model may hold (<see cref="Models.Int8Model.RamBytes"/>).</summary>
         public int ModelRamBytes;
+
+        /// <summary>Most RAM the whole detection pipeline may hold, model included (0 = not checked).</summary>
+        public int PipelineRamBytes;
+
+        /// <summary>Nanoseconds one MAC unit takes on this board's interpreter (0 = not checked); see <see cref="PipelineBudget"/>.</summary>
+        public int MacNanoseconds;
 
         /// <summary>Seconds between health reports.</summary>
         public int TelemetrySeconds = 60;
@@ -152,6 +158,8 @@ namespace TinyMlops.Firmware.Core.Node
             c.AlarmPin = Number(values, "alarm.pin", -1, 48, -1);
             c.ModelFlashBytes = Number(values, "model.flash", 1024, 16777216, -1);
             c.ModelRamBytes = Number(values, "model.ram", 256, 16777216, -1);
+            c.PipelineRamBytes = Number(values, "pipeline.ram", 0, 67108864, 0);
+            c.MacNanoseconds = Number(values, "interp.macns", 0, 10000000, 0);
             c.TelemetrySeconds = Number(values, "telemetry.seconds", 5, 86400, 60);
             return c;
         }

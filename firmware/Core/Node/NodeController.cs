@@ -51,6 +51,7 @@ namespace TinyMlops.Firmware.Core.Node
             _alarm = alarm;
             _topics = new Topics(config.NodeId);
             _updater = new ModelUpdater(models, config.NodeKey, config.NodeId, config.BoardClass, config.ModelFlashBytes, config.ModelRamBytes);
+            _updater.Budget = new PipelineBudget(config.WindowLength, config.Bands, config.SampleRateHz, config.MacNanoseconds, config.ModelRamBytes, config.PipelineRamBytes);
             _pipeline = new DetectionPipeline(config.WindowLength, config.Bands, config.SampleRateHz, math);
             _capture = new WindowCapture(config.WindowLength);
             _event = _pipeline.NewEvent();

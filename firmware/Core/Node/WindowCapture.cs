@@ -18,6 +18,9 @@ namespace TinyMlops.Firmware.Core.Node
         private readonly bool[] _ready = new bool[2];
         private readonly bool[] _busy = new bool[2];
         private readonly int _length;
+        private float[] _fx;   // the buffer being filled, cached so a sample costs three stores
+        private float[] _fy;
+        private float[] _fz;
         private int _filling;
         private int _count;
         private uint _next;
@@ -32,6 +35,10 @@ namespace TinyMlops.Firmware.Core.Node
                 _y[i] = new float[length];
                 _z[i] = new float[length];
             }
+
+            _fx = _x[0];
+            _fy = _y[0];
+            _fz = _z[0];
         }
 
         /// <summary>Samples per axis in a window.</summary>
@@ -52,11 +59,10 @@ namespace TinyMlops.Firmware.Core.Node
         /// <summary>Adds one sample; true when it completed a window that is now ready for evaluation.</summary>
         public bool Add(float x, float y, float z)
         {
-            int f = _filling;
             int c = _count;
-            _x[f][c] = x;
-            _y[f][c] = y;
-            _z[f][c] = z;
+            _fx[c] = x;
+            _fy[c] = y;
+            _fz[c] = z;
             c++;
             if (c < _length)
             {
@@ -65,6 +71,7 @@ namespace TinyMlops.Firmware.Core.Node
             }
 
             _count = 0;
+            int f = _filling;
             lock (_gate)
             {
                 _number[f] = _next;
@@ -78,6 +85,9 @@ namespace TinyMlops.Firmware.Core.Node
 
                 _ready[f] = true;
                 _filling = other;
+                _fx = _x[other];
+                _fy = _y[other];
+                _fz = _z[other];
                 return true;
             }
         }

@@ -30,7 +30,7 @@ namespace TinyMlops.Firmware.Core.Updates
         private readonly string _nodeId;
         private readonly int _boardClass;
         private readonly int _maxModelBytes;
-        private readonly int _maxWorkingBytes;
+        private readonly int _maxRamBytes;
         private BootRecord _record = new BootRecord();
         private UpdateManifest? _incoming;
         private byte[]? _incomingBytes;
@@ -42,9 +42,9 @@ namespace TinyMlops.Firmware.Core.Updates
 
         /// <summary>
         /// <paramref name="nodeKey"/>: this node's HMAC key; <paramref name="maxModelBytes"/> and
-        /// <paramref name="maxWorkingBytes"/>: the board profile's model slot and working-memory budgets.
+        /// <paramref name="maxRamBytes"/>: the board profile's model slot and model RAM budgets.
         /// </summary>
-        public ModelUpdater(IModelStorage storage, byte[] nodeKey, string nodeId, int boardClass, int maxModelBytes, int maxWorkingBytes)
+        public ModelUpdater(IModelStorage storage, byte[] nodeKey, string nodeId, int boardClass, int maxModelBytes, int maxRamBytes)
         {
             if (storage == null || nodeKey == null || nodeKey.Length < 16 || nodeId == null)
             {
@@ -57,8 +57,14 @@ namespace TinyMlops.Firmware.Core.Updates
             _nodeId = nodeId;
             _boardClass = boardClass;
             _maxModelBytes = maxModelBytes;
-            _maxWorkingBytes = maxWorkingBytes;
+            _maxRamBytes = maxRamBytes;
         }
+
+        /// <summary>
+        /// When set, every model (installed or offered) must also pass this per-window budget; one that does not is
+        /// refused with <see cref="UpdateError.OverBudget"/> (or, in a slot, treated as unusable).
+        /// </summary>
+        public Node.PipelineBudget? Budget;
 
         /// <summary>The confirmed model the node runs, or null when none is installed.</summary>
         public Int8Model? ActiveModel
@@ -285,12 +291,19 @@ namespace TinyMlops.Firmware.Core.Updates
             Int8Model? model;
             try
             {
-                model = Int8Model.Load(blob, _boardClass, _maxWorkingBytes);
+                model = Int8Model.Load(blob, _boardClass, _maxRamBytes);
             }
             catch (ModelFormatException e)
             {
                 Discard();
                 return Refuse(UpdateError.InvalidModel, e.Message, m.Sequence);
+            }
+
+            string? over = Budget == null ? null : Budget.Refusal(model);
+            if (over != null)
+            {
+                Discard();
+                return Refuse(UpdateError.OverBudget, over, m.Sequence);
             }
 
             if (model.Header.ModelId != m.ModelId || model.Header.ModelVersion != m.ModelVersion || model.Header.InputLength != m.InputLength || model.OutputByteCount != m.OutputBytes)
@@ -375,15 +388,25 @@ namespace TinyMlops.Firmware.Core.Updates
                 return null;
             }
 
+            Int8Model loaded;
             try
             {
-                return Int8Model.Load(blob, _boardClass, _maxWorkingBytes);
+                loaded = Int8Model.Load(blob, _boardClass, _maxRamBytes);
             }
             catch (ModelFormatException e)
             {
                 error = e.Message;
                 return null;
             }
+
+            string? over = Budget == null ? null : Budget.Refusal(loaded);
+            if (over != null)
+            {
+                error = over;
+                return null;
+            }
+
+            return loaded;
         }
 
         private void ResumeDownload()

@@ -66,5 +66,8 @@ namespace TinyMlops.Firmware.Core.Updates
 
         /// <summary>Storage failed (full, or an I/O error).</summary>
         public const int StorageFailure = 13;
+
+        /// <summary>The model cannot keep up with the node's windows or does not fit its RAM (<see cref="Node.PipelineBudget"/>).</summary>
+        public const int OverBudget = 14;
     }
 }

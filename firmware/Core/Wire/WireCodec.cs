@@ -134,9 +134,13 @@ namespace TinyMlops.Firmware.Core.Wire
                     o += 4;
                 }
 
-                for (int i = 0; i < e.Samples.Length; i++)
+                short[] samples = e.Samples;
+                int count = samples.Length;
+                for (int i = 0; i < count; i++)
                 {
-                    LittleEndian.WriteUInt16(b, o, e.Samples[i]);
+                    int v = samples[i];
+                    b[o] = (byte)v;
+                    b[o + 1] = (byte)(v >> 8);
                     o += 2;
                 }
             }
@@ -406,48 +410,69 @@ namespace TinyMlops.Firmware.Core.Wire
         }
 
         /// <summary>Converts float samples (g) into the event's int16 counts; returns the scale (g per count).</summary>
+        /// <remarks>Two passes over the three axes, the conversion inline: this runs for every suspicious window.</remarks>
         public static float QuantizeSamples(float[] x, float[] y, float[] z, short[] destination)
         {
-            float max = 0f;
-            max = MaxAbs(x, max);
-            max = MaxAbs(y, max);
-            max = MaxAbs(z, max);
-            float scale = max > 0f ? max / 32767f : 1f / 32767f;
-            if (!(scale <= MaxSampleScale))
-            {
-                scale = MaxSampleScale; // a sensor gone wild (or NaN) saturates at ±32,767 counts rather than making the frame unsendable
-            }
-
             int n = x.Length;
+            float max = 0f;
             for (int i = 0; i < n; i++)
             {
-                destination[i] = ToCount(x[i], scale);
-                destination[n + i] = ToCount(y[i], scale);
-                destination[(2 * n) + i] = ToCount(z[i], scale);
-            }
+                float v = x[i];
+                if (v < 0f)
+                {
+                    v = -v;
+                }
 
-            return scale;
-        }
+                if (v > max)
+                {
+                    max = v;
+                }
 
-        private static short ToCount(float v, float scale)
-        {
-            float c = v / scale;
-            int q = (int)(c >= 0f ? c + 0.5f : c - 0.5f);
-            return (short)(q > 32767 ? 32767 : (q < -32767 ? -32767 : q));
-        }
+                v = y[i];
+                if (v < 0f)
+                {
+                    v = -v;
+                }
 
-        private static float MaxAbs(float[] a, float max)
-        {
-            for (int i = 0; i < a.Length; i++)
-            {
-                float v = a[i] < 0f ? -a[i] : a[i];
+                if (v > max)
+                {
+                    max = v;
+                }
+
+                v = z[i];
+                if (v < 0f)
+                {
+                    v = -v;
+                }
+
                 if (v > max)
                 {
                     max = v;
                 }
             }
 
-            return max;
+            float scale = max > 0f ? max / 32767f : 1f / 32767f;
+            if (!(scale <= MaxSampleScale))
+            {
+                scale = MaxSampleScale; // a sensor gone wild (or NaN) saturates at ±32,767 counts rather than making the frame unsendable
+            }
+
+            // Round half away from zero, clamp to ±32,767.
+            int n2 = n + n;
+            for (int i = 0; i < n; i++)
+            {
+                float c = x[i] / scale;
+                int q = (int)(c >= 0f ? c + 0.5f : c - 0.5f);
+                destination[i] = (short)(q > 32767 ? 32767 : (q < -32767 ? -32767 : q));
+                c = y[i] / scale;
+                q = (int)(c >= 0f ? c + 0.5f : c - 0.5f);
+                destination[n + i] = (short)(q > 32767 ? 32767 : (q < -32767 ? -32767 : q));
+                c = z[i] / scale;
+                q = (int)(c >= 0f ? c + 0.5f : c - 0.5f);
+                destination[n2 + i] = (short)(q > 32767 ? 32767 : (q < -32767 ? -32767 : q));
+            }
+
+            return scale;
         }
 
         private static int PayloadSize(WireMessage message)

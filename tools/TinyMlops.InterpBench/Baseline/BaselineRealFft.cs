@@ -1,11 +1,12 @@
-namespace TinyMlops.Firmware.Core.Features
+using TinyMlops.Firmware.Core.Features;
+
+namespace TinyMlops.InterpBench.Baseline
 {
     /// <summary>
-    /// Radix-2 real FFT of a fixed power-of-two length N: the N real samples are packed into N/2 complex values,
-    /// transformed by an iterative decimation-in-time FFT, and split into the N/2+1 bins of the real spectrum.
-    /// Tables and buffers are built once; <see cref="PowerSpectrum"/> allocates nothing. Not thread-safe.
+    /// The node's real FFT as it was before the interpreter-shaped rewrite (commit 6a9282a), unchanged: the bench's
+    /// in-process baseline, so the speed-up is a ratio measured in one run, not a remembered figure.
     /// </summary>
-    public sealed class RealFft
+    public sealed class BaselineRealFft
     {
         private readonly int _n;
         private readonly int _half;
@@ -16,7 +17,7 @@ namespace TinyMlops.Firmware.Core.Features
         private readonly float[] _im;
 
         /// <summary>Builds the tables for length <paramref name="n"/> (a power of two, 4..8192).</summary>
-        public RealFft(int n, IFloatMath math)
+        public BaselineRealFft(int n, IFloatMath math)
         {
             if (n < 4 || n > 8192 || (n & (n - 1)) != 0)
             {

@@ -1,0 +1,100 @@
+using System;
+using TinyMlops.Boards;
+using TinyMlops.Firmware.Core.Features;
+using TinyMlops.Firmware.Core.Models;
+using TinyMlops.Firmware.Core.Node;
+using TinyMlops.Firmware.Core.Updates;
+using TinyMlops.Firmware.Core.Wire;
+using TinyMlops.Tests.Shared;
+using Xunit;
+
+namespace TinyMlops.Firmware.Tests;
+
+/// <summary>The one budget check: what it counts, that it says by how much, and that the node applies it itself.</summary>
+public class PipelineBudgetTests
+{
+    private static readonly byte[] Pca = ModelLoaderTests.Blob("pca-36-6");
+    private static readonly float[] Golden = UpdateCases.Golden();
+
+    [Fact]
+    public void The_node_refuses_an_update_its_board_cannot_keep_up_with_and_says_by_how_much()
+    {
+        ModelUpdater node = UpdateCases.Node(new FaultyStorage());
+        // 512 samples at 1 kHz on an interpreter 100x slower than the profiles': several periods per window.
+        node.Budget = new PipelineBudget(512, 8, 1000, 1550000, 0, 0);
+        OtaStatusMessage s = UpdateCases.Deliver(node, UpdateCases.Manifest(Pca, 1, Golden, false), Pca, 1);
+        Assert.Equal(UpdateState.Refused, s.State);
+        Assert.Equal(UpdateError.OverBudget, s.Error);
+        Assert.Contains("cannot keep up", node.LastMessage);
+        Assert.Contains("% over", node.LastMessage);
+        Assert.Null(node.ActiveModel);
+
+        // The same model on the board's real speed is installed.
+        ModelUpdater ok = UpdateCases.Node(new FaultyStorage());
+        ok.Budget = new PipelineBudget(512, 8, 1000, BoardProfile.Load("esp32-wroom-32").Interpreter!.MacNanoseconds, 32768, 65536);
+        Assert.Equal(UpdateState.Confirmed, UpdateCases.Deliver(ok, UpdateCases.Manifest(Pca, 1, Golden, false), Pca, 1).State);
+    }
+
+    [Fact]
+    public void Model_ram_has_one_meaning_blob_activations_and_tables()
+    {
+        Int8Model m = Int8Model.Load(Pca, ModelFormat.BoardClassAny, 0);
+        Assert.Equal(Pca.Length + m.WorkingBytes + m.TableBytes, m.RamBytes);
+        Assert.NotNull(Int8Model.Load(Pca, ModelFormat.BoardClassAny, m.RamBytes));
+        var e = Assert.Throws<ModelFormatException>(() => Int8Model.Load(Pca, ModelFormat.BoardClassAny, m.RamBytes - 1));
+        Assert.Equal(ModelError.TooLarge, e.Code);
+        Assert.Contains("1 B over", e.Message);
+
+        PipelineCost c = new PipelineBudget(512, 8, 1000, 0, m.RamBytes - 10, PipelineBudget.PipelineBytes(512, 8) + m.RamBytes - 20).Estimate(m.Macs, m.RamBytes);
+        Assert.Contains("(10 B over)", c.Problems);
+        Assert.Contains("(20 B over)", c.Problems);
+    }
+
+    /// <summary>The pipeline's RAM figure against what its parts really allocate on the host (payload bytes; the host adds headers).</summary>
+    [Theory]
+    [InlineData(256, 8)]
+    [InlineData(512, 8)]
+    [InlineData(1024, 16)]
+    public void The_pipeline_ram_figure_counts_what_the_pipeline_allocates(int n, int bands)
+    {
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var capture = new WindowCapture(n);
+        var pipeline = new DetectionPipeline(n, bands, 1000, SystemFloatMath.Instance);
+        EventMessage e = pipeline.NewEvent();
+        var frames = new byte[NodeController.PendingEvents][];
+        for (int i = 0; i < frames.Length; i++)
+        {
+            frames[i] = new byte[WireCodec.HeaderSize + 32 + (4 * pipeline.FeatureCount) + (6 * n) + WireCodec.TrailerSize];
+        }
+
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        GC.KeepAlive(capture);
+        GC.KeepAlive(e);
+        int figure = PipelineBudget.PipelineBytes(n, bands);
+        Assert.InRange(allocated, figure, figure + 1500); // headers of ~30 objects and the pipeline's own fields
+    }
+
+    [Fact]
+    public void A_sensor_board_needs_interpreter_figures_and_a_pipeline_grant()
+    {
+        BoardProfile b = BoardProfile.Load("esp32-wroom-32");
+        Assert.Contains((b with { Interpreter = null }).Validate(b.Name), m => m.Contains("interpreter.macNanoseconds"));
+        Assert.Contains((b with { Memory = b.Memory with { PipelineRamBytes = b.Memory.ModelRamBytes } }).Validate(b.Name), m => m.Contains("pipelineRamBytes"));
+        Assert.Empty(b.Validate(b.Name));
+    }
+
+    [Fact]
+    public void The_cost_model_grows_with_the_window_and_the_model()
+    {
+        var budget = new PipelineBudget(512, 8, 1000, 15500, 0, 0);
+        PipelineCost small = budget.Estimate(600, 4000);
+        PipelineCost big = budget.Estimate(60000, 4000);
+        Assert.Equal(small.CaptureUnits + small.FeatureUnits + small.ModelUnits + small.EncodeUnits, small.TotalUnits);
+        Assert.Equal(512000, small.PeriodMicros);
+        Assert.Equal(small.TotalUnits * 15500 / 1000, small.ComputeMicros);
+        Assert.Null(small.Problems);
+        Assert.True(big.ModelUnits > 80000);
+        Assert.Contains("cannot keep up", big.Problems);
+        Assert.True(PipelineBudget.FeatureUnits(1024) > 2 * PipelineBudget.FeatureUnits(512));
+    }
+}
