@@ -1,5 +1,6 @@
 using System;
 using TinyMlops.Firmware.Core;
+using TinyMlops.Firmware.Core.Features;
 using TinyMlops.Firmware.Core.Models;
 using TinyMlops.Firmware.Core.Updates;
 using TinyMlops.Tests.Shared;
@@ -48,6 +49,48 @@ public class NanoSemanticsTests
         byte[] forged = m!.EncodeAndSign(Array.Empty<byte>());
         Assert.Equal(UpdateError.BadSignature, node.Offer(forged).Error);
         Assert.Equal(UpdateError.BadSignature, node.Offer(m.EncodeAndSign(new byte[UpdateCases.NodeKey.Length])).Error);
+    }
+
+    /// <summary>
+    /// nanoFramework's ESP32 firmware computes System.Math's double functions in float. The core reaches them only
+    /// through <c>Math</c>, which on the host is the stand-in that does the same, so host features are the device's.
+    /// </summary>
+    [Fact]
+    public void The_core_computes_math_at_float_precision_as_the_ESP32_firmware_does()
+    {
+        var rng = new Random(5);
+        int differFromDouble = 0;
+        for (int i = 0; i < 200000; i++)
+        {
+            float x = (float)(rng.NextDouble() * 1000) + 1e-3f;
+            Assert.Equal(MathF.Log10(x), SystemFloatMath.Instance.Log10(x));
+            Assert.Equal(MathF.Sin(x), SystemFloatMath.Instance.Sin(x));
+            Assert.Equal(MathF.Cos(x), SystemFloatMath.Instance.Cos(x));
+            Assert.Equal(MathF.Sqrt(x), SystemFloatMath.Instance.Sqrt(x));
+            if ((float)System.Math.Log10(x) != MathF.Log10(x) || (float)System.Math.Sin(x) != MathF.Sin(x) || (float)System.Math.Cos(x) != MathF.Cos(x))
+            {
+                differFromDouble++;
+            }
+        }
+
+        // The stand-in matters: double functions rounded to float give other results for some inputs.
+        Assert.True(differFromDouble > 0, "float and double math agreed everywhere: the test cannot tell them apart");
+    }
+
+    /// <summary>Core code reaches System.Math only through the stand-in's name, so no call escapes float precision.</summary>
+    [Fact]
+    public void No_core_file_calls_System_Math_by_its_full_name()
+    {
+        foreach (string file in System.IO.Directory.GetFiles(System.IO.Path.Combine(Repo.Root, "firmware", "Core"), "*.cs", System.IO.SearchOption.AllDirectories))
+        {
+            if (file.Contains($"{System.IO.Path.DirectorySeparatorChar}obj{System.IO.Path.DirectorySeparatorChar}", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            string text = System.IO.File.ReadAllText(file).Replace("System.Math.PI", "", StringComparison.Ordinal);
+            Assert.False(text.Contains("System.Math.", StringComparison.Ordinal), $"{file} calls System.Math directly; call Math (the host stand-in computes at float precision as the device does)");
+        }
     }
 
     private static void OtaStatusMessageAssert(Core.Wire.OtaStatusMessage s, int state) => Assert.True(s.State == state, $"state {s.State}, error {s.Error}");

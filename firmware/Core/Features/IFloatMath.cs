@@ -1,3 +1,5 @@
+using System;
+
 namespace TinyMlops.Firmware.Core.Features
 {
     /// <summary>
@@ -21,7 +23,10 @@ namespace TinyMlops.Firmware.Core.Features
         float Cos(float x);
     }
 
-    /// <summary><see cref="IFloatMath"/> through System.Math, the implementation both the device and the host use.</summary>
+    /// <summary>
+    /// <see cref="IFloatMath"/> through <c>Math</c>: on the device nanoFramework's System.Math (float precision on the
+    /// ESP32), on the host the stand-in in Core.HostShims that computes the same way.
+    /// </summary>
     public sealed class SystemFloatMath : IFloatMath
     {
         /// <summary>Shared instance (stateless).</summary>
@@ -30,25 +35,25 @@ namespace TinyMlops.Firmware.Core.Features
         /// <inheritdoc />
         public float Sqrt(float x)
         {
-            return (float)System.Math.Sqrt(x);
+            return (float)Math.Sqrt(x);
         }
 
         /// <inheritdoc />
         public float Log10(float x)
         {
-            return (float)System.Math.Log10(x);
+            return (float)Math.Log10(x);
         }
 
         /// <inheritdoc />
         public float Sin(float x)
         {
-            return (float)System.Math.Sin(x);
+            return (float)Math.Sin(x);
         }
 
         /// <inheritdoc />
         public float Cos(float x)
         {
-            return (float)System.Math.Cos(x);
+            return (float)Math.Cos(x);
         }
     }
 }
