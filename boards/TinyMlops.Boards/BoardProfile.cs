@@ -72,6 +72,9 @@ public sealed record BoardBus
 
     /// <summary>I2C device address (I2C only).</summary>
     public int Address { get; init; }
+
+    /// <summary>SPI chip-select line (SPI only; the Pi's CE0 is 0).</summary>
+    public int ChipSelect { get; init; }
 }
 
 /// <summary>A board profile (boards/NAME.json): what a model and the node's firmware may assume about a board.</summary>
@@ -103,6 +106,12 @@ public sealed record BoardProfile
 
     /// <summary>Sensor bus (sensor nodes only).</summary>
     public BoardBus? SensorBus { get; init; }
+
+    /// <summary>
+    /// Gateways: where a wired accelerometer of the gateway's own may sit, by sensor (<c>adxl345</c> on SPI,
+    /// <c>mpu6050</c> on I2C); <see cref="Sampling"/> then says how the gateway's local node samples it.
+    /// </summary>
+    public Dictionary<string, BoardBus> SensorBuses { get; init; } = new();
 
     /// <summary>Alarm outputs by role (stackLight, buzzer, …) → GPIO number.</summary>
     public Dictionary<string, int> AlarmPins { get; init; } = new();
@@ -226,7 +235,8 @@ public sealed record BoardProfile
         }
 
         var used = new Dictionary<int, string>();
-        foreach ((string role, int pin) in AlarmPins.Concat(SensorBus?.Pins ?? new Dictionary<string, int>()))
+        foreach ((string role, int pin) in AlarmPins.Concat(SensorBus?.Pins ?? new Dictionary<string, int>())
+                     .Concat(SensorBuses.SelectMany(b => b.Value.Pins.Select(p => new KeyValuePair<string, int>(b.Key + "." + p.Key, p.Value)))))
         {
             if (pin < 0 || pin > MaxGpio)
             {
@@ -321,6 +331,24 @@ public sealed record BoardProfile
             if (NanoffTarget != null)
             {
                 e.Add("a gateway has no nanoffTarget");
+            }
+
+            foreach ((string sensor, BoardBus bus) in SensorBuses)
+            {
+                string want = sensor switch { "adxl345" => "spi", "mpu6050" => "i2c", _ => "" };
+                if (want.Length == 0)
+                {
+                    e.Add($"sensorBuses names '{sensor}'; it must be adxl345 or mpu6050");
+                }
+                else if (bus.Kind != want)
+                {
+                    e.Add($"sensorBuses.{sensor} must be on {want}");
+                }
+            }
+
+            if (Sampling != null && !SensorBuses.ContainsKey(Sampling.Sensor))
+            {
+                e.Add($"sampling.sensor '{Sampling.Sensor}' has no entry in sensorBuses");
             }
         }
         else

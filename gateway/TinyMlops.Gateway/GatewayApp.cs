@@ -19,6 +19,7 @@ using TinyMlops.Gateway.Configuration;
 using TinyMlops.Gateway.Contracts;
 using TinyMlops.Gateway.Health;
 using TinyMlops.Gateway.Intake;
+using TinyMlops.Gateway.LocalNode;
 using TinyMlops.Gateway.Storage;
 using TinyMlops.Gateway.Uplink;
 using TinyMlops.Gateway.Verification;
@@ -73,6 +74,9 @@ public static class GatewayApp
         builder.Services.AddHostedService(sp => sp.GetRequiredService<VerificationWorker>());
         builder.Services.AddSingleton<UplinkWorker>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<UplinkWorker>());
+        builder.Services.AddSingleton<ISensorBuses, HardwareSensorBuses>();
+        builder.Services.AddSingleton<LocalNodeService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<LocalNodeService>());
         services?.Invoke(builder.Services);
 
         WebApplication app = builder.Build();

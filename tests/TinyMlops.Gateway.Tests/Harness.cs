@@ -42,10 +42,10 @@ internal static class Harness
     public static int FreePort() => Cli.GatewayProcess.FreeLoopbackPort();
 
     /// <summary>A real (tiny) verifier: features[0] &gt; 0 means imbalance.</summary>
-    public static byte[] Verifier(long version)
+    public static byte[] Verifier(long version, int features = Features)
     {
         var rng = new Random(5);
-        float[][] x = Enumerable.Range(0, 400).Select(_ => Enumerable.Range(0, Features).Select(_ => (float)((rng.NextDouble() * 2) - 1)).ToArray()).ToArray();
+        float[][] x = Enumerable.Range(0, 400).Select(_ => Enumerable.Range(0, features).Select(_ => (float)((rng.NextDouble() * 2) - 1)).ToArray()).ToArray();
         int[] y = x.Select(r => r[0] > 0 ? 1 : 0).ToArray();
         MlpClassifier mlp = MlpClassifier.Train(x, y, new[] { "healthy", "imbalance" }, hidden: 8, epochs: 60, seed: 5);
         return mlp.ToOnnx("test", version, new Dictionary<string, string>());

@@ -89,6 +89,9 @@ namespace TinyMlops.Firmware.Core.Node
         /// <summary>True while the last verdict said fault.</summary>
         public bool AlarmRaised;
 
+        /// <summary>Verdicts the gateway sent back.</summary>
+        public uint VerdictsReceived;
+
         /// <summary>The update state machine (read-only use: its state and model).</summary>
         public ModelUpdater Updater
         {
@@ -241,6 +244,7 @@ namespace TinyMlops.Firmware.Core.Node
             OtaStatusMessage? status = null;
             if (m.Type == MessageType.Verdict && topic == _topics.Verdict)
             {
+                VerdictsReceived++;
                 AlarmRaised = ((VerdictMessage)m).IsFault;
                 if (_alarm != null)
                 {

@@ -57,6 +57,34 @@ public sealed class GatewayOptions
 
     /// <summary>HTTP settings (the listeners themselves are ASP.NET Core's <c>Urls</c>).</summary>
     public HttpOptions Http { get; set; } = new();
+
+    /// <summary>The gateway's own wired accelerometer, run as a node of its own.</summary>
+    public LocalNodeOptions LocalNode { get; set; } = new();
+}
+
+/// <summary>
+/// A sensor wired to the gateway itself, run by the firmware core's node controller in this process as a node with
+/// its own id: provisioned like any node (its id and password in the nodes file, its update key in a file of its own).
+/// </summary>
+public sealed class LocalNodeOptions
+{
+    /// <summary>Runs the local node.</summary>
+    public bool Enabled { get; set; }
+
+    /// <summary>Its node id (required when enabled; the gateway's reserved ids are refused).</summary>
+    public string NodeId { get; set; } = "";
+
+    /// <summary><c>adxl345</c> (SPI) or <c>mpu6050</c> (I2C); empty: the board profile's <c>sampling.sensor</c>.</summary>
+    public string Sensor { get; set; } = "";
+
+    /// <summary>File holding its MQTT password (owner-only).</summary>
+    public string PasswordFile { get; set; } = "/etc/tinymlops-gateway/local-node.password";
+
+    /// <summary>File holding its model-update HMAC key in hex (owner-only).</summary>
+    public string KeyFile { get; set; } = "/etc/tinymlops-gateway/local-node.key";
+
+    /// <summary>Seconds between its health reports.</summary>
+    public int TelemetrySeconds { get; set; } = 60;
 }
 
 /// <summary>Who may use the gateway's HTTP endpoints.</summary>
@@ -189,6 +217,14 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         Require(errors, o.StoreMaxPages >= 0, "Gateway:StoreMaxPages must not be negative");
         Require(errors, o.RetainForwardedHours > 0, "Gateway:RetainForwardedHours must be positive");
         Require(errors, !string.IsNullOrWhiteSpace(o.Verifier.ModelFile), "Gateway:Verifier:ModelFile is required");
+        if (o.LocalNode.Enabled)
+        {
+            Require(errors, Topics.IsAssignableNodeId(o.LocalNode.NodeId), $"Gateway:LocalNode:NodeId '{o.LocalNode.NodeId}' is not an assignable node id (letters, digits, '-', '_', '.'; not a reserved gateway id)");
+            Require(errors, o.LocalNode.Sensor is "" or "adxl345" or "mpu6050", $"Gateway:LocalNode:Sensor '{o.LocalNode.Sensor}' must be adxl345 or mpu6050");
+            Require(errors, !string.IsNullOrWhiteSpace(o.LocalNode.PasswordFile) && !string.IsNullOrWhiteSpace(o.LocalNode.KeyFile), "Gateway:LocalNode needs PasswordFile and KeyFile");
+            Require(errors, o.LocalNode.TelemetrySeconds is >= 5 and <= 86400, "Gateway:LocalNode:TelemetrySeconds must be 5..86400");
+        }
+
         Require(errors, o.Mqtt.Port is >= 0 and <= 65535, $"Gateway:Mqtt:Port {o.Mqtt.Port} is not a port");
         Require(errors, o.Mqtt.TlsPort is >= 0 and <= 65535, $"Gateway:Mqtt:TlsPort {o.Mqtt.TlsPort} is not a port");
         Require(errors, o.Mqtt.MaxPayloadBytes is >= 64 and <= 1 << 20, "Gateway:Mqtt:MaxPayloadBytes must be 64 B .. 1 MiB");
