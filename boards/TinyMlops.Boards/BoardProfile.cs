@@ -119,6 +119,9 @@ public sealed record BoardProfile
     /// <summary>Highest GPIO number of the board.</summary>
     public int MaxGpio { get; init; }
 
+    /// <summary>True for an ESP32 sensor node (a gateway's <see cref="Sampling"/> describes its own wired sensor only).</summary>
+    public bool IsSensorNode => Role == "sensor-node";
+
     /// <summary>Board classes a profile may name.</summary>
     public static readonly IReadOnlyDictionary<int, string> Classes = new Dictionary<int, string>
     {

@@ -30,7 +30,7 @@ public static class DetectCommand
     {
         string root = Checkout.FindRoot();
         BoardProfile board = BoardProfile.Load(o.Get("board") ?? "esp32-wroom-32");
-        if (board.Sampling == null)
+        if (!board.IsSensorNode || board.Sampling == null)
         {
             throw new UsageException($"board '{board.Name}' is a gateway; pick a sensor-node board");
         }

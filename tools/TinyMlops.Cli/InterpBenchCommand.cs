@@ -44,7 +44,7 @@ public static class InterpBenchCommand
 
         Directory.CreateDirectory(outDir);
         string boardsDir = BoardProfile.FindBoardsDirectory(root);
-        var boards = BoardProfile.List(boardsDir).Select(n => BoardProfile.Load(n, boardsDir)).Where(b => b.Sampling != null).ToList();
+        var boards = BoardProfile.List(boardsDir).Select(n => BoardProfile.Load(n, boardsDir)).Where(b => b.IsSensorNode && b.Sampling != null).ToList();
         var args = new List<string> { "--interp=-inline", exe, "--ms", ms.ToString(CultureInfo.InvariantCulture) };
         foreach (BoardProfile b in boards)
         {

@@ -18,7 +18,7 @@ public static class ProvisionCommand
     public static int Run(Options o)
     {
         BoardProfile board = BoardProfile.Load(Required(o, "board"));
-        if (board.Sampling == null || board.SensorBus == null)
+        if (!board.IsSensorNode || board.Sampling == null || board.SensorBus == null)
         {
             throw new UsageException($"board '{board.Name}' is not a sensor node");
         }

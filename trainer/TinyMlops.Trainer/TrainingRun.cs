@@ -77,7 +77,7 @@ public static class TrainingRun
     {
         var clock = Stopwatch.StartNew();
         BoardProfile board = BoardProfile.Load(o.Board);
-        if (board.Sampling == null)
+        if (!board.IsSensorNode || board.Sampling == null)
         {
             throw new ArgumentException($"board '{board.Name}' is a gateway; train for a sensor-node board");
         }
@@ -286,7 +286,7 @@ public static class TrainingRun
     /// </summary>
     public static Budget CheckBudget(BoardProfile board, byte[] blob, Int8Model model)
     {
-        BoardSampling sampling = board.Sampling ?? throw new ArgumentException($"board '{board.Name}' is a gateway; a detector needs a sensor-node board");
+        BoardSampling sampling = (board.IsSensorNode ? board.Sampling : null) ?? throw new ArgumentException($"board '{board.Name}' is a gateway; a detector needs a sensor-node board");
         var budget = new PipelineBudget(sampling.WindowLength, sampling.Bands, sampling.SampleRateHz, board.Interpreter?.MacNanoseconds ?? 0, board.Memory.ModelRamBytes, board.Memory.PipelineRamBytes);
         PipelineCost cost = budget.Estimate(model.Macs, model.RamBytes);
         var problems = new List<string>();
