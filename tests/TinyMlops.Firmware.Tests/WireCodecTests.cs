@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using TinyMlops.Firmware.Core.Common;
 using TinyMlops.Firmware.Core.Wire;
 using Xunit;
@@ -180,6 +181,44 @@ public class WireCodecTests
         }
 
         Assert.InRange(accepted, 1, 49_999);
+    }
+
+    /// <summary>A message's own encoder cannot write outside its payload, nor leave part of it unwritten.</summary>
+    [Fact]
+    public void A_message_that_misstates_its_payload_cannot_write_outside_it()
+    {
+        var buffer = Enumerable.Repeat((byte)0xAA, 64).ToArray();
+        var e = Assert.Throws<WireFormatException>(() => WireCodec.EncodeInto(new Misstated(declared: 4, written: 8), buffer, 0));
+        Assert.Equal(WireError.TooLarge, e.Code);
+        Assert.All(buffer.Skip(WireCodec.HeaderSize + 4), b => Assert.Equal(0xAA, b)); // nothing past the declared payload
+        Assert.Equal(WireError.BadLength, Assert.Throws<WireFormatException>(() => WireCodec.EncodeInto(new Misstated(declared: 8, written: 4), buffer, 0)).Code);
+        Assert.Equal(WireError.BadLength, Assert.Throws<WireFormatException>(() => new FrameReader(new byte[6], 0, 6).I64()).Code);
+        var reader = new FrameReader(new byte[6], 2, 6);
+        Assert.Equal(0u, reader.U32());
+        Assert.Equal(WireError.BadLength, Assert.Throws<WireFormatException>(() => reader.U8()).Code);
+    }
+
+    /// <summary>The registry knows every type the format has, and nothing else.</summary>
+    [Fact]
+    public void Every_message_type_has_exactly_one_class()
+    {
+        for (int type = 0; type < 256; type++)
+        {
+            WireMessage? m = MessageType.Create(type);
+            Assert.True((m != null) == (type is >= 1 and <= 6), $"type {type}");
+            Assert.True(m == null || m.Type == type);
+        }
+    }
+
+    private sealed class Misstated(int declared, int written) : WireMessage
+    {
+        public override int Type => MessageType.Telemetry;
+
+        public override int PayloadSize() => declared;
+
+        public override void Write(FrameWriter w) => w.Zeros(written);
+
+        public override void Read(FrameReader r, int payload) => r.Skip(payload);
     }
 
     private static byte[] Reseal(byte[] frame, Action<byte[]> edit)
