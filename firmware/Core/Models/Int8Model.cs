@@ -10,14 +10,14 @@ namespace TinyMlops.Firmware.Core.Models
     public sealed class Int8Model
     {
         private readonly byte[] _blob;
-        private readonly Int8Op[] _ops;
+        private readonly Int8Kernel[] _ops;
         private readonly float[] _input;
         private readonly sbyte[]? _output8;
         private readonly int[]? _output32;
         private readonly int _outputZeroPoint;
         private readonly float _outputScale;
 
-        private Int8Model(byte[] blob, ModelHeader header, Int8Op[] ops, float[] input, sbyte[]? out8, int[]? out32, float outScale, int outZp, long macs, int workingBytes, int parameterBytes, int tableBytes)
+        private Int8Model(byte[] blob, ModelHeader header, Int8Kernel[] ops, float[] input, sbyte[]? out8, int[]? out32, float outScale, int outZp, long macs, int workingBytes, int parameterBytes, int tableBytes)
         {
             _blob = blob;
             Header = header;
@@ -291,49 +291,46 @@ namespace TinyMlops.Firmware.Core.Models
                 throw new ModelFormatException(ModelError.BadHeader, "output tensor " + h.OutputTensor + " must be an int8 or int32 activation of length " + h.OutputLength);
             }
 
-            // Allocate every activation buffer now; Invoke allocates nothing.
-            object?[] buffers = new object?[n];
-            int workingBytes = 0;
+            // The file declares the activations' plain sum; the loader then shares buffers between activations whose
+            // lifetimes do not overlap (MemoryPlanner), so a deep model holds far less than that sum.
+            int declaredBytes = 0;
             for (int t = 0; t < n; t++)
             {
-                if (kinds[t] != ModelFormat.KindActivation)
+                if (kinds[t] == ModelFormat.KindActivation)
                 {
-                    continue;
-                }
-
-                if (types[t] == ModelFormat.TypeInt8)
-                {
-                    buffers[t] = new sbyte[lengths[t]];
-                    workingBytes += lengths[t];
-                }
-                else if (types[t] == ModelFormat.TypeInt32)
-                {
-                    buffers[t] = new int[lengths[t]];
-                    workingBytes += 4 * lengths[t];
-                }
-                else
-                {
-                    buffers[t] = new float[lengths[t]];
-                    workingBytes += 4 * lengths[t];
+                    declaredBytes += lengths[t] * ModelFormat.ElementSize(types[t]);
                 }
             }
 
-            if (workingBytes != h.WorkingBytes)
+            if (declaredBytes != h.WorkingBytes)
             {
-                throw new ModelFormatException(ModelError.BadHeader, "header declares " + h.WorkingBytes + " working bytes, the tensors need " + workingBytes);
+                throw new ModelFormatException(ModelError.BadHeader, "header declares " + h.WorkingBytes + " working bytes, the tensors need " + declaredBytes);
             }
 
+            object?[] buffers = new object?[n];
+            int workingBytes = MemoryPlanner.Allocate(blob, opAt, types, kinds, lengths, h.InputTensor, h.OutputTensor, buffers);
             if (maxRamBytes > 0 && blob.Length + workingBytes > maxRamBytes)
             {
                 throw new ModelFormatException(ModelError.TooLarge, "model needs at least " + (blob.Length + workingBytes) + " B of RAM (blob and activations), the board allows " + maxRamBytes);
             }
 
-            // Op table, checked in order: every operand must already hold a value (SSA: each activation written once).
+            // Op table, checked in order: every operand must already hold a value (SSA: each activation written once);
+            // then the op's own kernel checks and binds its operands.
             bool[] defined = new bool[n];
             defined[h.InputTensor] = true;
-            Int8Op[] ops = new Int8Op[h.OpCount];
+            Int8Kernel[] ops = new Int8Kernel[h.OpCount];
             long macs = 0;
-            int[] operands = new int[ModelFormat.MaxOperands];
+            int tableBytes = 0;
+            KernelContext context = new KernelContext();
+            context.Blob = blob;
+            context.Types = types;
+            context.Kinds = kinds;
+            context.Lengths = lengths;
+            context.Offsets = offsets;
+            context.Scales = scales;
+            context.ZeroPoints = zeroPoints;
+            context.Buffers = buffers;
+            int[] operands = context.Operands;
             for (int i = 0; i < h.OpCount; i++)
             {
                 int at = opAt[i];
@@ -341,12 +338,13 @@ namespace TinyMlops.Firmware.Core.Models
                 int count = blob[at + 1];
                 int actMin = (sbyte)blob[at + 2];
                 int actMax = (sbyte)blob[at + 3];
-                int used = OperandCount(code);
-                if (used == 0)
+                Int8Kernel? kernel = OpResolver.Create(code);
+                if (kernel == null)
                 {
                     throw Bad(ModelError.BadOp, i, "unknown opcode " + code);
                 }
 
+                int used = kernel.OperandCount;
                 if (count != used)
                 {
                     throw Bad(ModelError.BadOp, i, "opcode " + code + " takes " + used + " operands, the entry has " + count);
@@ -367,7 +365,7 @@ namespace TinyMlops.Firmware.Core.Models
                     }
                 }
 
-                if (code != ModelFormat.OpFullyConnected && (actMin != 0 || actMax != 0))
+                if (!kernel.UsesActivationBounds && (actMin != 0 || actMax != 0))
                 {
                     throw Bad(ModelError.BadOp, i, "activation bounds are only used by fully connected ops and must be 0");
                 }
@@ -378,127 +376,19 @@ namespace TinyMlops.Firmware.Core.Models
                     throw Bad(ModelError.BadOp, i, "output tensor " + outT + " must be an activation not written before");
                 }
 
-                Int8Op op = new Int8Op();
-                op.Code = code;
-                if (code == ModelFormat.OpQuantize)
-                {
-                    int inT = operands[0], mulT = operands[1], addT = operands[2];
-                    op.N = lengths[inT];
-                    Expect(i, inT, types, kinds, ModelFormat.TypeFloat32, ModelFormat.KindActivation, op.N, lengths, "input");
-                    Expect(i, mulT, types, kinds, ModelFormat.TypeFloat32, ModelFormat.KindConstant, op.N, lengths, "multiplier");
-                    Expect(i, addT, types, kinds, ModelFormat.TypeFloat32, ModelFormat.KindConstant, op.N, lengths, "offset");
-                    Expect(i, outT, types, kinds, ModelFormat.TypeInt8, ModelFormat.KindActivation, op.N, lengths, "output");
-                    op.FloatIn = (float[])buffers[inT]!;
-                    op.Mul = ReadFloats(blob, offsets[mulT], op.N, i);
-                    op.Add = ReadFloats(blob, offsets[addT], op.N, i);
-                    op.Out8 = (sbyte[])buffers[outT]!;
-                }
-                else if (code == ModelFormat.OpFullyConnected)
-                {
-                    int inT = operands[0], wT = operands[1], bT = operands[2], mT = operands[3], sT = operands[4];
-                    op.N = lengths[inT];
-                    op.M = lengths[outT];
-                    Expect(i, inT, types, kinds, ModelFormat.TypeInt8, ModelFormat.KindActivation, op.N, lengths, "input");
-                    Expect(i, wT, types, kinds, ModelFormat.TypeInt8, ModelFormat.KindConstant, op.N * op.M, lengths, "weights");
-                    Expect(i, bT, types, kinds, ModelFormat.TypeInt32, ModelFormat.KindConstant, op.M, lengths, "bias");
-                    Expect(i, mT, types, kinds, ModelFormat.TypeInt32, ModelFormat.KindConstant, op.M, lengths, "multiplier");
-                    Expect(i, sT, types, kinds, ModelFormat.TypeInt8, ModelFormat.KindConstant, op.M, lengths, "shift");
-                    Expect(i, outT, types, kinds, ModelFormat.TypeInt8, ModelFormat.KindActivation, op.M, lengths, "output");
-                    if (actMin > actMax)
-                    {
-                        throw Bad(ModelError.BadOp, i, "activation min " + actMin + " exceeds max " + actMax);
-                    }
-
-                    op.In = (sbyte[])buffers[inT]!;
-                    op.Out8 = (sbyte[])buffers[outT]!;
-                    op.WeightOffset = offsets[wT];
-                    op.Bias = ReadInts(blob, offsets[bT], op.M);
-                    op.Multiplier = ReadInts(blob, offsets[mT], op.M);
-                    op.Shift = new int[op.M];
-                    for (int c = 0; c < op.M; c++)
-                    {
-                        int shift = (sbyte)blob[offsets[sT] + c];
-                        if (op.Multiplier[c] < 0)
-                        {
-                            throw Bad(ModelError.BadOp, i, "channel " + c + " has a negative multiplier");
-                        }
-
-                        if (shift < -31 || shift > 30)
-                        {
-                            throw Bad(ModelError.BadOp, i, "channel " + c + " shift " + shift + " is outside -31..30");
-                        }
-
-                        op.Shift[c] = shift;
-                    }
-
-                    op.InputOffset = -zeroPoints[inT];
-                    op.OutputZeroPoint = zeroPoints[outT];
-                    op.ActMin = actMin;
-                    op.ActMax = actMax;
-                    op.Macs = (long)op.N * op.M;
-                }
-                else if (code == ModelFormat.OpRelu)
-                {
-                    int inT = operands[0];
-                    op.N = lengths[inT];
-                    Expect(i, inT, types, kinds, ModelFormat.TypeInt8, ModelFormat.KindActivation, op.N, lengths, "input");
-                    Expect(i, outT, types, kinds, ModelFormat.TypeInt8, ModelFormat.KindActivation, op.N, lengths, "output");
-                    SameQuantisation(i, inT, outT, scales, zeroPoints);
-                    op.In = (sbyte[])buffers[inT]!;
-                    op.Out8 = (sbyte[])buffers[outT]!;
-                    op.OutputZeroPoint = zeroPoints[outT];
-                }
-                else if (code == ModelFormat.OpSquaredError)
-                {
-                    int aT = operands[0], bT = operands[1];
-                    op.N = lengths[aT];
-                    Expect(i, aT, types, kinds, ModelFormat.TypeInt8, ModelFormat.KindActivation, op.N, lengths, "first input");
-                    Expect(i, bT, types, kinds, ModelFormat.TypeInt8, ModelFormat.KindActivation, op.N, lengths, "second input");
-                    Expect(i, outT, types, kinds, ModelFormat.TypeInt32, ModelFormat.KindActivation, 1, lengths, "output");
-                    SameQuantisation(i, aT, bT, scales, zeroPoints);
-                    op.In = (sbyte[])buffers[aT]!;
-                    op.In2 = (sbyte[])buffers[bT]!;
-                    op.Out32 = (int[])buffers[outT]!;
-                    op.Macs = op.N;
-                }
-                else
-                {
-                    int inT = operands[0], cT = operands[1];
-                    op.N = lengths[inT];
-                    Expect(i, inT, types, kinds, ModelFormat.TypeInt8, ModelFormat.KindActivation, op.N, lengths, "input");
-                    if (types[cT] != ModelFormat.TypeInt8 || kinds[cT] != ModelFormat.KindConstant || lengths[cT] % op.N != 0)
-                    {
-                        throw Bad(ModelError.BadOp, i, "centroids must be an int8 constant whose length is a multiple of " + op.N);
-                    }
-
-                    op.M = lengths[cT] / op.N;
-                    if (types[outT] != ModelFormat.TypeInt32 || (lengths[outT] != 1 && lengths[outT] != 2))
-                    {
-                        throw Bad(ModelError.BadOp, i, "output must be an int32 activation of length 1 (distance) or 2 (distance, index)");
-                    }
-
-                    op.In = (sbyte[])buffers[inT]!;
-                    op.WeightOffset = offsets[cT];
-                    op.Out32 = (int[])buffers[outT]!;
-                    op.Macs = (long)op.N * op.M;
-                }
-
+                context.OpIndex = i;
+                context.ActMin = actMin;
+                context.ActMax = actMax;
+                kernel.Prepare(context);
                 defined[outT] = true;
-                ops[i] = op;
-                macs += op.Macs;
+                ops[i] = kernel;
+                macs += kernel.Macs;
+                tableBytes += kernel.TableBytes;
             }
 
             if (!defined[h.OutputTensor] || h.OpCount == 0)
             {
                 throw new ModelFormatException(ModelError.BadOp, "no op writes the output tensor " + h.OutputTensor);
-            }
-
-            int tableBytes = 0;
-            for (int i = 0; i < ops.Length; i++)
-            {
-                Int8Op op = ops[i];
-                tableBytes += 4 * ((op.Mul != null ? op.Mul.Length : 0) + (op.Add != null ? op.Add.Length : 0) + (op.Bias != null ? op.Bias.Length : 0)
-                    + (op.Multiplier != null ? op.Multiplier.Length : 0) + (op.Shift != null ? op.Shift.Length : 0));
             }
 
             if (maxRamBytes > 0 && blob.Length + workingBytes + tableBytes > maxRamBytes)
@@ -637,153 +527,14 @@ namespace TinyMlops.Firmware.Core.Models
                 input[i] = f;
             }
 
-            Int8Op[] ops = _ops;
+            Int8Kernel[] ops = _ops;
+            byte[] blob = _blob;
             for (int k = 0; k < ops.Length; k++)
             {
-                Int8Op op = ops[k];
-                int code = op.Code;
-                if (code == ModelFormat.OpFullyConnected)
-                {
-                    RunFullyConnected(op, _blob);
-                }
-                else if (code == ModelFormat.OpQuantize)
-                {
-                    RunQuantize(op);
-                }
-                else if (code == ModelFormat.OpRelu)
-                {
-                    sbyte[] src = op.In!;
-                    sbyte[] dst = op.Out8!;
-                    int zp = op.OutputZeroPoint;
-                    int n = op.N;
-                    for (int i = 0; i < n; i++)
-                    {
-                        int v = src[i];
-                        dst[i] = (sbyte)(v < zp ? zp : v);
-                    }
-                }
-                else if (code == ModelFormat.OpSquaredError)
-                {
-                    sbyte[] a = op.In!;
-                    sbyte[] b = op.In2!;
-                    int n = op.N;
-                    int sum = 0;
-                    for (int i = 0; i < n; i++)
-                    {
-                        int d = a[i] - b[i];
-                        sum += d * d;
-                    }
-
-                    op.Out32![0] = sum;
-                }
-                else
-                {
-                    RunMinSquaredDistance(op, _blob);
-                }
+                ops[k].Eval(blob);
             }
 
             return StatusOk;
-        }
-
-        private static void RunQuantize(Int8Op op)
-        {
-            float[] x = op.FloatIn!;
-            float[] mul = op.Mul!;
-            float[] add = op.Add!;
-            sbyte[] dst = op.Out8!;
-            int n = op.N;
-            for (int i = 0; i < n; i++)
-            {
-                // Two separately rounded IEEE single operations (no fused multiply-add), then round half away
-                // from zero, saturating to int8. Identical on every IEEE-754 platform.
-                float v = x[i] * mul[i];
-                v = v + add[i];
-                int q;
-                if (v >= 127f)
-                {
-                    q = 127;
-                }
-                else if (v <= -128f)
-                {
-                    q = -128;
-                }
-                else
-                {
-                    q = (int)v;
-                    float frac = v - q;
-                    if (frac >= 0.5f)
-                    {
-                        q++;
-                    }
-                    else if (frac <= -0.5f)
-                    {
-                        q--;
-                    }
-                }
-
-                dst[i] = (sbyte)q;
-            }
-        }
-
-        private static void RunFullyConnected(Int8Op op, byte[] blob)
-        {
-            sbyte[] x = op.In!;
-            sbyte[] y = op.Out8!;
-            int[] bias = op.Bias!;
-            int[] mult = op.Multiplier!;
-            int[] shift = op.Shift!;
-            int n = op.N;
-            int m = op.M;
-            int inOffset = op.InputOffset;
-            int outZp = op.OutputZeroPoint;
-            int lo = op.ActMin;
-            int hi = op.ActMax;
-            int w = op.WeightOffset;
-            for (int o = 0; o < m; o++)
-            {
-                int acc = bias[o];
-                for (int i = 0; i < n; i++)
-                {
-                    acc += (sbyte)blob[w + i] * (x[i] + inOffset);
-                }
-
-                w += n;
-                int v = Quantization.MultiplyByQuantizedMultiplier(acc, mult[o], shift[o]) + outZp;
-                y[o] = (sbyte)(v < lo ? lo : (v > hi ? hi : v));
-            }
-        }
-
-        private static void RunMinSquaredDistance(Int8Op op, byte[] blob)
-        {
-            sbyte[] x = op.In!;
-            int[] output = op.Out32!;
-            int n = op.N;
-            int k = op.M;
-            int c = op.WeightOffset;
-            int best = int.MaxValue;
-            int bestIndex = 0;
-            for (int j = 0; j < k; j++)
-            {
-                int sum = 0;
-                for (int i = 0; i < n; i++)
-                {
-                    int d = x[i] - (sbyte)blob[c + i];
-                    sum += d * d;
-                }
-
-                c += n;
-                if (sum < best)
-                {
-                    best = sum;
-                    bestIndex = j;
-                }
-            }
-
-            output[0] = best;
-            if (output.Length > 1)
-            {
-                output[1] = bestIndex;
-            }
         }
 
         private static bool PaddingIsZero(byte[] blob, int tablesEnd, int[] offsets, int[] types, int[] lengths, int[] kinds, int total)
@@ -817,85 +568,6 @@ namespace TinyMlops.Firmware.Core.Models
             }
 
             return true;
-        }
-
-        private static int OperandCount(int code)
-        {
-            if (code == ModelFormat.OpQuantize)
-            {
-                return 4;
-            }
-
-            if (code == ModelFormat.OpFullyConnected)
-            {
-                return 6;
-            }
-
-            if (code == ModelFormat.OpRelu)
-            {
-                return 2;
-            }
-
-            if (code == ModelFormat.OpSquaredError)
-            {
-                return 3;
-            }
-
-            if (code == ModelFormat.OpMinSquaredDistance)
-            {
-                return 3;
-            }
-
-            return 0;
-        }
-
-        private static void Expect(int op, int t, int[] types, int[] kinds, int type, int kind, int length, int[] lengths, string role)
-        {
-            if (types[t] != type || kinds[t] != kind || lengths[t] != length)
-            {
-                throw Bad(ModelError.BadOp, op, role + " tensor " + t + " must be " + TypeName(type) + (kind == ModelFormat.KindConstant ? " constant" : " activation") + " of length " + length + ", is " + TypeName(types[t]) + (kinds[t] == ModelFormat.KindConstant ? " constant" : " activation") + " of length " + lengths[t]);
-            }
-        }
-
-        private static void SameQuantisation(int op, int a, int b, float[] scales, int[] zeroPoints)
-        {
-            if (scales[a] != scales[b] || zeroPoints[a] != zeroPoints[b])
-            {
-                throw Bad(ModelError.BadOp, op, "tensors " + a + " and " + b + " must share scale and zero point");
-            }
-        }
-
-        private static float[] ReadFloats(byte[] blob, int offset, int count, int op)
-        {
-            float[] r = new float[count];
-            for (int i = 0; i < count; i++)
-            {
-                float f = LittleEndian.ReadSingle(blob, offset + (4 * i));
-                if (float.IsNaN(f) || float.IsInfinity(f))
-                {
-                    throw Bad(ModelError.BadOp, op, "constant element " + i + " is not finite");
-                }
-
-                r[i] = f;
-            }
-
-            return r;
-        }
-
-        private static int[] ReadInts(byte[] blob, int offset, int count)
-        {
-            int[] r = new int[count];
-            for (int i = 0; i < count; i++)
-            {
-                r[i] = LittleEndian.ReadInt32(blob, offset + (4 * i));
-            }
-
-            return r;
-        }
-
-        private static string TypeName(int type)
-        {
-            return type == ModelFormat.TypeInt8 ? "int8" : (type == ModelFormat.TypeInt32 ? "int32" : "float32");
         }
 
         private static ModelFormatException Bad(ModelError code, int index, string message)
