@@ -23,7 +23,7 @@ namespace TinyMlops.Firmware.Core.Node
         public const int CapturePerSample = 4;
 
         /// <summary>Quarter MAC units per sample of the feature path, constant part (passes over the samples, split, bands).</summary>
-        public const int FeatureQuartersPerSample = 84;
+        public const int FeatureQuartersPerSample = 90;
 
         /// <summary>Quarter MAC units per sample of the feature path for each doubling of the window (the FFT's stages).</summary>
         public const int FeatureQuartersPerSampleStage = 5;
