@@ -132,13 +132,7 @@ public static class ConformanceVectors
     }
 
     /// <summary>Multiply-accumulates of one op.</summary>
-    public static Func<OpSpec, long> MacsOf(QuantizedModel m) => op => op.Code switch
-    {
-        ModelFormat.OpFullyConnected => (long)m.Tensors[op.Operands[0]].Length * m.Tensors[op.Operands[5]].Length,
-        ModelFormat.OpSquaredError => m.Tensors[op.Operands[0]].Length,
-        ModelFormat.OpMinSquaredDistance => m.Tensors[op.Operands[1]].Length,
-        _ => 0,
-    };
+    public static Func<OpSpec, long> MacsOf(QuantizedModel m) => op => Reference.ReferenceOps.For(op.Code).Macs(m, op);
 
     private static ConformanceCase Case(string name, FloatDetector detector, float[][] calibration, float[][] inputs, uint id)
     {

@@ -1,5 +1,6 @@
 using System;
 using TinyMlops.Firmware.Core.Models;
+using TinyMlops.Quantization.Reference;
 
 namespace TinyMlops.Quantization;
 
@@ -17,112 +18,7 @@ public static class ReferenceInterpreter
         values[model.InputTensor] = (float[])input.Clone();
         foreach (OpSpec op in model.Ops)
         {
-            int[] a = op.Operands;
-            switch (op.Code)
-            {
-                case ModelFormat.OpQuantize:
-                {
-                    var x = (float[])values[a[0]]!;
-                    var mul = (float[])model.Tensors[a[1]].Data!;
-                    var add = (float[])model.Tensors[a[2]].Data!;
-                    var q = new sbyte[x.Length];
-                    for (int i = 0; i < x.Length; i++)
-                    {
-                        float v = (x[i] * mul[i]) + add[i];
-                        float r = MathF.Round(v, MidpointRounding.AwayFromZero);
-                        q[i] = (sbyte)Math.Clamp(r, -128f, 127f);
-                    }
-
-                    values[a[3]] = q;
-                    break;
-                }
-
-                case ModelFormat.OpFullyConnected:
-                {
-                    var x = (sbyte[])values[a[0]]!;
-                    var w = (sbyte[])model.Tensors[a[1]].Data!;
-                    var bias = (int[])model.Tensors[a[2]].Data!;
-                    var mult = (int[])model.Tensors[a[3]].Data!;
-                    var shift = (sbyte[])model.Tensors[a[4]].Data!;
-                    int inZp = model.Tensors[a[0]].ZeroPoint;
-                    int outZp = model.Tensors[a[5]].ZeroPoint;
-                    int n = x.Length;
-                    var y = new sbyte[bias.Length];
-                    for (int o = 0; o < y.Length; o++)
-                    {
-                        long sum = bias[o];
-                        for (int i = 0; i < n; i++)
-                        {
-                            sum += (long)w[(o * n) + i] * (x[i] - inZp);
-                        }
-
-                        int acc = unchecked((int)sum); // int32 accumulator semantics: wrap modulo 2^32
-                        long v = Requantize(acc, mult[o], shift[o]) + outZp;
-                        y[o] = (sbyte)Math.Clamp(v, op.ActMin, op.ActMax);
-                    }
-
-                    values[a[5]] = y;
-                    break;
-                }
-
-                case ModelFormat.OpRelu:
-                {
-                    var x = (sbyte[])values[a[0]]!;
-                    int zp = model.Tensors[a[1]].ZeroPoint;
-                    var y = new sbyte[x.Length];
-                    for (int i = 0; i < x.Length; i++)
-                    {
-                        y[i] = (sbyte)Math.Max(x[i], zp);
-                    }
-
-                    values[a[1]] = y;
-                    break;
-                }
-
-                case ModelFormat.OpSquaredError:
-                {
-                    var p = (sbyte[])values[a[0]]!;
-                    var q = (sbyte[])values[a[1]]!;
-                    long sum = 0;
-                    for (int i = 0; i < p.Length; i++)
-                    {
-                        sum += (long)(p[i] - q[i]) * (p[i] - q[i]);
-                    }
-
-                    values[a[2]] = new[] { checked((int)sum) };
-                    break;
-                }
-
-                case ModelFormat.OpMinSquaredDistance:
-                {
-                    var x = (sbyte[])values[a[0]]!;
-                    var c = (sbyte[])model.Tensors[a[1]].Data!;
-                    int k = c.Length / x.Length;
-                    long best = long.MaxValue;
-                    int bestIndex = 0;
-                    for (int j = 0; j < k; j++)
-                    {
-                        long sum = 0;
-                        for (int i = 0; i < x.Length; i++)
-                        {
-                            long d = x[i] - c[(j * x.Length) + i];
-                            sum += d * d;
-                        }
-
-                        if (sum < best)
-                        {
-                            best = sum;
-                            bestIndex = j;
-                        }
-                    }
-
-                    values[a[2]] = model.Tensors[a[2]].Length == 2 ? new[] { (int)best, bestIndex } : new[] { (int)best };
-                    break;
-                }
-
-                default:
-                    throw new InvalidOperationException($"unknown opcode {op.Code}");
-            }
+            ReferenceOps.For(op.Code).Run(model, op, values);
         }
 
         return values[model.OutputTensor] switch
