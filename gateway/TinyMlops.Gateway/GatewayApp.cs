@@ -16,7 +16,7 @@ using TinyMlops.Boards;
 using TinyMlops.Gateway.Alarms;
 using TinyMlops.Gateway.Broker;
 using TinyMlops.Gateway.Configuration;
-using TinyMlops.Gateway.Contracts;
+using TinyMlops.Contracts;
 using TinyMlops.Gateway.Health;
 using TinyMlops.Gateway.Intake;
 using TinyMlops.Gateway.LocalNode;

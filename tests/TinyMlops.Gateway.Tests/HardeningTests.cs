@@ -19,7 +19,7 @@ using MQTTnet.Protocol;
 using TinyMlops.Firmware.Core.Common;
 using TinyMlops.Firmware.Core.Wire;
 using TinyMlops.Gateway.Configuration;
-using TinyMlops.Gateway.Contracts;
+using TinyMlops.Contracts;
 using TinyMlops.Gateway.Storage;
 using TinyMlops.Ingestion;
 using Xunit;

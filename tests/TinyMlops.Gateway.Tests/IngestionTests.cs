@@ -8,7 +8,7 @@ using System.Text;
 using System.Threading.Tasks;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
-using TinyMlops.Gateway.Contracts;
+using TinyMlops.Contracts;
 using TinyMlops.Ingestion;
 using TinyMlops.Trainer.Data;
 using Xunit;

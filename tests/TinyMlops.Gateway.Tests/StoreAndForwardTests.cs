@@ -8,7 +8,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using MQTTnet;
-using TinyMlops.Gateway.Contracts;
+using TinyMlops.Contracts;
 using TinyMlops.Gateway.Storage;
 using TinyMlops.Gateway.Uplink;
 using TinyMlops.Ingestion;

@@ -21,7 +21,7 @@ using TinyMlops.Boards;
 using TinyMlops.Firmware.Core.Node;
 using TinyMlops.Firmware.Core.Wire;
 using TinyMlops.Gateway.Configuration;
-using TinyMlops.Gateway.Contracts;
+using TinyMlops.Contracts;
 using TinyMlops.Gateway.Verification;
 using TinyMlops.Trainer;
 

@@ -1,6 +1,6 @@
 using System;
 using System.IO;
-using TinyMlops.Gateway.Contracts;
+using TinyMlops.Contracts;
 using TinyMlops.Ingestion;
 
 namespace TinyMlops.Cli;

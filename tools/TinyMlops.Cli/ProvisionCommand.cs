@@ -94,7 +94,7 @@ public static class ProvisionCommand
         string outDir = o.Get("out") ?? Path.Combine("out", "provision", node);
         Directory.CreateDirectory(outDir);
         string path = Path.Combine(outDir, "node.cfg");
-        Gateway.Contracts.SecretFile.WriteAllText(path, text); // owner-only: it holds the node's key and passwords
+        Contracts.SecretFile.WriteAllText(path, text); // owner-only: it holds the node's key and passwords
         Console.WriteLine($"wrote {path} for {node} on {board.Name} (nanoff target {board.NanoffTarget}); copy it to I:\\node.cfg on the node");
         if (o.Get("gateway-nodes") is { } nodesFile)
         {

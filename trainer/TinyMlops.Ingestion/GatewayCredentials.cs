@@ -4,7 +4,7 @@ using System.IO;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using TinyMlops.Gateway.Contracts;
+using TinyMlops.Contracts;
 
 namespace TinyMlops.Ingestion;
 

@@ -7,7 +7,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using TinyMlops.Gateway.Contracts;
+using TinyMlops.Contracts;
 
 namespace TinyMlops.Ingestion;
 

@@ -5,7 +5,7 @@ using System.Linq;
 using System.Text;
 using System.Threading;
 using Microsoft.Data.Sqlite;
-using TinyMlops.Gateway.Contracts;
+using TinyMlops.Contracts;
 
 namespace TinyMlops.Ingestion;
 

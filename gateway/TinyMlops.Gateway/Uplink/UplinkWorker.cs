@@ -12,7 +12,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using TinyMlops.Firmware.Core.Wire;
 using TinyMlops.Gateway.Configuration;
-using TinyMlops.Gateway.Contracts;
+using TinyMlops.Contracts;
 using TinyMlops.Gateway.Health;
 using TinyMlops.Gateway.Storage;
 

@@ -232,13 +232,13 @@ public static class DatasetLoader
             throw new InvalidDataException($"{path}:1: sample_rate_hz (positive) and label are required");
         }
 
-        // The rule the ingestion service writes by (TinyMlops.Gateway.Contracts.RecordNames).
-        if (!TinyMlops.Gateway.Contracts.RecordNames.IsValidLabel(label))
+        // The rule the ingestion service writes by (TinyMlops.Contracts.RecordNames).
+        if (!TinyMlops.Contracts.RecordNames.IsValidLabel(label))
         {
-            throw new InvalidDataException($"{path}:1: label '{label}' is not 1-{TinyMlops.Gateway.Contracts.RecordNames.MaxLabelLength} letters, digits, '-', '_' or '.'");
+            throw new InvalidDataException($"{path}:1: label '{label}' is not 1-{TinyMlops.Contracts.RecordNames.MaxLabelLength} letters, digits, '-', '_' or '.'");
         }
 
-        if (meta.TryGetValue("group", out string? group) && !TinyMlops.Gateway.Contracts.RecordNames.IsValidId(group))
+        if (meta.TryGetValue("group", out string? group) && !TinyMlops.Contracts.RecordNames.IsValidId(group))
         {
             throw new InvalidDataException($"{path}:1: group '{group}' is not 1-64 letters, digits, '-', '_' or '.'");
         }

@@ -2,7 +2,7 @@ using System;
 using System.IO;
 using System.Text;
 
-namespace TinyMlops.Gateway.Contracts;
+namespace TinyMlops.Contracts;
 
 /// <summary>
 /// Writes files that hold secrets (node keys and passwords, password hashes, gateway credentials): readable and

@@ -2,7 +2,7 @@ using System;
 using System.Globalization;
 using TinyMlops.Firmware.Core.Node;
 
-namespace TinyMlops.Gateway.Contracts;
+namespace TinyMlops.Contracts;
 
 /// <summary>
 /// The one rule for names that travel from nodes through gateways into the trainer's dataset: node and gateway ids,

@@ -1,6 +1,6 @@
 using System.Collections.Generic;
 
-namespace TinyMlops.Gateway.Contracts;
+namespace TinyMlops.Contracts;
 
 /// <summary>
 /// One POST from a gateway to its trainer's ingestion service (<c>POST /api/ingest</c>, JSON). Delivery is
