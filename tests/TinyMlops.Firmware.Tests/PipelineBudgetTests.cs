@@ -35,6 +35,37 @@ public class PipelineBudgetTests
         Assert.Equal(UpdateState.Confirmed, UpdateCases.Deliver(ok, UpdateCases.Manifest(Pca, 1, Golden, false), Pca, 1).State);
     }
 
+    /// <summary>A model installed under one budget is not run after a reboot under a budget it misses.</summary>
+    [Fact]
+    public void At_boot_the_node_will_not_run_an_installed_model_that_cannot_keep_up()
+    {
+        var storage = new FaultyStorage();
+        ModelUpdater first = UpdateCases.Node(storage);
+        Assert.Equal(UpdateState.Confirmed, UpdateCases.Deliver(first, UpdateCases.Manifest(Pca, 1, Golden, false), Pca, 1).State);
+
+        var rebooted = new ModelUpdater(storage, UpdateCases.NodeKey, UpdateCases.NodeId, ModelFormat.BoardClassAny, UpdateCases.MaxModelBytes, 0);
+        rebooted.Budget = new PipelineBudget(512, 8, 1000, 1550000, 0, 0);
+        rebooted.Boot();
+        Assert.Null(rebooted.ActiveModel);
+        Assert.Contains("cannot keep up", rebooted.LastMessage);
+
+        var ok = new ModelUpdater(storage, UpdateCases.NodeKey, UpdateCases.NodeId, ModelFormat.BoardClassAny, UpdateCases.MaxModelBytes, 0);
+        ok.Boot();
+        Assert.NotNull(ok.ActiveModel);
+    }
+
+    [Fact]
+    public void The_node_config_carries_the_budget_figures_provisioning_writes()
+    {
+        string text = "node.id=n1\nnode.key=00112233445566778899aabbccddeeff\nwifi.ssid=s\nmqtt.host=h\nmqtt.user=n1\nmqtt.password=p\nboard.class=1\n"
+            + "sensor.kind=mpu6050\nsensor.rate=1000\nsensor.window=512\nsensor.bands=8\nsensor.range=8\nmodel.flash=65536\nmodel.ram=32768\npipeline.ram=65536\ninterp.macns=15500\n";
+        NodeConfig c = NodeConfig.Parse(text);
+        Assert.Equal(65536, c.PipelineRamBytes);
+        Assert.Equal(15500, c.MacNanoseconds);
+        Assert.Equal(0, NodeConfig.Parse(text.Replace("pipeline.ram=65536\ninterp.macns=15500\n", "")).MacNanoseconds); // older files: no time check
+        Assert.Throws<ArgumentException>(() => NodeConfig.Parse(text.Replace("interp.macns=15500", "interp.macns=-1")));
+    }
+
     [Fact]
     public void Model_ram_has_one_meaning_blob_activations_and_tables()
     {
