@@ -2,11 +2,11 @@ using System.IO;
 using TinyMlops.Boards;
 using Xunit;
 
-namespace TinyMlops.Firmware.Tests;
+namespace TinyMlops.Tools.Tests;
 
 public class BoardProfileTests
 {
-    private static string Dir => Path.Combine(Repo.Root, "boards");
+    private static string Dir => Path.Combine(Boards.Checkout.FindRoot(), "boards");
 
     [Theory]
     [InlineData("esp32-wroom-32", "ESP32_REV3", 1)]

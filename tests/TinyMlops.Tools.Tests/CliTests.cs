@@ -6,7 +6,7 @@ using TinyMlops.Cli;
 using TinyMlops.Firmware.Core.Models;
 using Xunit;
 
-namespace TinyMlops.Firmware.Tests;
+namespace TinyMlops.Tools.Tests;
 
 public class CliTests
 {

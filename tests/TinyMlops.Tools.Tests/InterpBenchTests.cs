@@ -4,7 +4,7 @@ using System.Linq;
 using TinyMlops.Cli;
 using Xunit;
 
-namespace TinyMlops.Firmware.Tests;
+namespace TinyMlops.Tools.Tests;
 
 /// <summary>Runs only where Mono is installed (.ci/run installs mono-runtime); says so when it is not.</summary>
 public sealed class MonoFactAttribute : FactAttribute
