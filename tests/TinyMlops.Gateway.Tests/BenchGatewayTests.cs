@@ -10,7 +10,7 @@ namespace TinyMlops.Gateway.Tests;
 public class BenchGatewayTests(ITestOutputHelper output)
 {
     /// <summary>
-    /// A short run of <c>tinymlops bench-gateway</c> in its own process, so the benchmark cannot rot: every event
+    /// A short run of <c>tinymlops-bench-gateway</c> in its own process, so the benchmark cannot rot: every event
     /// it sends must be acknowledged and answered. Its timing figures are for the bench to print, not for a test.
     /// </summary>
     [Fact]
@@ -22,7 +22,7 @@ public class BenchGatewayTests(ITestOutputHelper output)
             string model = Path.Combine(dir, "verifier.onnx");
             File.WriteAllBytes(model, Harness.Verifier(1));
             (int _, string stdout, string stderr) = await Harness.Dotnet(TimeSpan.FromMinutes(3),
-                Path.Combine(AppContext.BaseDirectory, "tinymlops.dll"), "bench-gateway", "--minutes", "0.25", "--nodes", "10", "--rate", "50", "--report", "10", "--rounds", "1", "--model", model, "--out", dir);
+                Path.Combine(AppContext.BaseDirectory, "tinymlops-bench-gateway.dll"), "--minutes", "0.25", "--nodes", "10", "--rate", "50", "--report", "10", "--rounds", "1", "--model", model, "--out", dir);
             output.WriteLine(stdout);
             Match m = Regex.Match(stdout, @"events sent (\d+), acknowledged (\d+), verdicts received (\d+), unanswered (\d+)");
             Assert.True(m.Success, $"no accounting line:\n{stdout}\n{stderr}");

@@ -1,22 +1,23 @@
-using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using System.Text.Json;
-using System.Threading;
 using System.Threading.Tasks;
+using System.Threading;
+using System;
+using MQTTnet.Protocol;
+using MQTTnet;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
-using MQTTnet;
-using TinyMlops.Cli;
-using MQTTnet.Protocol;
+using TinyMlops.TestBed;
+using TinyMlops.Contracts;
 using TinyMlops.Gateway.Configuration;
 using TinyMlops.Gateway.Storage;
 using TinyMlops.Ingestion;
-using Xunit;
 using Xunit.Abstractions;
+using Xunit;
 
 namespace TinyMlops.Gateway.Tests;
 

@@ -422,7 +422,7 @@ public class HardeningTests(Xunit.Abstractions.ITestOutputHelper output)
         string dir = Harness.Temp("flood");
         RunningGateway.Prepare(dir);
         int mqtt = Harness.FreePort(), http = Harness.FreePort();
-        using var gateway = Cli.GatewayProcess.Start(RunningGateway.Settings(dir, mqtt, http), http);
+        using var gateway = TestBed.GatewayProcess.Start(RunningGateway.Settings(dir, mqtt, http), http);
         try
         {
             await gateway.WaitHealthy();

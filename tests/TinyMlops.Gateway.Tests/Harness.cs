@@ -1,22 +1,23 @@
-using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using System.Net.Http;
-using System.Threading;
 using System.Threading.Tasks;
+using System.Threading;
+using System;
+using MQTTnet.Formatter;
+using MQTTnet.Protocol;
+using MQTTnet;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using MQTTnet;
-using MQTTnet.Formatter;
-using MQTTnet.Protocol;
+using TinyMlops.Contracts;
 using TinyMlops.Firmware.Core.Node;
 using TinyMlops.Firmware.Core.Wire;
-using TinyMlops.Gateway;
 using TinyMlops.Gateway.Alarms;
 using TinyMlops.Gateway.Configuration;
+using TinyMlops.Gateway;
 using TinyMlops.Trainer.Models;
 using Xunit;
 
@@ -39,7 +40,7 @@ internal static class Harness
         return d;
     }
 
-    public static int FreePort() => Cli.GatewayProcess.FreeLoopbackPort();
+    public static int FreePort() => TestBed.GatewayProcess.FreeLoopbackPort();
 
     /// <summary>A real (tiny) verifier: features[0] &gt; 0 means imbalance.</summary>
     public static byte[] Verifier(long version, int features = Features)

@@ -149,7 +149,7 @@ public class IngestionTests
         try
         {
             string nodes = Path.Combine(dir, "nodes.json");
-            Gateway.Configuration.NodeRegistry.AddOrReplace(nodes, "node-1", "pw", 1000);
+            Contracts.NodeRegistry.AddOrReplace(nodes, "node-1", "pw", 1000);
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(nodes));
 
             // Replacing a world-readable file leaves an owner-only one.

@@ -1,11 +1,12 @@
-using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Threading.Tasks;
+using System;
 using Microsoft.Extensions.DependencyInjection;
 using TinyMlops.Boards;
+using TinyMlops.Contracts;
 using TinyMlops.Firmware.Core.Common;
 using TinyMlops.Firmware.Core.Models;
 using TinyMlops.Firmware.Core.Updates;
@@ -13,8 +14,8 @@ using TinyMlops.Gateway.Configuration;
 using TinyMlops.Gateway.LocalNode;
 using TinyMlops.Gateway.Storage;
 using TinyMlops.Tests.Shared;
-using Xunit;
 using Xunit.Abstractions;
+using Xunit;
 
 namespace TinyMlops.Gateway.Tests;
 

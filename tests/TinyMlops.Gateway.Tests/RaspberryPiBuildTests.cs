@@ -9,7 +9,7 @@ using System.Text;
 using System.Text.Json;
 using System.Threading.Tasks;
 using MQTTnet;
-using TinyMlops.Cli;
+using TinyMlops.TestBed;
 using TinyMlops.Firmware.Core.Wire;
 using Xunit;
 using Xunit.Abstractions;

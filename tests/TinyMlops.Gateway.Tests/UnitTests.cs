@@ -1,8 +1,9 @@
-using System;
 using System.Collections.Generic;
 using System.Device.Gpio;
 using System.IO;
 using System.Linq;
+using System;
+using TinyMlops.Contracts;
 using TinyMlops.Gateway.Alarms;
 using TinyMlops.Gateway.Broker;
 using TinyMlops.Gateway.Configuration;

@@ -8,6 +8,14 @@ using Xunit;
 
 namespace TinyMlops.Tools.Tests;
 
+/// <summary>Tests that swap Console.Out and Console.Error (process-wide) run one at a time.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ConsoleCollection
+{
+    public const string Name = "console";
+}
+
+[Collection(ConsoleCollection.Name)]
 public class CliTests
 {
     [Fact]
@@ -67,7 +75,7 @@ public class CliTests
             new[] { "train" },                               // no silent default for the data a model is trained on
             new[] { "train", "--data", "x", "--seed", "-1" },
             new[] { "train", "--data", "x", "--cv", "folds" },
-            new[] { "bench-gateway", "--minutes", "0" },
+            new[] { "bench-interp", "--ms", "0" },
             new[] { "gateways", "ad", "gw-1" },
         })
         {

@@ -22,6 +22,7 @@ public sealed class MonoFactAttribute : FactAttribute
 /// The interpreter benchmark runs the core under Mono and prints one row per ESP32 board. Its figures are timings
 /// and are not asserted here (they are the benchmark's to report); what is checked is that it runs and says them.
 /// </summary>
+[Collection(ConsoleCollection.Name)]
 public class InterpBenchTests
 {
     [MonoFact]

@@ -53,18 +53,6 @@ public static class Commands
             Count("--rank", "PCA rank of the detector shape (default 8)"),
             Text("--out", "output folder (default out/bench-interp)")));
 
-        root.Subcommands.Add(Make("bench-gateway", "Gateway figures: verification vs bare ONNX Runtime, node publish -> verdict latency under load, memory over time.",
-            GatewayBenchCommand.Run,
-            Number("--minutes", "length of the load run (default 10)"),
-            Count("--nodes", "simulated nodes (default 100)"),
-            Count("--rate", "events per second, all nodes together (default 500)"),
-            Count("--report", "seconds between progress lines (default 60)"),
-            Count("--rounds", "interleaved throughput rounds (default 7)"),
-            Count("--batch", "verification batch size (default 32)"),
-            Text("--model", "verifier ONNX to use (default: train one on the shipped recording)"),
-            Text("--board", "board whose window the frames carry (default esp32-wroom-32)"),
-            Text("--out", "output folder (default out/bench-gateway)")));
-
         root.Subcommands.Add(Make("provision", "Write a node's provisioning file (I:\\node.cfg) from its board profile; optionally register its login with a gateway.",
             ProvisionCommand.Run,
             Text("--board", "board profile of the node", required: true),

@@ -99,7 +99,7 @@ public static class ProvisionCommand
         if (o.Get("gateway-nodes") is { } nodesFile)
         {
             // The gateway keeps only a salted hash; it re-reads the file, so the node can log in straight away.
-            Gateway.Configuration.NodeRegistry.AddOrReplace(nodesFile, node, mqttPassword);
+            Contracts.NodeRegistry.AddOrReplace(nodesFile, node, mqttPassword);
             Console.WriteLine($"registered {node} in the gateway's {nodesFile}");
         }
 

@@ -1,7 +1,8 @@
-using System;
 using System.Collections.Generic;
 using System.IO;
+using System;
 using Microsoft.Extensions.Options;
+using TinyMlops.Contracts;
 using TinyMlops.Firmware.Core.Node;
 
 namespace TinyMlops.Gateway.Configuration;

@@ -1,8 +1,9 @@
-using System;
 using System.Buffers;
 using System.Threading.Channels;
 using System.Threading.Tasks;
+using System;
 using Microsoft.Extensions.Logging;
+using TinyMlops.Contracts;
 using TinyMlops.Firmware.Core.Wire;
 using TinyMlops.Gateway.Broker;
 using TinyMlops.Gateway.Configuration;

@@ -1,11 +1,12 @@
-using System;
 using System.IO;
-using System.Threading;
 using System.Threading.Tasks;
+using System.Threading;
+using System;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using TinyMlops.Boards;
+using TinyMlops.Contracts;
 using TinyMlops.Firmware.Core.Node;
 using TinyMlops.Firmware.Core.Updates;
 using TinyMlops.Firmware.Host;

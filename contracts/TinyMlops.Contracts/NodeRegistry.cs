@@ -6,7 +6,7 @@ using System.Text;
 using System.Text.Json;
 using TinyMlops.Firmware.Core.Node;
 
-namespace TinyMlops.Gateway.Configuration;
+namespace TinyMlops.Contracts;
 
 /// <summary>
 /// The nodes a gateway accepts, each with its own MQTT password, stored only as a PBKDF2-SHA256 hash:

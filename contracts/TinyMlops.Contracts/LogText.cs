@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace TinyMlops.Gateway;
+namespace TinyMlops.Contracts;
 
 /// <summary>Makes text a peer chose safe to log: at most a few dozen characters, control characters escaped.</summary>
 public static class LogText

@@ -23,41 +23,42 @@ using TinyMlops.Firmware.Core.Wire;
 using TinyMlops.Gateway.Configuration;
 using TinyMlops.Contracts;
 using TinyMlops.Gateway.Verification;
+using TinyMlops.TestBed;
 using TinyMlops.Trainer;
 
-namespace TinyMlops.Cli;
+namespace TinyMlops.GatewayBench;
 
 /// <summary>
-/// <c>tinymlops bench-gateway</c>: the gateway's figures, each against a baseline or target measured in the same run.
+/// <c>tinymlops-bench-gateway</c>: the gateway's figures, each against a baseline or target measured in the same run.
 /// (1) Verification throughput of the gateway's verifier path (<see cref="VerifierHost"/>, zero-copy input, verdicts)
 /// against a bare <see cref="InferenceSession.Run(IReadOnlyCollection{NamedOnnxValue})"/> on the same model, rounds
 /// interleaved. (2) End to end: the gateway in its own process, simulated nodes on loopback publishing QoS 1 events
 /// at a fixed total rate, latency from the node's publish to the verdict arriving at that node, per report interval,
 /// with the gateway's resident memory and managed heap, and every event accounted for.
 /// </summary>
-public static class GatewayBenchCommand
+public static class GatewayBench
 {
     private const double WarmUpSeconds = 10;
 
     /// <summary>Runs the benchmark; 0 when every target is met.</summary>
-    public static int Run(Options o)
+    public static int Run(BenchSettings o)
     {
         string root = Checkout.FindRoot();
-        string output = o.Get("out") ?? Path.Combine(root, "out", "bench-gateway");
+        string output = o.Out ?? Path.Combine(root, "out", "bench-gateway");
         Directory.CreateDirectory(output);
-        var load = new LoadShape(o.GetInt("nodes", 100), o.GetInt("rate", 500), o.GetDouble("minutes", 10), o.GetInt("report", 60));
+        var load = new LoadShape(o.Nodes, o.Rate, o.Minutes, o.Report);
         if (load.ReportSeconds % LatencyRecorder.BucketSeconds != 0)
         {
-            throw new UsageException($"--report must be a multiple of {LatencyRecorder.BucketSeconds} s");
+            throw new ArgumentException($"--report must be a multiple of {LatencyRecorder.BucketSeconds} s");
         }
 
-        BoardProfile board = BoardProfile.Load(o.Get("board") ?? "esp32-wroom-32");
-        string modelFile = o.Get("model") ?? TrainVerifier(root, output);
+        BoardProfile board = BoardProfile.Load(o.Board);
+        string modelFile = o.Model ?? TrainVerifier(root, output);
         byte[] model = File.ReadAllBytes(modelFile);
 
         Console.WriteLine($"gateway benchmark: {modelFile}, {Environment.ProcessorCount} cores, .NET {Environment.Version}, ONNX Runtime {OrtEnv.Instance().GetVersionString()}");
         Console.WriteLine();
-        bool throughputMet = Throughput(model, o.GetInt("batch", 32), o.GetInt("rounds", 7));
+        bool throughputMet = Throughput(model, o.Batch, o.Rounds);
         Console.WriteLine();
         bool endToEndMet = EndToEnd(model, board, load, output).GetAwaiter().GetResult();
         return throughputMet && endToEndMet ? 0 : 1;
@@ -80,7 +81,7 @@ public static class GatewayBenchCommand
         }
 
         Console.Error.WriteLine($"[bench] no --model: training one on the shipped recording into {dir}");
-        TrainingRun.Run(new TrainOptions { DataDirectory = Path.Combine(root, "data", "uci-accelerometer-fan"), Board = "esp32-wroom-32", OutputDirectory = dir, Seed = 42 }, new TrainCommand.Progress());
+        TrainingRun.Run(new TrainOptions { DataDirectory = Path.Combine(root, "data", "uci-accelerometer-fan"), Board = "esp32-wroom-32", OutputDirectory = dir, Seed = 42 }, new TrainProgress());
         return file;
     }
 

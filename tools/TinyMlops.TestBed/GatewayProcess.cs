@@ -9,7 +9,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Threading.Tasks;
 
-namespace TinyMlops.Cli;
+namespace TinyMlops.TestBed;
 
 /// <summary>
 /// The gateway as its own operating-system process (the <c>tinymlops-gateway.dll</c> built beside this program, or
