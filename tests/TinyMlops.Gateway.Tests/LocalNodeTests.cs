@@ -85,13 +85,12 @@ public class LocalNodeTests(ITestOutputHelper output)
         Contracts.SecretFile.WriteAllText(Path.Combine(dir, "local.key"), Convert.ToHexString(UpdateCases.NodeKey) + "\n");
 
         // A detector that calls every window suspicious, installed through the update state machine as provisioning does.
-        byte[] model = WithThreshold(UpdateCases.AsVersion(File.ReadAllBytes(Path.Combine(Checkout.FindRoot(), "tests", "conformance", "pca-36-6", "model.tmlm")), 1), int.MinValue);
+        byte[] model = EveryWindowSuspicious();
         var updater = new ModelUpdater(new FileModelStorage(Path.Combine(dir, "local-node", "models")), UpdateCases.NodeKey, UpdateCases.NodeId, Pi.BoardClass, UpdateCases.MaxModelBytes, 0);
         updater.Boot();
         Assert.Equal(UpdateState.Confirmed, UpdateCases.Deliver(updater, UpdateCases.Manifest(model, 1, UpdateCases.Golden(), false), model, 1).State);
 
-        (float X, float Y, float Z)[] fan = File.ReadLines(Path.Combine(Checkout.FindRoot(), "data", "uci-accelerometer-fan", "accelerometer.csv")).Skip(1)
-            .Select(l => l.Split(',')).Select(p => (float.Parse(p[2], CultureInfo.InvariantCulture), float.Parse(p[3], CultureInfo.InvariantCulture), float.Parse(p[4], CultureInfo.InvariantCulture))).ToArray();
+        (float X, float Y, float Z)[] fan = FanRecording();
         int next = 0;
         var buses = new SimulatedSensorBuses(() => fan[next++ % fan.Length]);
 
@@ -120,7 +119,16 @@ public class LocalNodeTests(ITestOutputHelper output)
         Assert.Equal(0u, c.Capture.Overruns);
     }
 
-    private static byte[] WithThreshold(byte[] blob, int threshold)
+    /// <summary>The shipped fan recording's samples (g).</summary>
+    internal static (float X, float Y, float Z)[] FanRecording() =>
+        File.ReadLines(Path.Combine(Checkout.FindRoot(), "data", "uci-accelerometer-fan", "accelerometer.csv")).Skip(1)
+            .Select(l => l.Split(',')).Select(p => (float.Parse(p[2], CultureInfo.InvariantCulture), float.Parse(p[3], CultureInfo.InvariantCulture), float.Parse(p[4], CultureInfo.InvariantCulture))).ToArray();
+
+    /// <summary>A conformance PCA model for 36 features whose threshold calls every window suspicious.</summary>
+    internal static byte[] EveryWindowSuspicious() =>
+        WithThreshold(UpdateCases.AsVersion(File.ReadAllBytes(Path.Combine(Checkout.FindRoot(), "tests", "conformance", "pca-36-6", "model.tmlm")), 1), int.MinValue);
+
+    internal static byte[] WithThreshold(byte[] blob, int threshold)
     {
         byte[] b = (byte[])blob.Clone();
         LittleEndian.WriteInt32(b, 36, threshold);

@@ -58,25 +58,7 @@ public sealed class LocalNodeService(IOptions<GatewayOptions> options, ISensorBu
         }
 
         string root = Path.Combine(o.DataDirectory, "local-node");
-        var config = new NodeConfig
-        {
-            NodeId = o.LocalNode.NodeId,
-            NodeKey = key,
-            MqttHost = o.Mqtt.Mode == BrokerMode.External ? o.Mqtt.Host : "127.0.0.1",
-            MqttPort = o.Mqtt.Port,
-            MqttUser = o.LocalNode.NodeId,
-            MqttPassword = password,
-            MqttTls = false,
-            BoardClass = board.BoardClass,
-            Sensor = sensor,
-            SampleRateHz = sampling.SampleRateHz,
-            WindowLength = sampling.WindowLength,
-            Bands = sampling.Bands,
-            RangeG = sampling.RangeG,
-            ModelFlashBytes = board.Memory.ModelFlashBytes,
-            ModelRamBytes = board.Memory.ModelRamBytes,
-            TelemetrySeconds = o.LocalNode.TelemetrySeconds,
-        };
+        NodeConfig config = HostNodeConfig.FromBoard(board, o.LocalNode.NodeId, key, password, o.Mqtt.Mode == BrokerMode.External ? o.Mqtt.Host : "127.0.0.1", o.Mqtt.Port, sensor, o.LocalNode.TelemetrySeconds);
 
         _sensor = BindingAccelerometer.Open(board, sensor, sampling.RangeG, buses);
         _runner = new NodeRunner(config, _sensor, new FileModelStorage(Path.Combine(root, "models")), new FileModelStorage(Path.Combine(root, "state")), null,
