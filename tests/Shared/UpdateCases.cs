@@ -112,10 +112,7 @@ namespace TinyMlops.Tests.Shared
         {
             byte[] b = (byte[])blob.Clone();
             LittleEndian.WriteUInt32(b, ModelVersionOffset, version);
-            uint crc = Crc32.Update(Crc32.Start(), b, 0, ModelFormat.CrcOffset);
-            crc = Crc32.Finish(Crc32.Update(crc, b, ModelFormat.HeaderSize, b.Length - ModelFormat.HeaderSize));
-            LittleEndian.WriteUInt32(b, ModelFormat.CrcOffset, crc);
-            return b;
+            return ModelFormat.Seal(b);
         }
 
         /// <summary>A fresh node installs v1, then v2; both confirm, and a reboot runs v2 from the other slot.</summary>

@@ -12,13 +12,7 @@ public class ModelLoaderTests
 {
     internal static byte[] Blob(string name) => File.ReadAllBytes(Path.Combine(Repo.Conformance, name, "model.tmlm"));
 
-    internal static byte[] Reseal(byte[] b)
-    {
-        uint crc = Crc32.Update(Crc32.Start(), b, 0, ModelFormat.CrcOffset);
-        crc = Crc32.Finish(Crc32.Update(crc, b, ModelFormat.HeaderSize, b.Length - ModelFormat.HeaderSize));
-        LittleEndian.WriteUInt32(b, ModelFormat.CrcOffset, crc);
-        return b;
-    }
+    internal static byte[] Reseal(byte[] b) => ModelFormat.Seal(b);
 
     private static ModelError ErrorOf(byte[] blob, int boardClass = 0, int maxWorking = 0) =>
         Assert.Throws<ModelFormatException>(() => Int8Model.Load(blob, boardClass, maxWorking)).Code;

@@ -132,9 +132,6 @@ public class LocalNodeTests(ITestOutputHelper output)
     {
         byte[] b = (byte[])blob.Clone();
         LittleEndian.WriteInt32(b, 36, threshold);
-        uint crc = Crc32.Update(Crc32.Start(), b, 0, ModelFormat.CrcOffset);
-        crc = Crc32.Finish(Crc32.Update(crc, b, ModelFormat.HeaderSize, b.Length - ModelFormat.HeaderSize));
-        LittleEndian.WriteUInt32(b, ModelFormat.CrcOffset, crc);
-        return b;
+        return ModelFormat.Seal(b);
     }
 }

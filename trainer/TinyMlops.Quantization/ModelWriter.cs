@@ -251,10 +251,7 @@ public sealed class QuantizedModel
             }
         }
 
-        uint crc = Crc32.Update(Crc32.Start(), b, 0, ModelFormat.CrcOffset);
-        crc = Crc32.Finish(Crc32.Update(crc, b, ModelFormat.HeaderSize, total - ModelFormat.HeaderSize));
-        LittleEndian.WriteUInt32(b, ModelFormat.CrcOffset, crc);
-        return b;
+        return ModelFormat.Seal(b);
     }
 
     /// <summary>Byte offsets of each tensor entry, each op entry and each constant's data in <see cref="ToBlob"/>'s output.</summary>

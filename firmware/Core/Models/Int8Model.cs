@@ -452,8 +452,7 @@ namespace TinyMlops.Firmware.Core.Models
             }
 
             h.Crc = LittleEndian.ReadUInt32(blob, ModelFormat.CrcOffset);
-            uint crc = Crc32.Update(Crc32.Start(), blob, 0, ModelFormat.CrcOffset);
-            crc = Crc32.Finish(Crc32.Update(crc, blob, ModelFormat.HeaderSize, blob.Length - ModelFormat.HeaderSize));
+            uint crc = ModelFormat.Checksum(blob);
             if (crc != h.Crc)
             {
                 throw new ModelFormatException(ModelError.BadChecksum, "CRC32 mismatch: header says 0x" + h.Crc.ToString("X8") + ", content is 0x" + crc.ToString("X8"));

@@ -1,3 +1,5 @@
+using TinyMlops.Firmware.Core.Common;
+
 namespace TinyMlops.Firmware.Core.Models
 {
     /// <summary>
@@ -80,6 +82,20 @@ namespace TinyMlops.Firmware.Core.Models
 
         /// <summary>Board class meaning "runs on any board".</summary>
         public const int BoardClassAny = 0;
+
+        /// <summary>CRC32 of a blob as its header's CRC field holds it: every byte but that field's own four.</summary>
+        public static uint Checksum(byte[] blob)
+        {
+            uint crc = Crc32.Update(Crc32.Start(), blob, 0, CrcOffset);
+            return Crc32.Finish(Crc32.Update(crc, blob, HeaderSize, blob.Length - HeaderSize));
+        }
+
+        /// <summary>Writes <see cref="Checksum"/> into the blob's CRC field (after the blob was built or edited).</summary>
+        public static byte[] Seal(byte[] blob)
+        {
+            LittleEndian.WriteUInt32(blob, CrcOffset, Checksum(blob));
+            return blob;
+        }
 
         /// <summary>Bytes per element of a tensor type, or 0 for an unknown type.</summary>
         public static int ElementSize(int type)
