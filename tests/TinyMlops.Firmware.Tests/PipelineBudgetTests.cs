@@ -95,7 +95,7 @@ public class PipelineBudgetTests
         var frames = new byte[NodeController.PendingEvents][];
         for (int i = 0; i < frames.Length; i++)
         {
-            frames[i] = new byte[WireCodec.HeaderSize + 32 + (4 * pipeline.FeatureCount) + (6 * n) + WireCodec.TrailerSize];
+            frames[i] = new byte[EventMessage.FrameSizeFor(pipeline.FeatureCount, n)];
         }
 
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;

@@ -39,7 +39,7 @@ public static class InterpBenchCommand
         if (!File.Exists(exe))
         {
             Console.WriteLine("building the interpreter bench (first run) ...");
-            Exec("dotnet", ["build", Path.Combine(root, BenchProject), "-c", "Release", "-nologo", "-v", "quiet"], root, echo: false);
+            Exec("dotnet", ["build", Path.Combine(root, BenchProject), "-c", "Release", "-nologo", "-v", "quiet"], root);
         }
 
         Directory.CreateDirectory(outDir);
@@ -55,7 +55,7 @@ public static class InterpBenchCommand
 
         Console.WriteLine($"Mono IL interpreter, inlining off ({mono}); {boards.Count} sensor boards, PCA rank {rank} detector shape; median of 5 runs of ~{ms} ms each");
         Console.WriteLine("costs are in units of one iteration of a plain int8 MAC loop run in the same process (a proxy: docs/interpreter-cost.md)");
-        List<string> lines = Exec(mono, args, root, echo: false);
+        List<string> lines = Exec(mono, args, root);
         string macLine = lines.FirstOrDefault(l => l.StartsWith("mac ", StringComparison.Ordinal)) ?? throw new CliException("the bench printed no MAC-loop figure:\n" + string.Join("\n", lines));
         Console.WriteLine(macLine);
         Console.WriteLine();
@@ -109,7 +109,7 @@ public static class InterpBenchCommand
     private static string? FindOnPath(string name) =>
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator).Where(d => d.Length > 0).Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);
 
-    private static List<string> Exec(string file, IEnumerable<string> arguments, string workingDirectory, bool echo)
+    private static List<string> Exec(string file, IEnumerable<string> arguments, string workingDirectory)
     {
         var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workingDirectory, UseShellExecute = false };
         foreach (string a in arguments)
@@ -123,10 +123,6 @@ public static class InterpBenchCommand
         while ((line = p.StandardOutput.ReadLine()) != null)
         {
             lines.Add(line);
-            if (echo)
-            {
-                Console.WriteLine(line);
-            }
         }
 
         string err = p.StandardError.ReadToEnd();

@@ -54,11 +54,6 @@ public static class Program
             return 2;
         }
 
-        if (parsed.Action != null && parsed.CommandResult.Command != root)
-        {
-            return parsed.Invoke();
-        }
-
         if (Array.Exists(args, a => a is "--help" or "-h" or "-?"))
         {
             return parsed.Invoke();

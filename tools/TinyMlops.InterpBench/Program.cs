@@ -68,13 +68,13 @@ namespace TinyMlops.InterpBench
                 }
 
                 string modelPath = string.Join(":", f, 4, f.Length - 4);
-                RunProfile(f[0], int.Parse(f[1], CultureInfo.InvariantCulture), int.Parse(f[2], CultureInfo.InvariantCulture), int.Parse(f[3], CultureInfo.InvariantCulture), File.ReadAllBytes(modelPath), ms, mac);
+                RunProfile(f[0], int.Parse(f[1], CultureInfo.InvariantCulture), int.Parse(f[2], CultureInfo.InvariantCulture), int.Parse(f[3], CultureInfo.InvariantCulture), File.ReadAllBytes(modelPath), mac);
             }
 
             return sink == int.MinValue ? 1 : 0;
         }
 
-        private static void RunProfile(string name, int n, int bands, int rate, byte[] blob, double ms, Action mac)
+        private static void RunProfile(string name, int n, int bands, int rate, byte[] blob, Action mac)
         {
             Int8Model model = Int8Model.Load(blob, 0, 0);
             var pipeline = new DetectionPipeline(n, bands, rate, SystemFloatMath.Instance);

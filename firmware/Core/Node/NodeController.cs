@@ -55,7 +55,7 @@ namespace TinyMlops.Firmware.Core.Node
             _pipeline = new DetectionPipeline(config.WindowLength, config.Bands, config.SampleRateHz, math);
             _capture = new WindowCapture(config.WindowLength);
             _event = _pipeline.NewEvent();
-            int eventSize = WireCodec.HeaderSize + 32 + (4 * _pipeline.FeatureCount) + (6 * config.WindowLength) + WireCodec.TrailerSize;
+            int eventSize = EventMessage.FrameSizeFor(_pipeline.FeatureCount, config.WindowLength);
             for (int i = 0; i < PendingEvents; i++)
             {
                 _eventFrames[i] = new byte[eventSize];

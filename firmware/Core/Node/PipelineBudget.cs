@@ -106,7 +106,7 @@ namespace TinyMlops.Firmware.Core.Node
             int capture = 2 * 3 * 4 * n;
             int featureWork = FeatureExtractor.WorkingBytesFor(n, bands) + (4 * features);
             int eventMessage = (6 * n) + (4 * features);
-            int frame = WireCodec.HeaderSize + 32 + (4 * features) + (6 * n) + WireCodec.TrailerSize;
+            int frame = EventMessage.FrameSizeFor(features, n);
             return capture + featureWork + eventMessage + (NodeController.PendingEvents * frame);
         }
 

@@ -15,6 +15,12 @@ namespace TinyMlops.Firmware.Core.Wire
             get { return MessageType.Event; }
         }
 
+        /// <summary>Bytes of the frame of an event with <paramref name="features"/> features and 3-axis windows of <paramref name="windowLength"/>.</summary>
+        public static int FrameSizeFor(int features, int windowLength)
+        {
+            return WireCodec.HeaderSize + FixedSize + (4 * features) + (6 * windowLength) + WireCodec.TrailerSize;
+        }
+
         /// <summary>Detector model id.</summary>
         public uint ModelId;
 
