@@ -15,14 +15,20 @@ namespace TinyMlops.Firmware.Host;
 
 /// <summary>
 /// Runs the core's <see cref="NodeController"/> on a .NET host the way the nanoFramework app runs it on an ESP32:
-/// a sampling thread that paces <see cref="NodeController.Sample"/> on the clock and never waits for evaluation, and
-/// one worker thread that owns every other controller call (windows, downlink messages, acknowledgements,
-/// telemetry, reconnects). MQTT is MQTTnet: QoS 1 publishes whose PUBACKs come back to the controller, the downlink
-/// subscription, and a retained last will. The runner owns neither the sensor nor the storage.
-/// Start once with <see cref="Start"/>; <see cref="DisposeAsync"/> stops both threads and disconnects.
+/// samples paced on the clock by a sampling thread that never waits for evaluation, and every other controller call
+/// (windows, downlink messages, acknowledgements, telemetry, reconnects) on one worker at a time. The threads are a
+/// <see cref="NodeScheduler"/>'s: the runner's own unless <see cref="NodeRunnerOptions.Scheduler"/> shares one.
+/// MQTT is MQTTnet: QoS 1 publishes whose PUBACKs come back to the controller, the downlink subscription, and a
+/// retained last will. The runner owns neither the sensor nor the storage.
+/// Start once with <see cref="Start"/>; <see cref="DisposeAsync"/> stops it and disconnects.
 /// </summary>
 public sealed class NodeRunner : IAsyncDisposable, INodeUplink, INodeClock
 {
+    internal const int Idle = 0;
+    internal const int Queued = 1;
+    internal const int Running = 2;
+    internal const int RunningAgain = 3;
+
     private const int InboxLimit = 64; // a flood of downlink messages is dropped, not queued without bound
 
     private readonly NodeConfig _config;
@@ -30,13 +36,25 @@ public sealed class NodeRunner : IAsyncDisposable, INodeUplink, INodeClock
     private readonly Action<string> _log;
     private readonly IMqttClient _mqtt;
     private readonly ConcurrentQueue<(string? Topic, byte[]? Payload, int Acknowledged)> _inbox = new();
-    private readonly AutoResetEvent _wake = new(false);
     private readonly CancellationTokenSource _stop = new();
     private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly object _sampleLock = new();
+    private readonly object _workLock = new();
+    private readonly double _samplesPerTimestamp;
+    private NodeScheduler? _scheduler;
+    private bool _ownsScheduler;
+    private long _sampleStart;
+    private long _samplesTaken;
     private int _nextMessageId;
-    private Thread? _sampler;
-    private Thread? _worker;
     private long _sampleFailures;
+    private long _nextTelemetry;
+    private DateTime _connectAfter = DateTime.MinValue;
+    private System.Threading.Tasks.Task<bool>? _connecting;
+    private volatile bool _stopped;
+    private volatile bool _online; // connected and the controller told so: only then do its publishes go out
+
+    /// <summary>Work state for the scheduler: idle, queued, running, or running with more asked for.</summary>
+    internal int WorkState;
 
     /// <summary>A runner for the node <paramref name="config"/> describes, reading <paramref name="sensor"/>.</summary>
     public NodeRunner(NodeConfig config, IAccelerometer sensor, IModelStorage models, IModelStorage state, IAlarmOutput? alarm, NodeRunnerOptions options, Action<string>? log = null)
@@ -47,14 +65,17 @@ public sealed class NodeRunner : IAsyncDisposable, INodeUplink, INodeClock
         _config = config;
         _options = options;
         _log = log ?? (_ => { });
+        _samplesPerTimestamp = config.SampleRateHz * options.Speed / Stopwatch.Frequency;
         Controller = new NodeController(config, sensor, this, this, models, state, alarm, SystemFloatMath.Instance);
         _mqtt = new MqttClientFactory().CreateMqttClient();
         _mqtt.ApplicationMessageReceivedAsync += e =>
         {
             if (_inbox.Count < InboxLimit)
             {
-                _inbox.Enqueue((e.ApplicationMessage.Topic, e.ApplicationMessage.Payload.ToArray(), 0));
-                _wake.Set();
+                byte[] payload = e.ApplicationMessage.Payload.ToArray();
+                _options.Traffic?.Received(_config.NodeId, e.ApplicationMessage.Topic, payload);
+                _inbox.Enqueue((e.ApplicationMessage.Topic, payload, 0));
+                _scheduler?.Schedule(this);
             }
 
             return Task.CompletedTask;
@@ -70,33 +91,35 @@ public sealed class NodeRunner : IAsyncDisposable, INodeUplink, INodeClock
     /// <summary>Sensor reads that threw (counted, the sample becomes a dropped window as on the device).</summary>
     public long SampleFailures => Interlocked.Read(ref _sampleFailures);
 
-    /// <summary>Boots the controller and starts the sampling and worker threads.</summary>
+    /// <summary>Boots the controller and starts sampling and work on the scheduler's threads.</summary>
     public void Start()
     {
-        if (_worker != null)
+        if (_scheduler != null)
         {
             throw new InvalidOperationException("the runner has already started");
         }
 
         Controller.Start();
         _log($"node {_config.NodeId}: boot {Controller.Boot}, model {(Controller.Updater.ActiveModel == null ? "none" : "release " + Controller.Updater.InstalledSequence)}");
-        _sampler = new Thread(SampleLoop) { IsBackground = true, Priority = ThreadPriority.Highest, Name = $"{_config.NodeId} sampling" };
-        _worker = new Thread(WorkLoop) { IsBackground = true, Name = $"{_config.NodeId} worker" };
-        _sampler.Start();
-        _worker.Start();
+        _ownsScheduler = _options.Scheduler == null;
+        _sampleStart = Stopwatch.GetTimestamp();
+        _scheduler = _options.Scheduler ?? new NodeScheduler(1, _config.NodeId);
+        _scheduler.Add(this);
     }
 
     /// <inheritdoc />
     public int Publish(string topic, byte[] payload, int count)
     {
-        if (!_mqtt.IsConnected)
+        if (!_online || !_mqtt.IsConnected)
         {
-            return 0;
+            return 0; // the controller keeps the message and sends it again after the next connect
         }
 
         int id = Interlocked.Increment(ref _nextMessageId) & int.MaxValue;
         id = id == 0 ? 1 : id;
-        var message = new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(payload.AsSpan(0, count).ToArray())
+        byte[] copy = payload.AsSpan(0, count).ToArray();
+        _options.Traffic?.Sent(_config.NodeId, topic, copy);
+        var message = new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(copy)
             .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build();
         _ = PublishAsync(message, id);
         return id;
@@ -108,15 +131,34 @@ public sealed class NodeRunner : IAsyncDisposable, INodeUplink, INodeClock
     /// <inheritdoc />
     public long Ticks() => _clock.Elapsed.Ticks;
 
-    /// <summary>Stops sampling and the worker, and disconnects (the broker then publishes the last will).</summary>
+    /// <summary>Stops sampling and work, and disconnects (the broker then publishes the last will).</summary>
     public async ValueTask DisposeAsync()
     {
+        _stopped = true;
         _stop.Cancel();
-        _wake.Set();
-        _sampler?.Join(TimeSpan.FromSeconds(5));
-        _worker?.Join(TimeSpan.FromSeconds(10));
+        _scheduler?.Remove(this);
+        lock (_sampleLock)
+        {
+            // a sweep that was sampling this runner has finished
+        }
+
+        lock (_workLock)
+        {
+            // so has a worker that was running it
+        }
+
+        if (_ownsScheduler)
+        {
+            _scheduler!.Dispose();
+        }
+
         try
         {
+            if (_connecting != null)
+            {
+                await _connecting;
+            }
+
             if (_mqtt.IsConnected)
             {
                 await _mqtt.DisconnectAsync();
@@ -128,80 +170,76 @@ public sealed class NodeRunner : IAsyncDisposable, INodeUplink, INodeClock
         }
 
         _mqtt.Dispose();
-        _wake.Dispose();
         _stop.Dispose();
     }
 
-    private async Task PublishAsync(MqttApplicationMessage message, int id)
+    // Due samples follow the clock: after a stall the sweep catches up at once, so a window's samples are the ones
+    // the period called for, and evaluation (on a worker) never holds sampling back. Returns whether any were due.
+    internal bool SampleDue(long now)
     {
-        try
+        lock (_sampleLock)
         {
-            MqttClientPublishResult r = await _mqtt.PublishAsync(message, _stop.Token);
-            if (r.IsSuccess)
+            long due = (long)((now - _sampleStart) * _samplesPerTimestamp);
+            if (_stopped || _samplesTaken >= due)
             {
-                _inbox.Enqueue((null, null, id));
-                _wake.Set();
-            }
-        }
-        catch (Exception e) when (e is MQTTnet.Exceptions.MqttCommunicationException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
-        {
-            // Not acknowledged: the controller keeps the event and sends it again after the next connect.
-        }
-    }
-
-    // Due samples follow the clock: after a stall the loop catches up at once, so a window's samples are the ones
-    // the period called for, and evaluation (on the worker) never holds sampling back.
-    private void SampleLoop()
-    {
-        double perTick = _config.SampleRateHz * _options.Speed / Stopwatch.Frequency;
-        long start = Stopwatch.GetTimestamp();
-        long taken = 0;
-        while (!_stop.IsCancellationRequested)
-        {
-            long due = (long)((Stopwatch.GetTimestamp() - start) * perTick);
-            if (taken >= due)
-            {
-                Thread.Sleep(1);
-                continue;
+                return false;
             }
 
-            while (taken < due && !_stop.IsCancellationRequested)
+            bool ready = false;
+            for (long taken = _samplesTaken; taken < due; taken++)
             {
-                bool ready;
                 try
                 {
-                    ready = Controller.Sample();
+                    ready |= Controller.Sample();
                 }
                 catch (Exception e) when (e is System.IO.IOException or InvalidOperationException or TimeoutException or UnauthorizedAccessException)
                 {
                     Interlocked.Increment(ref _sampleFailures); // a bus that throws instead of failing the read
-                    ready = false;
-                }
-
-                taken++;
-                if (ready)
-                {
-                    _wake.Set();
                 }
             }
+
+            _samplesTaken = due;
+            if (ready)
+            {
+                _scheduler?.Schedule(this);
+            }
+
+            return true;
         }
     }
 
-    private void WorkLoop()
+    // One round of everything but sampling; the scheduler never runs two rounds of one runner at once.
+    internal void Work()
     {
-        long nextTelemetry = 0;
-        DateTime connectAfter = DateTime.MinValue;
-        while (!_stop.IsCancellationRequested)
+        lock (_workLock)
         {
-            if (!_mqtt.IsConnected && DateTime.UtcNow >= connectAfter)
+            if (_stopped)
             {
-                if (!Connect())
-                {
-                    connectAfter = DateTime.UtcNow + _options.ReconnectDelay;
-                }
+                return;
             }
 
-            _wake.WaitOne(200);
+            if (_connecting is { IsCompleted: true })
+            {
+                bool connected = _connecting.Result;
+                _connecting = null;
+                if (connected)
+                {
+                    _online = true;
+                    Controller.OnConnected(); // the update state, then every event still waiting for its acknowledgement
+                    _log($"node {_config.NodeId}: connected to {_options.Host}:{_options.Port}");
+                }
+                else
+                {
+                    _connectAfter = DateTime.UtcNow + _options.ReconnectDelay;
+                }
+            }
+            else if (_connecting == null && !_mqtt.IsConnected && DateTime.UtcNow >= _connectAfter)
+            {
+                _online = false;
+                _connecting = ConnectAsync();
+                _connecting.ContinueWith(_ => _scheduler?.Schedule(this), TaskScheduler.Default);
+            }
+
             Controller.ProcessWindows();
             while (_inbox.TryDequeue(out var item))
             {
@@ -215,15 +253,32 @@ public sealed class NodeRunner : IAsyncDisposable, INodeUplink, INodeClock
                 }
             }
 
-            if (_mqtt.IsConnected && Ticks() >= nextTelemetry)
+            if (_connecting == null && _mqtt.IsConnected && Ticks() >= _nextTelemetry)
             {
-                nextTelemetry = Ticks() + (_config.TelemetrySeconds * TimeSpan.TicksPerSecond);
+                _nextTelemetry = Ticks() + (_config.TelemetrySeconds * TimeSpan.TicksPerSecond);
                 Controller.SendTelemetry((uint)_clock.Elapsed.TotalSeconds, (uint)Math.Min(uint.MaxValue, GC.GetTotalMemory(false)), 0);
             }
         }
     }
 
-    private bool Connect()
+    private async Task PublishAsync(MqttApplicationMessage message, int id)
+    {
+        try
+        {
+            MqttClientPublishResult r = await _mqtt.PublishAsync(message, _stop.Token);
+            if (r.IsSuccess)
+            {
+                _inbox.Enqueue((null, null, id));
+                _scheduler?.Schedule(this);
+            }
+        }
+        catch (Exception e) when (e is MQTTnet.Exceptions.MqttCommunicationException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
+        {
+            // Not acknowledged: the controller keeps the event and sends it again after the next connect.
+        }
+    }
+
+    private async Task<bool> ConnectAsync()
     {
         try
         {
@@ -231,21 +286,19 @@ public sealed class NodeRunner : IAsyncDisposable, INodeUplink, INodeClock
                 .WithCredentials(_config.NodeId, _options.Password).WithCleanSession(true).WithTimeout(TimeSpan.FromSeconds(10))
                 .WithWillTopic(Controller.Topics.Status).WithWillPayload(Encoding.UTF8.GetBytes("offline")).WithWillRetain(true)
                 .WithWillQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build();
-            MqttClientConnectResult r = _mqtt.ConnectAsync(o, _stop.Token).GetAwaiter().GetResult();
+            MqttClientConnectResult r = await _mqtt.ConnectAsync(o, _stop.Token);
             if (r.ResultCode != MqttClientConnectResultCode.Success)
             {
                 _log($"node {_config.NodeId}: broker refused the login ({r.ResultCode})");
                 return false;
             }
 
-            _mqtt.SubscribeAsync(new MqttClientSubscribeOptionsBuilder().WithTopicFilter(Controller.Topics.DownWildcard, MqttQualityOfServiceLevel.AtLeastOnce).Build(), _stop.Token).GetAwaiter().GetResult();
-            _mqtt.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Controller.Topics.Status).WithPayload("online").WithRetainFlag(true)
-                .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build(), _stop.Token).GetAwaiter().GetResult();
-            Controller.OnConnected(); // the update state, then every event still waiting for its acknowledgement
-            _log($"node {_config.NodeId}: connected to {_options.Host}:{_options.Port}");
+            await _mqtt.SubscribeAsync(new MqttClientSubscribeOptionsBuilder().WithTopicFilter(Controller.Topics.DownWildcard, MqttQualityOfServiceLevel.AtLeastOnce).Build(), _stop.Token);
+            await _mqtt.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Controller.Topics.Status).WithPayload("online").WithRetainFlag(true)
+                .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build(), _stop.Token);
             return true;
         }
-        catch (Exception e) when (e is MQTTnet.Exceptions.MqttCommunicationException or OperationCanceledException or System.Net.Sockets.SocketException or TimeoutException or InvalidOperationException)
+        catch (Exception e) when (e is MQTTnet.Exceptions.MqttCommunicationException or OperationCanceledException or System.Net.Sockets.SocketException or TimeoutException or InvalidOperationException or ObjectDisposedException)
         {
             _log($"node {_config.NodeId}: cannot reach {_options.Host}:{_options.Port} ({e.Message})");
             return false;

@@ -24,6 +24,12 @@ public sealed class NodeRunnerOptions
     /// <summary>Seconds between reconnect attempts.</summary>
     public TimeSpan ReconnectDelay { get; init; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>Threads to run on, shared by a fleet (null: the runner starts a scheduler of its own).</summary>
+    public NodeScheduler? Scheduler { get; init; }
+
+    /// <summary>Sees every message the node publishes and receives (a benchmark's clock); called on MQTT threads.</summary>
+    public INodeTraffic? Traffic { get; init; }
+
     /// <summary>Checks the options; throws <see cref="ArgumentException"/> naming the bad one.</summary>
     public void Validate()
     {
@@ -52,4 +58,18 @@ public sealed class NodeRunnerOptions
             throw new ArgumentException("reconnect delay must be positive");
         }
     }
+}
+
+/// <summary>
+/// Watches a node's MQTT traffic: what it publishes (as it leaves the controller) and what it receives (as it
+/// arrives, before the controller sees it). Called from the runner's and MQTTnet's threads at once: implementations
+/// must be thread-safe and quick.
+/// </summary>
+public interface INodeTraffic
+{
+    /// <summary>Node <paramref name="nodeId"/> publishes <paramref name="payload"/> on <paramref name="topic"/>.</summary>
+    void Sent(string nodeId, string topic, byte[] payload);
+
+    /// <summary>Node <paramref name="nodeId"/> receives <paramref name="payload"/> on <paramref name="topic"/>.</summary>
+    void Received(string nodeId, string topic, byte[] payload);
 }

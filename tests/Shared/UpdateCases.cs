@@ -30,31 +30,7 @@ namespace TinyMlops.Tests.Shared
         /// </summary>
         public static byte[] Manifest(byte[] blob, uint sequence, float[] golden, bool breakGolden)
         {
-            Int8Model model = Int8Model.Load(blob, ModelFormat.BoardClassAny, 0);
-            int n = model.Header.InputLength;
-            int rows = golden.Length / n;
-            int outBytes = model.OutputByteCount;
-            UpdateManifest m = new UpdateManifest();
-            m.BoardClass = model.Header.BoardClass;
-            m.ModelId = model.Header.ModelId;
-            m.ModelVersion = model.Header.ModelVersion;
-            m.Sequence = sequence;
-            m.PayloadSize = blob.Length;
-            m.PayloadSha256 = Sha256.Hash(blob, 0, blob.Length);
-            m.NodeId = NodeId;
-            m.InputLength = n;
-            m.OutputBytes = outBytes;
-            m.GoldenCount = rows;
-            m.GoldenInputs = golden;
-            m.GoldenOutputs = new byte[rows * outBytes];
-            float[] row = new float[n];
-            for (int r = 0; r < rows; r++)
-            {
-                System.Array.Copy(golden, r * n, row, 0, n);
-                Check(model.Invoke(row) == Int8Model.StatusOk, "golden input row " + r + " does not run");
-                model.CopyOutputBytes(m.GoldenOutputs, r * outBytes);
-            }
-
+            UpdateManifest m = UpdateManifest.Describe(blob, sequence, NodeId, golden);
             if (breakGolden)
             {
                 m.GoldenOutputs[0] ^= 1;

@@ -57,6 +57,33 @@ public class UpdateTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_release_at_hand_installs_through_the_same_checks_as_one_over_the_air()
+    {
+        byte[] v1 = UpdateCases.AsVersion(V1, 1);
+        byte[] manifest = UpdateManifest.Describe(v1, 1, UpdateCases.NodeId, Golden).EncodeAndSign(UpdateCases.NodeKey);
+        var storage = new FaultyStorage();
+        ModelUpdater node = UpdateCases.Node(storage);
+
+        Assert.Equal(UpdateError.BadChunk, node.Install(manifest, v1[..^1], 100).Error); // a truncated file
+        byte[] corrupt = (byte[])v1.Clone();
+        corrupt[^1] ^= 0x10;
+        Assert.Equal(UpdateError.DigestMismatch, node.Install(manifest, corrupt, 100).Error);
+        byte[] otherKey = UpdateManifest.Describe(v1, 1, UpdateCases.NodeId, Golden).EncodeAndSign(new byte[20]);
+        Assert.Equal(UpdateError.BadSignature, node.Install(otherKey, v1, 100).Error);
+        Assert.Null(node.ActiveModel);
+
+        Assert.Equal(UpdateState.Confirmed, node.Install(manifest, v1, 100).State);
+        ModelUpdater rebooted = UpdateCases.Node(storage);
+        Assert.Equal(1u, rebooted.InstalledSequence);
+        Assert.NotNull(rebooted.ActiveModel);
+        Assert.Equal(UpdateError.Rollback, rebooted.Install(manifest, v1, 100).Error); // the same release twice
+
+        // Golden rows must fit the model: 36 features per row, 1..64 rows.
+        Assert.Throws<ArgumentException>(() => UpdateManifest.Describe(v1, 2, UpdateCases.NodeId, new float[35]));
+        Assert.Throws<ArgumentException>(() => UpdateManifest.Describe(v1, 2, UpdateCases.NodeId, new float[65 * 36]));
+    }
+
+    [Fact]
     public void A_chunk_without_an_offer_or_for_another_release_is_refused()
     {
         ModelUpdater node = UpdateCases.Node(new FaultyStorage());

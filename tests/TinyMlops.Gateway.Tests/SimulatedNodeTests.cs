@@ -29,9 +29,7 @@ public class SimulatedNodeTests(ITestOutputHelper output)
         // Installed as provisioning would, through the update state machine, under the board's own class and budget.
         string folder = Path.Combine(dir, "node");
         byte[] model = LocalNodeTests.EveryWindowSuspicious();
-        var updater = new ModelUpdater(SimulatedNode.Models(folder), UpdateCases.NodeKey, UpdateCases.NodeId, wroom.BoardClass, wroom.Memory.ModelFlashBytes, wroom.Memory.ModelRamBytes);
-        updater.Boot();
-        Assert.Equal(UpdateState.Confirmed, UpdateCases.Deliver(updater, UpdateCases.Manifest(model, 1, UpdateCases.Golden(), false), model, 1).State);
+        SimulatedNode.Install(folder, wroom, UpdateCases.NodeId, UpdateCases.NodeKey, model, 1);
 
         (float X, float Y, float Z)[] fan = LocalNodeTests.FanRecording();
         await using RunningGateway g = await RunningGateway.Start(dataDirectory: dir);

@@ -13,8 +13,8 @@ namespace TinyMlops.TestBed;
 /// A simulated ESP32 node: the firmware core's <see cref="NodeController"/> (the device's code) configured from its
 /// board profile as provisioning configures a device, with its own storage folder (A/B model slots, boot count),
 /// replaying a recording through <see cref="ReplayAccelerometer"/>, and speaking the device wire protocol over MQTT
-/// to a real broker through <see cref="NodeRunner"/>. The gateway tests use it; the benchmark and the fleet
-/// simulator are to. Dispose to stop it (the broker then publishes its last will).
+/// to a real broker through <see cref="NodeRunner"/>. The gateway tests and the gateway benchmark use it (a fleet
+/// shares one <see cref="NodeScheduler"/>). Dispose to stop it (the broker then publishes its last will).
 /// </summary>
 public sealed class SimulatedNode : IAsyncDisposable
 {
@@ -45,15 +45,44 @@ public sealed class SimulatedNode : IAsyncDisposable
     /// <paramref name="host"/>:<paramref name="port"/> with <paramref name="password"/>, replaying
     /// <paramref name="x"/>, <paramref name="y"/>, <paramref name="z"/> (g) at <paramref name="speed"/> times the board's rate.
     /// </summary>
-    public static SimulatedNode Start(BoardProfile board, string nodeId, string password, byte[] key, string folder, float[] x, float[] y, float[] z, string host, int port, double speed = 1, int telemetrySeconds = 60, Action<string>? log = null)
+    public static SimulatedNode Start(BoardProfile board, string nodeId, string password, byte[] key, string folder, float[] x, float[] y, float[] z, string host, int port,
+        double speed = 1, int telemetrySeconds = 60, Action<string>? log = null, NodeScheduler? scheduler = null, INodeTraffic? traffic = null)
     {
         NodeConfig config = HostNodeConfig.FromBoard(board, nodeId, key, password, host, port, null, telemetrySeconds);
         var sensor = new ReplayAccelerometer(x, y, z);
         var runner = new NodeRunner(config, sensor, Models(folder), new FileModelStorage(Path.Combine(folder, "state")), null,
-            new NodeRunnerOptions { Host = host, Port = port, Password = password, Speed = speed }, log);
+            new NodeRunnerOptions { Host = host, Port = port, Password = password, Speed = speed, Scheduler = scheduler, Traffic = traffic }, log);
         runner.Start();
         return new SimulatedNode(runner, sensor, folder);
     }
+
+    /// <summary>
+    /// Installs <paramref name="model"/> as release <paramref name="sequence"/> into the node storage under
+    /// <paramref name="folder"/>, as provisioning does before first boot: a manifest signed with the node's
+    /// <paramref name="key"/>, fed through the core's update state machine under the board's class and slot size,
+    /// digest and golden-vector self-test included. Throws <see cref="InvalidOperationException"/> with the node's
+    /// reason when it refuses.
+    /// </summary>
+    public static void Install(string folder, BoardProfile board, string nodeId, byte[] key, byte[] model, uint sequence)
+    {
+        int inputs = Firmware.Core.Models.Int8Model.ReadHeader(model).InputLength;
+        var golden = new float[GoldenRows * inputs];
+        for (int i = 0; i < golden.Length; i++)
+        {
+            golden[i] = (float)(2 * Math.Sin(i * 0.37)); // spread over the quantiser's range, the same every time
+        }
+
+        byte[] manifest = UpdateManifest.Describe(model, sequence, nodeId, golden).EncodeAndSign(key);
+        var updater = new ModelUpdater(Models(folder), key, nodeId, board.BoardClass, board.Memory.ModelFlashBytes, board.Memory.ModelRamBytes);
+        updater.Boot();
+        Firmware.Core.Wire.OtaStatusMessage s = updater.Install(manifest, model, Firmware.Core.Wire.WireCodec.MaxChunk);
+        if (s.State != UpdateState.Confirmed)
+        {
+            throw new InvalidOperationException($"node {nodeId} refused release {sequence}: {updater.LastMessage} (error {s.Error})");
+        }
+    }
+
+    private const int GoldenRows = 4;
 
     /// <inheritdoc />
     public ValueTask DisposeAsync() => Runner.DisposeAsync();

@@ -258,6 +258,36 @@ namespace TinyMlops.Firmware.Core.Updates
             return StatusOf(UpdateState.Downloading);
         }
 
+        /// <summary>
+        /// Installs a release whose manifest and payload are both at hand (files written at provisioning, a model a
+        /// gateway keeps for its own local node): the same offer, chunks, digest, self-test and A/B switch as an
+        /// update over the air, fed from <paramref name="payload"/> in slices of <paramref name="chunkBytes"/>.
+        /// Returns the final status (Confirmed, or the refusal and its reason).
+        /// </summary>
+        public OtaStatusMessage Install(byte[] manifestBytes, byte[] payload, int chunkBytes)
+        {
+            OtaStatusMessage s = Offer(manifestBytes);
+            if (payload == null || chunkBytes < 1)
+            {
+                return s.State == UpdateState.Downloading ? Refuse(UpdateError.BadChunk, "no payload to install", s.ReleaseSequence) : s;
+            }
+
+            int guard = (payload.Length / chunkBytes) + 2;
+            while (s.State == UpdateState.Downloading && guard-- > 0)
+            {
+                int offset = s.NextOffset;
+                int count = payload.Length - offset < chunkBytes ? payload.Length - offset : chunkBytes;
+                if (count <= 0)
+                {
+                    return Refuse(UpdateError.BadChunk, "payload of " + payload.Length + " bytes is shorter than the manifest says", s.ReleaseSequence);
+                }
+
+                s = Chunk(s.ReleaseSequence, offset, payload, offset, count);
+            }
+
+            return s;
+        }
+
         /// <summary>The status to report now (for telemetry or a status request).</summary>
         public OtaStatusMessage Status()
         {

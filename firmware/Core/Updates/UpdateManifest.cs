@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using TinyMlops.Firmware.Core.Common;
+using TinyMlops.Firmware.Core.Models;
 
 namespace TinyMlops.Firmware.Core.Updates
 {
@@ -66,6 +67,53 @@ namespace TinyMlops.Firmware.Core.Updates
 
         /// <summary>The MAC read from (or written into) the encoded manifest.</summary>
         public byte[] Mac = new byte[MacSize];
+
+        /// <summary>
+        /// The manifest of <paramref name="blob"/> as release <paramref name="sequence"/> for node
+        /// <paramref name="nodeId"/>, unsigned: header fields and digest from the blob, and golden outputs computed by
+        /// running the model on <paramref name="golden"/> (rows of its input length, at most <see cref="MaxGolden"/>).
+        /// The node's self-test later checks it reproduces them bit for bit. Throws
+        /// <see cref="ModelFormatException"/> when the blob does not load, <see cref="System.ArgumentException"/> when the
+        /// golden inputs do not fit it or a row does not run.
+        /// </summary>
+        public static UpdateManifest Describe(byte[] blob, uint sequence, string nodeId, float[] golden)
+        {
+            Int8Model model = Int8Model.Load(blob, ModelFormat.BoardClassAny, 0);
+            int n = model.Header.InputLength;
+            if (golden == null || golden.Length == 0 || golden.Length % n != 0 || golden.Length / n > MaxGolden)
+            {
+                throw new System.ArgumentException("golden inputs must be 1.." + MaxGolden + " rows of " + n + " features", "golden");
+            }
+
+            int rows = golden.Length / n;
+            int outBytes = model.OutputByteCount;
+            UpdateManifest m = new UpdateManifest();
+            m.BoardClass = model.Header.BoardClass;
+            m.ModelId = model.Header.ModelId;
+            m.ModelVersion = model.Header.ModelVersion;
+            m.Sequence = sequence;
+            m.PayloadSize = blob.Length;
+            m.PayloadSha256 = Sha256.Hash(blob, 0, blob.Length);
+            m.NodeId = nodeId;
+            m.InputLength = n;
+            m.OutputBytes = outBytes;
+            m.GoldenCount = rows;
+            m.GoldenInputs = golden;
+            m.GoldenOutputs = new byte[rows * outBytes];
+            float[] row = new float[n];
+            for (int r = 0; r < rows; r++)
+            {
+                System.Array.Copy(golden, r * n, row, 0, n);
+                if (model.Invoke(row) != Int8Model.StatusOk)
+                {
+                    throw new System.ArgumentException("golden input row " + r + " does not run", "golden");
+                }
+
+                model.CopyOutputBytes(m.GoldenOutputs, r * outBytes);
+            }
+
+            return m;
+        }
 
         /// <summary>Encodes the manifest and signs it with <paramref name="key"/>; sets <see cref="Mac"/>.</summary>
         public byte[] EncodeAndSign(byte[] key)
