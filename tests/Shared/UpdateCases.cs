@@ -77,7 +77,7 @@ namespace TinyMlops.Tests.Shared
         }
 
         /// <summary>Byte offset of the model version in the model header (docs/model-format.md).</summary>
-        public const int ModelVersionOffset = 16;
+        public const int ModelVersionOffset = ModelFormat.ModelVersionOffset;
 
         /// <summary>
         /// <paramref name="blob"/> as model version <paramref name="version"/>, its CRC rewritten. Every scenario makes its

@@ -15,6 +15,7 @@ using TinyMlops.Gateway.LocalNode;
 using TinyMlops.Gateway.Storage;
 using TinyMlops.Tests.Shared;
 using Xunit.Abstractions;
+using TinyMlops.TestBed;
 using Xunit;
 
 namespace TinyMlops.Gateway.Tests;
@@ -85,14 +86,11 @@ public class LocalNodeTests(ITestOutputHelper output)
         Contracts.SecretFile.WriteAllText(Path.Combine(dir, "local.key"), Convert.ToHexString(UpdateCases.NodeKey) + "\n");
 
         // A detector that calls every window suspicious, installed through the update state machine as provisioning does.
-        byte[] model = EveryWindowSuspicious();
-        var updater = new ModelUpdater(new FileModelStorage(Path.Combine(dir, "local-node", "models")), UpdateCases.NodeKey, UpdateCases.NodeId, Pi.BoardClass, UpdateCases.MaxModelBytes, 0);
-        updater.Boot();
-        Assert.Equal(UpdateState.Confirmed, UpdateCases.Deliver(updater, UpdateCases.Manifest(model, 1, UpdateCases.Golden(), false), model, 1).State);
+        SimulatedNode.Install(Path.Combine(dir, "local-node"), Pi, UpdateCases.NodeId, UpdateCases.NodeKey, Recordings.EveryWindowSuspicious(Checkout.FindRoot()), 1);
 
-        (float X, float Y, float Z)[] fan = FanRecording();
+        (float[] x, float[] y, float[] z) = Recordings.Fan(Checkout.FindRoot());
         int next = 0;
-        var buses = new SimulatedSensorBuses(() => fan[next++ % fan.Length]);
+        var buses = new SimulatedSensorBuses(() => { int i = next++ % x.Length; return (x[i], y[i], z[i]); });
 
         await using RunningGateway g = await RunningGateway.Start(
             tweak: s =>
@@ -117,21 +115,5 @@ public class LocalNodeTests(ITestOutputHelper output)
         output.WriteLine($"samples {buses.Adxl345!.Samples}, windows {c.Pipeline.Windows}, events sent {c.EventsSent}, acknowledged {c.EventsAcknowledged}, overruns {c.Capture.Overruns}");
         Assert.True(buses.Adxl345.Samples >= 2 * Pi.Sampling!.WindowLength);
         Assert.Equal(0u, c.Capture.Overruns);
-    }
-
-    /// <summary>The shipped fan recording's samples (g).</summary>
-    internal static (float X, float Y, float Z)[] FanRecording() =>
-        File.ReadLines(Path.Combine(Checkout.FindRoot(), "data", "uci-accelerometer-fan", "accelerometer.csv")).Skip(1)
-            .Select(l => l.Split(',')).Select(p => (float.Parse(p[2], CultureInfo.InvariantCulture), float.Parse(p[3], CultureInfo.InvariantCulture), float.Parse(p[4], CultureInfo.InvariantCulture))).ToArray();
-
-    /// <summary>A conformance PCA model for 36 features whose threshold calls every window suspicious.</summary>
-    internal static byte[] EveryWindowSuspicious() =>
-        WithThreshold(UpdateCases.AsVersion(File.ReadAllBytes(Path.Combine(Checkout.FindRoot(), "tests", "conformance", "pca-36-6", "model.tmlm")), 1), int.MinValue);
-
-    internal static byte[] WithThreshold(byte[] blob, int threshold)
-    {
-        byte[] b = (byte[])blob.Clone();
-        LittleEndian.WriteInt32(b, 36, threshold);
-        return ModelFormat.Seal(b);
     }
 }

@@ -28,13 +28,13 @@ public class SimulatedNodeTests(ITestOutputHelper output)
 
         // Installed as provisioning would, through the update state machine, under the board's own class and budget.
         string folder = Path.Combine(dir, "node");
-        byte[] model = LocalNodeTests.EveryWindowSuspicious();
+        byte[] model = Recordings.EveryWindowSuspicious(Checkout.FindRoot());
         SimulatedNode.Install(folder, wroom, UpdateCases.NodeId, UpdateCases.NodeKey, model, 1);
 
-        (float X, float Y, float Z)[] fan = LocalNodeTests.FanRecording();
+        (float[] x, float[] y, float[] z) = Recordings.Fan(Checkout.FindRoot());
         await using RunningGateway g = await RunningGateway.Start(dataDirectory: dir);
         await using SimulatedNode node = SimulatedNode.Start(wroom, UpdateCases.NodeId, "sim-secret", UpdateCases.NodeKey, folder,
-            fan.Select(s => s.X).ToArray(), fan.Select(s => s.Y).ToArray(), fan.Select(s => s.Z).ToArray(), "127.0.0.1", g.MqttPort, speed: 2);
+            x, y, z, "127.0.0.1", g.MqttPort, speed: 2);
 
         await Harness.Eventually(() => Task.FromResult(node.Controller.VerdictsReceived), n => n >= 2, "two verdicts back at the simulated node", 30);
         Assert.NotNull(node.Controller.Updater.ActiveModel); // the wroom budget (interpreter speed, pipeline RAM) let it run

@@ -15,11 +15,9 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
-using MQTTnet;
-using MQTTnet.Protocol;
 using TinyMlops.Boards;
-using TinyMlops.Firmware.Core.Node;
 using TinyMlops.Firmware.Core.Wire;
+using TinyMlops.Firmware.Host;
 using TinyMlops.Gateway.Configuration;
 using TinyMlops.Contracts;
 using TinyMlops.Gateway.Verification;
@@ -32,9 +30,10 @@ namespace TinyMlops.GatewayBench;
 /// <c>tinymlops-bench-gateway</c>: the gateway's figures, each against a baseline or target measured in the same run.
 /// (1) Verification throughput of the gateway's verifier path (<see cref="VerifierHost"/>, zero-copy input, verdicts)
 /// against a bare <see cref="InferenceSession.Run(IReadOnlyCollection{NamedOnnxValue})"/> on the same model, rounds
-/// interleaved. (2) End to end: the gateway in its own process, simulated nodes on loopback publishing QoS 1 events
-/// at a fixed total rate, latency from the node's publish to the verdict arriving at that node, per report interval,
-/// with the gateway's resident memory and managed heap, and every event accounted for.
+/// interleaved. (2) End to end: the gateway in its own process, a fleet of the test bed's simulated nodes (the
+/// device's controller on one shared scheduler, replaying the fan recording with a detector that calls every window
+/// suspicious) publishing QoS 1 events at a fixed total rate, latency from the node's publish to the verdict arriving
+/// at that node, per report interval, with the gateway's resident memory and managed heap, and every event accounted for.
 /// </summary>
 public static class GatewayBench
 {
@@ -165,6 +164,12 @@ public static class GatewayBench
         {
             File.WriteAllBytes(Path.Combine(dir, "verifier.onnx"), model);
             int features = VerifierModel.Load(model, "bench").InputLength;
+            int nodeFeatures = 3 * (Firmware.Core.Features.FeatureExtractor.StatsPerAxis + board.Sampling!.Bands);
+            if (features != nodeFeatures)
+            {
+                throw new ArgumentException($"the verifier takes {features} features, {board.Name}'s nodes send {nodeFeatures}");
+            }
+
             Dictionary<string, string> passwords = Enumerable.Range(1, load.Nodes).ToDictionary(i => $"bench-{i:D3}", i => $"pw-{i}");
             NodeRegistry.Write(Path.Combine(dir, "nodes.json"), passwords);
             int mqttPort = GatewayProcess.FreeLoopbackPort(), httpPort = GatewayProcess.FreeLoopbackPort();
@@ -185,7 +190,7 @@ public static class GatewayBench
             try
             {
                 await gateway.WaitHealthy(60);
-                return await Drive(gateway, mqttPort, passwords, features, board, load, output);
+                return await Drive(gateway, mqttPort, passwords, dir, board, load, output);
             }
             catch (Exception)
             {
@@ -199,41 +204,88 @@ public static class GatewayBench
         }
     }
 
-    private static async Task<bool> Drive(GatewayProcess gateway, int port, Dictionary<string, string> passwords, int features, BoardProfile board, LoadShape load, string output)
+    private static async Task<bool> Drive(GatewayProcess gateway, int port, Dictionary<string, string> passwords, string dir, BoardProfile board, LoadShape load, string output)
     {
-        var recorder = new LatencyRecorder();
-        var clients = new List<IMqttClient>();
-        Console.Error.WriteLine($"[bench] connecting {passwords.Count} nodes");
-        using (var gate = new SemaphoreSlim(8))
+        string root = Checkout.FindRoot();
+        (float[] x, float[] y, float[] z) = Recordings.Fan(root);
+        byte[] detector = Recordings.EveryWindowSuspicious(root);
+        BoardSampling sampling = board.Sampling!;
+        double windowsPerSecond = sampling.SampleRateHz / (double)sampling.WindowLength;
+        double speed = load.EventsPerSecond / (double)load.Nodes / windowsPerSecond;
+        if (speed > 1000)
         {
-            int index = 0;
-            clients.AddRange(await Task.WhenAll(passwords.Select(async p =>
-            {
-                int node = Interlocked.Increment(ref index) - 1;
-                await gate.WaitAsync();
-                try
-                {
-                    return await ConnectNode(port, p.Key, p.Value, node, recorder);
-                }
-                finally
-                {
-                    gate.Release();
-                }
-            })));
+            throw new ArgumentException($"{load.EventsPerSecond} ev/s over {load.Nodes} nodes needs a replay {speed:F0}x faster than {board.Name}'s rate; at most 1000x");
         }
 
-        var frames = new FrameMaker(features, board.Sampling!);
-        TimeSpan interval = TimeSpan.FromSeconds(load.Nodes / (double)load.EventsPerSecond);
+        // The nodes are the device's controller (SimulatedNode) on one shared scheduler; their sensors fail until
+        // every node is connected, so the load starts at once and only the measured interval produces events.
+        var recorder = new LatencyRecorder();
+        using var scheduler = new NodeScheduler(Environment.ProcessorCount, "fleet");
+        var fleet = new List<SimulatedNode>();
+        TimeSpan period = TimeSpan.FromSeconds(1 / (windowsPerSecond * speed));
+        Console.Error.WriteLine($"[bench] installing the detector on {passwords.Count} simulated {board.Name} nodes and starting them (replay at {speed:G3}x)");
+        var starting = Stopwatch.StartNew();
+        int index = 0;
+        foreach ((string id, string password) in passwords)
+        {
+            string folder = Path.Combine(dir, "nodes", id);
+            byte[] key = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32);
+            SimulatedNode.Install(folder, board, id, key, detector, 1);
+            TimeSpan due = period * index / passwords.Count; // window boundaries spread over one period, as real nodes' are
+            if (due > starting.Elapsed)
+            {
+                await Task.Delay(due - starting.Elapsed);
+            }
+
+            SimulatedNode node = SimulatedNode.Start(board, id, password, key, folder, x, y, z, "127.0.0.1", port, speed,
+                scheduler: scheduler, traffic: recorder, replayFrom: (int)((index * 7919L) % x.Length));
+            node.Sensor.Failing = true;
+            fleet.Add(node);
+            index++;
+        }
+
+        try
+        {
+            var connecting = Stopwatch.StartNew();
+            while (fleet.Any(n => !n.Runner.IsConnected))
+            {
+                if (connecting.Elapsed > TimeSpan.FromMinutes(3))
+                {
+                    throw new TimeoutException($"{fleet.Count(n => !n.Runner.IsConnected)} of {fleet.Count} nodes did not connect within 3 minutes");
+                }
+
+                await Task.Delay(100);
+            }
+
+            Console.Error.WriteLine($"[bench] {fleet.Count} nodes connected in {starting.Elapsed.TotalSeconds:F1} s");
+            return await Measure(gateway, fleet, recorder, sampling, load, speed, output);
+        }
+        finally
+        {
+            foreach (SimulatedNode n in fleet)
+            {
+                await n.DisposeAsync();
+            }
+        }
+    }
+
+    private static async Task<bool> Measure(GatewayProcess gateway, List<SimulatedNode> fleet, LatencyRecorder recorder, BoardSampling sampling, LoadShape load, double speed, string output)
+    {
         TimeSpan duration = TimeSpan.FromMinutes(load.Minutes);
-        Console.WriteLine($"end to end: {load.Nodes} nodes x {1 / interval.TotalSeconds:G3} ev/s = {load.EventsPerSecond} ev/s for {load.Minutes:G} min, QoS 1, " +
-            $"{frames.FrameBytes} B frames ({board.Sampling!.WindowLength} samples x 3 axes), gateway in its own process with the uplink to a trainer stand-in");
+        Console.WriteLine($"end to end: {load.Nodes} simulated nodes (the device's controller) x {load.EventsPerSecond / (double)load.Nodes:G3} windows/s = {load.EventsPerSecond} ev/s for {load.Minutes:G} min, QoS 1, " +
+            $"{EventMessage.FrameSizeFor(3 * (Firmware.Core.Features.FeatureExtractor.StatsPerAxis + sampling.Bands), sampling.WindowLength)} B frames ({sampling.WindowLength} samples x 3 axes, replay {speed:G3}x), " +
+            "every window an event, gateway in its own process with the uplink to a trainer stand-in");
         Console.WriteLine("publish (node) -> verdict received (node); the first 10 s are warm-up and left out of the overall figures");
         Console.WriteLine();
         Console.WriteLine("  time   sent  verdicts   p50 ms   p99 ms   max ms   gateway RSS MiB   GC heap MiB   gateway CPU %");
 
-        using var stop = new CancellationTokenSource();
+        recorder.Begin();
+        foreach (SimulatedNode n in fleet)
+        {
+            n.Sensor.Failing = false;
+        }
+
         var start = Stopwatch.StartNew();
-        Task[] senders = clients.Select((c, i) => Task.Run(() => Send(c, i, frames, recorder, interval, TimeSpan.FromTicks(interval.Ticks * i / clients.Count), duration, start, stop.Token))).ToArray();
         var samples = new List<Sample>();
         double lastCpu = 0, lastAt = 0;
         for (double at = load.ReportSeconds; at <= duration.TotalSeconds + 1e-9; at += load.ReportSeconds)
@@ -253,22 +305,30 @@ public static class GatewayBench
             Console.WriteLine($"{TimeSpan.FromSeconds(at):mm\\:ss} {s.Sent,6} {s.Verdicts,9} {s.P50,8:F2} {s.P99,8:F2} {s.Max,8:F1} {sample.RssMiB,17:F1} {sample.HeapMiB,13:F1} {sample.CpuPercent,15:F0}");
         }
 
-        await Task.WhenAll(senders);
-        await recorder.Drain(TimeSpan.FromSeconds(15));
-        Dictionary<string, double> final = await GatewayFigures(gateway);
-        foreach (IMqttClient c in clients)
+        if (duration > start.Elapsed)
         {
-            c.Dispose();
+            await Task.Delay(duration - start.Elapsed);
         }
+
+        foreach (SimulatedNode n in fleet)
+        {
+            n.Sensor.Failing = true; // no more windows; acknowledgements and verdicts still come in
+        }
+
+        await recorder.Drain(TimeSpan.FromSeconds(15));
+        await Task.Delay(500); // the last acknowledgements reach the controllers' workers
+        Dictionary<string, double> final = await GatewayFigures(gateway);
+        long sentByNodes = fleet.Sum(n => (long)n.Controller.EventsSent), acknowledged = fleet.Sum(n => (long)n.Controller.EventsAcknowledged);
+        long overruns = fleet.Sum(n => (long)n.Controller.Capture.Overruns);
 
         Summary all = recorder.Between(WarmUpSeconds, int.MaxValue);
         Console.WriteLine();
-        Console.WriteLine($"events sent {recorder.Sent}, acknowledged {recorder.Acknowledged}, verdicts received {recorder.Verdicts}, unanswered {recorder.Outstanding}");
+        Console.WriteLine($"events sent {sentByNodes}, acknowledged {acknowledged}, verdicts received {recorder.Verdicts}, unanswered {recorder.Outstanding}; window overruns on the nodes {overruns}");
         Console.WriteLine($"gateway: stored {final.GetValueOrDefault("tinymlops_gateway_events_stored_total")}, verified {final.GetValueOrDefault("tinymlops_gateway_events_verified_total")}, " +
             $"forwarded {final.GetValueOrDefault("tinymlops_gateway_uplink_forwarded_total")}, stored->verdict p99 {final.GetValueOrDefault("tinymlops_gateway_verification_latency_ms{quantile=\"0.99\"}"):F2} ms (its own /metrics)");
         Console.WriteLine();
         bool latencyMet = all.P99 <= 10;
-        bool complete = recorder.Outstanding == 0 && recorder.Acknowledged == recorder.Sent;
+        bool complete = recorder.Outstanding == 0 && acknowledged == sentByNodes && recorder.Sent == sentByNodes;
         Console.WriteLine($"figure                                     value      target");
         Console.WriteLine($"p50 publish -> verdict (ms)           {all.P50,10:F2}");
         Console.WriteLine($"p99 publish -> verdict (ms)           {all.P99,10:F2}      <= 10 {(latencyMet ? "met" : "MISSED")}");
@@ -281,56 +341,6 @@ public static class GatewayBench
         Console.WriteLine();
         Console.WriteLine($"plots: {Path.Combine(output, "latency.png")}, {Path.Combine(output, "memory.png")}");
         return latencyMet && complete;
-    }
-
-    private static async Task<IMqttClient> ConnectNode(int port, string node, string password, int index, LatencyRecorder recorder)
-    {
-        IMqttClient c = new MqttClientFactory().CreateMqttClient();
-        c.ApplicationMessageReceivedAsync += e =>
-        {
-            long now = Stopwatch.GetTimestamp();
-            byte[] p = System.Buffers.BuffersExtensions.ToArray(e.ApplicationMessage.Payload);
-            if (WireCodec.Decode(p, 0, p.Length) is VerdictMessage v)
-            {
-                recorder.Answered(index, v.EventSequence, now);
-            }
-
-            return Task.CompletedTask;
-        };
-        MqttClientOptions o = new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", port).WithClientId(node).WithCredentials(node, password)
-            .WithTimeout(TimeSpan.FromSeconds(30)).WithKeepAlivePeriod(TimeSpan.FromSeconds(30)).Build();
-        MqttClientConnectResult r = await c.ConnectAsync(o);
-        if (r.ResultCode != MqttClientConnectResultCode.Success)
-        {
-            c.Dispose();
-            throw new InvalidOperationException($"the gateway refused {node}: {r.ResultCode}");
-        }
-
-        await c.SubscribeAsync(new Topics(node).Verdict, MqttQualityOfServiceLevel.AtLeastOnce);
-        return c;
-    }
-
-    private static async Task Send(IMqttClient client, int index, FrameMaker frames, LatencyRecorder recorder, TimeSpan interval, TimeSpan phase, TimeSpan duration, Stopwatch clock, CancellationToken ct)
-    {
-        string topic = new Topics(((MqttClientOptions)client.Options).ClientId).Event;
-        TimeSpan due = phase;
-        for (uint sequence = 0; due < duration && !ct.IsCancellationRequested; sequence++, due += interval)
-        {
-            TimeSpan wait = due - clock.Elapsed;
-            if (wait > TimeSpan.Zero)
-            {
-                await Task.Delay(wait, ct);
-            }
-
-            MqttApplicationMessage message = new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(frames.Make(index, sequence))
-                .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build();
-            recorder.Sending(index, sequence, clock.Elapsed.TotalSeconds);
-            MqttClientPublishResult result = await client.PublishAsync(message, ct);
-            if (result.IsSuccess)
-            {
-                recorder.Acknowledge();
-            }
-        }
     }
 
     private static async Task<Dictionary<string, double>> GatewayFigures(GatewayProcess gateway)
@@ -387,75 +397,54 @@ public static class GatewayBench
     /// <summary>Latency figures over an interval.</summary>
     private sealed record Summary(int Sent, int Verdicts, double P50, double P99, double P999, double Max);
 
-    /// <summary>Event frames as a node of the board would send them: its window of three axes, the verifier's feature count.</summary>
-    private sealed class FrameMaker(int features, BoardSampling sampling)
-    {
-        private readonly short[] _samples = Enumerable.Range(0, 3 * sampling.WindowLength).Select(i => (short)((i * 37 % 2000) - 1000)).ToArray();
-
-        public int FrameBytes => Make(0, 0).Length;
-
-        public byte[] Make(int node, uint sequence)
-        {
-            var f = new float[features];
-            for (int i = 0; i < f.Length; i++)
-            {
-                f[i] = (float)Math.Sin((node * 7.1) + (sequence * 0.37) + i);
-            }
-
-            return WireCodec.Encode(new EventMessage
-            {
-                Sequence = sequence,
-                TimestampMs = 1_700_000_000_000 + (sequence * 200L),
-                ModelId = 1,
-                ModelVersion = 1,
-                Score = 99,
-                Threshold = 50,
-                RealScore = 12.5f,
-                SampleRateHz = sampling.SampleRateHz,
-                Features = f,
-                WindowLength = sampling.WindowLength,
-                SampleScale = sampling.RangeG / 32768f,
-                Samples = _samples,
-            });
-        }
-    }
-
     /// <summary>
-    /// When each event went out and when its verdict came back, kept in buckets of <see cref="BucketSeconds"/> by
-    /// send time. Thread-safe, and a report never holds up the nodes' receive handlers (they only enqueue), so the
-    /// bench does not add its own pauses to what it measures.
+    /// When each event left its node and when its verdict came back to it, kept in buckets of
+    /// <see cref="BucketSeconds"/> by send time (from <see cref="Begin"/>). It sees the nodes' traffic as it passes
+    /// their MQTT client (<see cref="INodeTraffic"/>); thread-safe, and it only records, so a report never holds up a
+    /// node and the bench does not add its own pauses to what it measures.
     /// </summary>
-    private sealed class LatencyRecorder
+    private sealed class LatencyRecorder : INodeTraffic
     {
         public const int BucketSeconds = 10;
 
-        private readonly ConcurrentDictionary<(int Node, uint Sequence), (long Ticks, double At)> _pending = new();
+        private readonly ConcurrentDictionary<(string Node, uint Sequence), (long Ticks, double At)> _pending = new();
         private readonly ConcurrentDictionary<int, ConcurrentQueue<double>> _latencies = new();
         private readonly ConcurrentDictionary<int, StrongBox<int>> _sent = new();
-        private int _acknowledged, _sentTotal, _verdicts;
+        private long _zero = Stopwatch.GetTimestamp();
+        private int _sentTotal, _verdicts;
 
+        /// <summary>Distinct events published (a resend of one is not counted again).</summary>
         public int Sent => Volatile.Read(ref _sentTotal);
-
-        public int Acknowledged => Volatile.Read(ref _acknowledged);
 
         public int Verdicts => Volatile.Read(ref _verdicts);
 
         public int Outstanding => _pending.Count;
 
-        public void Sending(int node, uint sequence, double at)
+        /// <summary>Time zero of the buckets: the load starts now.</summary>
+        public void Begin() => Volatile.Write(ref _zero, Stopwatch.GetTimestamp());
+
+        void INodeTraffic.Sent(string nodeId, string topic, byte[] payload)
         {
-            _pending[(node, sequence)] = (Stopwatch.GetTimestamp(), at);
-            Interlocked.Increment(ref _sent.GetOrAdd(Bucket(at), _ => new StrongBox<int>()).Value);
-            Interlocked.Increment(ref _sentTotal);
+            if (!topic.EndsWith("/up/event", StringComparison.Ordinal) || WireCodec.Decode(payload, 0, payload.Length) is not EventMessage e)
+            {
+                return;
+            }
+
+            long now = Stopwatch.GetTimestamp();
+            double at = Stopwatch.GetElapsedTime(Volatile.Read(ref _zero), now).TotalSeconds;
+            if (_pending.TryAdd((nodeId, e.Sequence), (now, at)))
+            {
+                Interlocked.Increment(ref _sent.GetOrAdd(Bucket(at), _ => new StrongBox<int>()).Value);
+                Interlocked.Increment(ref _sentTotal);
+            }
         }
 
-        public void Acknowledge() => Interlocked.Increment(ref _acknowledged);
-
-        public void Answered(int node, uint sequence, long nowTicks)
+        void INodeTraffic.Received(string nodeId, string topic, byte[] payload)
         {
-            if (_pending.TryRemove((node, sequence), out (long Ticks, double At) sent))
+            long now = Stopwatch.GetTimestamp();
+            if (WireCodec.Decode(payload, 0, payload.Length) is VerdictMessage v && _pending.TryRemove((nodeId, v.EventSequence), out (long Ticks, double At) sent))
             {
-                _latencies.GetOrAdd(Bucket(sent.At), _ => new ConcurrentQueue<double>()).Enqueue(Stopwatch.GetElapsedTime(sent.Ticks, nowTicks).TotalMilliseconds);
+                _latencies.GetOrAdd(Bucket(sent.At), _ => new ConcurrentQueue<double>()).Enqueue(Stopwatch.GetElapsedTime(sent.Ticks, now).TotalMilliseconds);
                 Interlocked.Increment(ref _verdicts);
             }
         }

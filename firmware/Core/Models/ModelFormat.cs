@@ -20,6 +20,12 @@ namespace TinyMlops.Firmware.Core.Models
         /// <summary>Offset of the CRC32 field (the last header field).</summary>
         public const int CrcOffset = 48;
 
+        /// <summary>Byte offset of the model version (uint32) in the header.</summary>
+        public const int ModelVersionOffset = 16;
+
+        /// <summary>Byte offset of the decision threshold (int32) in the header.</summary>
+        public const int ThresholdOffset = 36;
+
         /// <summary>Size of a constant tensor's entry: type/kind byte and 24-bit length.</summary>
         public const int ConstantEntrySize = 4;
 

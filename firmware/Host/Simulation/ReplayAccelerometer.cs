@@ -4,12 +4,13 @@ using TinyMlops.Firmware.Core.Node;
 namespace TinyMlops.Firmware.Host.Simulation;
 
 /// <summary>
-/// A sensor that replays a recording (g per axis), from the start again at its end. A read can be made to fail
-/// (<see cref="Failing"/>, a bus fault). Read by one sampling thread; <see cref="Failing"/> may be set from any.
+/// A sensor that replays a recording (g per axis) from sample <c>start</c>, from the beginning again at its end (nodes
+/// of a fleet share one recording at different places). A read can be made to fail (<see cref="Failing"/>, a bus
+/// fault). Read by one sampling thread; <see cref="Failing"/> may be set from any.
 /// </summary>
-public sealed class ReplayAccelerometer(float[] x, float[] y, float[] z) : IAccelerometer
+public sealed class ReplayAccelerometer(float[] x, float[] y, float[] z, int start = 0) : IAccelerometer
 {
-    private int _next;
+    private int _next = x.Length == 0 ? 0 : ((start % x.Length) + x.Length) % x.Length;
     private volatile bool _failing;
 
     /// <summary>Samples read so far.</summary>
