@@ -20,7 +20,9 @@ public class BenchGatewayTests(ITestOutputHelper output)
         try
         {
             string model = Path.Combine(dir, "verifier.onnx");
-            File.WriteAllBytes(model, Harness.Verifier(1));
+            // The bench's nodes are esp32-wroom-32s (its default board): the verifier must take what they send.
+            var board = TinyMlops.Boards.BoardProfile.Load("esp32-wroom-32");
+            File.WriteAllBytes(model, Harness.Verifier(1, 3 * (Firmware.Core.Features.FeatureExtractor.StatsPerAxis + board.Sampling!.Bands)));
             (int _, string stdout, string stderr) = await Harness.Dotnet(TimeSpan.FromMinutes(3),
                 Path.Combine(AppContext.BaseDirectory, "tinymlops-bench-gateway.dll"), "--minutes", "0.25", "--nodes", "10", "--rate", "50", "--report", "10", "--rounds", "1", "--model", model, "--out", dir);
             output.WriteLine(stdout);
