@@ -131,8 +131,62 @@ public class CliTests
         Assert.Equal(2, Program.Main(new[] { "bench", "--iterations", "-3" }));
         Assert.Equal(2, Program.Main(new[] { "detect", "--board" }));
     }
+
+    [Fact]
+    public void Release_keys_are_created_apart_rotated_with_the_root_key_and_never_printed()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "tinymlops-keys-" + Guid.NewGuid().ToString("N"));
+        string keys = Path.Combine(dir, "keys"), offline = Path.Combine(dir, "offline");
+        try
+        {
+            Assert.Equal(2, Run("keys", "create", "--vendor", "acme", "--root-dir", keys, "--dir", keys).Exit); // root beside the signing key
+            Assert.Equal(2, Run("keys", "create", "--vendor", "acme", "--root-dir", offline, "--dir", keys, "--days", "0").Exit);
+            Assert.Equal(1, Run("keys", "show", "--dir", keys).Exit); // nothing there yet
+
+            (int exit, string errors, string created) = Run("keys", "create", "--vendor", "acme", "--root-dir", offline, "--dir", keys, "--days", "30");
+            Assert.True(exit == 0, errors);
+            Assert.Contains("certificate 1", created);
+            string[] privateKeys = Directory.GetFiles(dir, "*.key", SearchOption.AllDirectories);
+            Assert.Equal(2, privateKeys.Length); // the root key offline, the signing key in the key folder
+            Assert.Contains(Path.Combine(offline, Releases.KeyStore.RootKeyFile), privateKeys);
+            foreach (string key in privateKeys)
+            {
+                string pem = File.ReadAllText(key);
+                Assert.Contains("PRIVATE KEY", pem);
+                Assert.DoesNotContain(Body(pem), created);
+                if (!OperatingSystem.IsWindows())
+                {
+                    Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(key));
+                }
+            }
+
+            Assert.Equal(1, Run("keys", "create", "--vendor", "acme", "--root-dir", offline, "--dir", keys).Exit); // never over existing keys
+            (exit, errors, string rotated) = Run("keys", "rotate", "--root-key", Path.Combine(offline, Releases.KeyStore.RootKeyFile), "--dir", keys);
+            Assert.True(exit == 0, errors);
+            Assert.Contains("certificate 2", rotated);
+            Assert.Equal(2, Directory.GetFiles(dir, "*.key", SearchOption.AllDirectories).Length); // the old signing key is gone
+            (exit, _, string shown) = Run("keys", "show", "--dir", keys);
+            Assert.Equal(0, exit);
+            Assert.Contains("certificate 2", shown);
+            Assert.Contains("acme", shown);
+
+            // A "root key" that is not the root that certified the folder is refused with a one-line error.
+            string stranger = Path.Combine(dir, "stranger");
+            Assert.Equal(0, Run("keys", "create", "--vendor", "acme", "--root-dir", stranger, "--dir", Path.Combine(dir, "other")).Exit);
+            (exit, errors, _) = Run("keys", "rotate", "--root-key", Path.Combine(stranger, Releases.KeyStore.RootKeyFile), "--dir", keys);
+            Assert.Equal(1, exit);
+            Assert.Single(errors.Trim().Split('\n'));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+
+        static string Body(string pem) => pem.Split('\n')[1].Trim();
+    }
 }
 
+[Collection(ConsoleCollection.Name)] // one test swaps Console.Out
 public class ProvisionTests
 {
     [Theory]

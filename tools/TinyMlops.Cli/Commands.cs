@@ -82,6 +82,23 @@ public static class Commands
             Text("--store", "the ingestion service's store folder", required: true)));
         root.Subcommands.Add(gateways);
 
+        var keys = new Command("keys", "The release keys: an offline root key that certifies the signing key, rotated without touching gateways.");
+        keys.Subcommands.Add(Make("create", "Create the root key (in an offline folder) and the first signing key.",
+            KeysCommand.Create,
+            Text("--vendor", "vendor id the keys sign for", required: true),
+            Text("--root-dir", "folder for the root key, kept offline (not the key folder)", required: true),
+            Text("--dir", "key folder (default keys)"),
+            Text("--days", "signing key validity in days (default 365)")));
+        keys.Subcommands.Add(Make("rotate", "Certify a new signing key with the root key and retire the old one.",
+            KeysCommand.Rotate,
+            Text("--root-key", "the root key file (root.key)", required: true),
+            Text("--dir", "key folder (default keys)"),
+            Text("--days", "signing key validity in days (default 365)")));
+        keys.Subcommands.Add(Make("show", "Key ids, the signing key's certificate and its validity (never a private key).",
+            KeysCommand.Show,
+            Text("--dir", "key folder (default keys)")));
+        root.Subcommands.Add(keys);
+
         root.Subcommands.Add(Make("conformance", "Regenerate tests/conformance and the device test data.", Program.Conformance,
             Text("--out", "output folder (default tests/conformance)")));
         root.Subcommands.Add(Make("boards", "List and validate the board profiles.", Program.Boards));

@@ -123,7 +123,7 @@ public static class Program
             return Failure(a.InnerExceptions[0]);
         }
 
-        return e is CliException or BoardProfileException or IOException or InvalidDataException or ArgumentException or FormatException or UnauthorizedAccessException
+        return e is CliException or Releases.ReleaseException or BoardProfileException or IOException or InvalidDataException or ArgumentException or FormatException or UnauthorizedAccessException
             ? e : null;
     }
 
