@@ -21,6 +21,7 @@ public sealed class NodeRegistry
     private Dictionary<string, string> _hashes = new(StringComparer.Ordinal);
     private string _decoy = HashPassword(Convert.ToBase64String(RandomNumberGenerator.GetBytes(16)));
     private DateTime _loadedStamp;
+    private long _iterationsSpent;
 
     /// <summary>Reads <paramref name="path"/>; throws <see cref="InvalidDataException"/> naming what is wrong.</summary>
     public NodeRegistry(string path)
@@ -28,6 +29,9 @@ public sealed class NodeRegistry
         _path = path;
         Reload();
     }
+
+    /// <summary>PBKDF2 iterations <see cref="Verify"/> has spent so far: the hashing work logins cost, known id or not.</summary>
+    public long IterationsSpent => System.Threading.Interlocked.Read(ref _iterationsSpent);
 
     /// <summary>Node ids currently accepted.</summary>
     public IReadOnlyCollection<string> Ids
@@ -67,7 +71,7 @@ public sealed class NodeRegistry
             decoy = _decoy;
         }
 
-        bool match = VerifyHash(stored ?? decoy, password ?? "");
+        bool match = VerifyHash(stored ?? decoy, password ?? "", ref _iterationsSpent);
         return stored != null && password != null && match;
     }
 
@@ -210,7 +214,7 @@ public sealed class NodeRegistry
         }
     }
 
-    private static bool VerifyHash(string stored, string password)
+    private static bool VerifyHash(string stored, string password, ref long iterationsSpent)
     {
         string[] p = stored.Split('$');
         if (!int.TryParse(p[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int iterations) || iterations < 1 || iterations > 10_000_000)
@@ -222,6 +226,7 @@ public sealed class NodeRegistry
         {
             byte[] salt = Convert.FromBase64String(p[2]);
             byte[] expected = Convert.FromBase64String(p[3]);
+            System.Threading.Interlocked.Add(ref iterationsSpent, iterations);
             byte[] actual = Rfc2898DeriveBytes.Pbkdf2(Encoding.UTF8.GetBytes(password), salt, iterations, HashAlgorithmName.SHA256, expected.Length);
             return CryptographicOperations.FixedTimeEquals(actual, expected);
         }

@@ -2,6 +2,7 @@ using System;
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
+using TinyMlops.Registry;
 
 namespace TinyMlops.Cli;
 
@@ -80,7 +81,33 @@ public static class Commands
             o => GatewaysCommand.Revoke(o),
             Id(),
             Text("--store", "the ingestion service's store folder", required: true)));
+        gateways.Subcommands.Add(Make("assign", "Set the board classes a gateway serves: it sees only their releases.",
+            ReleaseCommand.Assign,
+            Id(),
+            Text("--board-classes", "board classes, comma-separated (e.g. 2,3)", required: true),
+            Text("--registry", "registry folder (default registry)")));
         root.Subcommands.Add(gateways);
+
+        root.Subcommands.Add(Make("release", "Register a trained model folder and sign its release, if it scores no worse than the champion.",
+            ReleaseCommand.Release,
+            Text("--model", "model folder written by 'tinymlops train'", required: true),
+            Text("--registry", "registry folder (default registry)"),
+            Text("--keys", "key folder (default keys)"),
+            Text("--eval-data", "evaluation recordings (default: the set the registry judged the last release on)"),
+            Text("--force", "release although a gate figure is below the champion's; the reason given is recorded"),
+            Text("--min-gateway", "lowest gateway version that may install it (default 1.0.0)"),
+            Number("--shadow-agreement", "agreement the verifier must reach in shadow before a gateway promotes it (default 0.9)")));
+        var models = Make("models", "Registered versions with their lineage, aliases and releases.",
+            ReleaseCommand.List,
+            Text("--registry", "registry folder (default registry)"),
+            Count("--board-class", "only this board class"));
+        models.Subcommands.Add(Make("promote", "Point an alias (champion by default) of a version's board class at it.",
+            ReleaseCommand.Promote,
+            new Argument<string>("version") { Description = "registered version, e.g. esp32-wroom-32-3" },
+            Text("--reason", "why (recorded in the alias history)", required: true),
+            Choice("--alias", "champion (default) or canary", ModelRegistry.Champion, ModelRegistry.Canary),
+            Text("--registry", "registry folder (default registry)")));
+        root.Subcommands.Add(models);
 
         var keys = new Command("keys", "The release keys: an offline root key that certifies the signing key, rotated without touching gateways.");
         keys.Subcommands.Add(Make("create", "Create the root key (in an offline folder) and the first signing key.",

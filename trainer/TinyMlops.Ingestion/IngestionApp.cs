@@ -26,17 +26,30 @@ public static class IngestionApp
         WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         configure?.Invoke(builder.Configuration);
         builder.Host.UseSystemd();
+        AddIngestion(builder);
+        WebApplication app = builder.Build();
+        MapIngestion(app);
+        return app;
+    }
+
+    /// <summary>Registers the store and the gateway credentials from <c>Ingestion:*</c> configuration.</summary>
+    public static void AddIngestion(WebApplicationBuilder builder)
+    {
         string directory = builder.Configuration["Ingestion:StoreDirectory"] ?? Path.Combine(Directory.GetCurrentDirectory(), "ingested");
         string gateways = builder.Configuration["Ingestion:GatewaysFile"] ?? Path.Combine(directory, "gateways.json");
         builder.Services.AddSingleton(new IngestionStore(directory));
         builder.Services.AddSingleton(new GatewayCredentials(gateways));
-        WebApplication app = builder.Build();
+    }
+
+    /// <summary>Maps <c>POST /api/ingest</c> and <c>GET /health</c>.</summary>
+    public static void MapIngestion(WebApplication app)
+    {
         app.MapPost("/api/ingest", (HttpContext http, UplinkBatch? batch, IngestionStore store, GatewayCredentials credentials, ILogger<IngestionStore> log) =>
         {
             string? gateway = credentials.Authenticate(http.Request.Headers.Authorization);
             if (gateway == null)
             {
-                return Results.Json(new { error = credentials.Any ? "unknown gateway or wrong token" : "no gateway is registered: issue a credential with 'tinymlops gateways add ID'" }, statusCode: 401);
+                return Unauthorized(credentials);
             }
 
             if (batch?.Records == null || batch.Records.Contains(null!))
@@ -55,8 +68,11 @@ public static class IngestionApp
             return Results.Ok(result);
         });
         app.MapGet("/health", (IngestionStore store) => Results.Ok(new { status = "ok", records = store.Count, duplicatesSinceStart = store.DuplicatesSinceStart }));
-        return app;
     }
+
+    /// <summary>The answer to a request without a valid gateway credential.</summary>
+    public static IResult Unauthorized(GatewayCredentials credentials) =>
+        Results.Json(new { error = credentials.Any ? "unknown gateway or wrong token" : "no gateway is registered: issue a credential with 'tinymlops gateways add ID'" }, statusCode: 401);
 
     /// <summary>Runs the service until it is stopped.</summary>
     public static async Task Main(string[] args) => await Build(args).RunAsync().ConfigureAwait(false);

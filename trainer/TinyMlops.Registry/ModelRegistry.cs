@@ -1,0 +1,437 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+using TinyMlops.Releases;
+
+namespace TinyMlops.Registry;
+
+/// <summary>One registered model version with its lineage.</summary>
+/// <param name="Version">Registry id, <c>{board}-{number}</c>.</param>
+/// <param name="Board">Board profile it was trained for.</param>
+/// <param name="BoardClass">The model header's board class.</param>
+/// <param name="Number">Counter within the board, from 1.</param>
+/// <param name="DatasetHash">SHA-256 of the training data (the model card's).</param>
+/// <param name="CodeVersion">Code version that trained it.</param>
+/// <param name="Parent">The board class's champion when it was registered (null for the first).</param>
+/// <param name="Registered">When.</param>
+/// <param name="Artifacts">Its files, each with size and SHA-256.</param>
+public sealed record RegisteredModel(string Version, string Board, int BoardClass, int Number, string DatasetHash, string CodeVersion, string? Parent,
+    DateTimeOffset Registered, IReadOnlyList<ReleaseArtifact> Artifacts);
+
+/// <summary>Where an alias (<c>champion</c>, <c>canary</c>) of a board class points, since when and why.</summary>
+public sealed record ModelAlias(int BoardClass, string Alias, string Version, DateTimeOffset SetAt, string Reason);
+
+/// <summary>A signed release as the registry keeps it.</summary>
+/// <param name="ForcedReason">Why it was released although its figures fell below the champion's (null when they did not).</param>
+/// <param name="Document">The <see cref="SignedRelease"/> JSON gateways fetch.</param>
+public sealed record StoredRelease(int BoardClass, long Sequence, string Version, DateTimeOffset Created, string? ForcedReason, byte[] Document);
+
+/// <summary>
+/// The trainer's registry: model versions with their lineage (training data, code, parent, model card, board class),
+/// their artifacts by SHA-256, aliases per board class, the evaluation figures each version scored on an evaluation
+/// set, the signed releases with their per-board-class sequence, and which board classes each gateway serves. All in
+/// one SQLite database (artifacts included: models are kilobytes), so a copy of the file is a copy of the registry.
+/// Thread-safe; several processes may share the file (WAL, a busy timeout, and sequences allocated inside an
+/// immediate transaction).
+/// </summary>
+public sealed class ModelRegistry : IDisposable
+{
+    /// <summary>The database's file name in the registry folder.</summary>
+    public const string DatabaseFile = "registry.db";
+
+    /// <summary>The alias of the version a board class runs.</summary>
+    public const string Champion = "champion";
+
+    /// <summary>The alias of the version being rolled out.</summary>
+    public const string Canary = "canary";
+
+    /// <summary>The files a model folder (from <c>tinymlops train</c>) gives the registry, with their roles; the first three are required.</summary>
+    public static readonly IReadOnlyList<(string Name, string Role)> ModelFiles =
+    [
+        ("detector.tmlm", "detector"), ("verifier.onnx", "verifier"), ("model-card.json", "card"), ("verifier-int8.onnx", "verifier-int8"), ("model-card.md", "card-text"),
+    ];
+
+    private const int RequiredFiles = 3;
+    private readonly SqliteConnection _db;
+    private readonly object _gate = new();
+
+    private ModelRegistry(string directory, SqliteConnection db)
+    {
+        Directory = directory;
+        _db = db;
+    }
+
+    /// <summary>The registry folder.</summary>
+    public string Directory { get; }
+
+    /// <summary>
+    /// Opens (creating when absent) the registry in <paramref name="directory"/>; a file that is not a registry is an
+    /// <see cref="InvalidDataException"/> naming it.
+    /// </summary>
+    public static ModelRegistry Open(string directory)
+    {
+        System.IO.Directory.CreateDirectory(directory);
+        string path = Path.Combine(directory, DatabaseFile);
+        var db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false, DefaultTimeout = 30 }.ToString());
+        try
+        {
+            db.Open();
+            using (SqliteCommand probe = db.CreateCommand())
+            {
+                probe.CommandText = "PRAGMA quick_check;"; // reads every page: a file that is not a database, or a damaged one, fails here
+                if (probe.ExecuteScalar() is not "ok")
+                {
+                    throw new InvalidDataException($"{path} is damaged (SQLite quick_check failed)");
+                }
+            }
+
+            using SqliteCommand c = db.CreateCommand();
+            c.CommandText = """
+                PRAGMA busy_timeout=30000; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;
+                CREATE TABLE IF NOT EXISTS models (version TEXT PRIMARY KEY, board TEXT NOT NULL, board_class INTEGER NOT NULL, number INTEGER NOT NULL,
+                  dataset_hash TEXT NOT NULL, code_version TEXT NOT NULL, parent TEXT, registered TEXT NOT NULL, UNIQUE (board, number));
+                CREATE TABLE IF NOT EXISTS model_artifacts (version TEXT NOT NULL, name TEXT NOT NULL, role TEXT NOT NULL, size INTEGER NOT NULL,
+                  sha256 TEXT NOT NULL, PRIMARY KEY (version, name));
+                CREATE TABLE IF NOT EXISTS blobs (sha256 TEXT PRIMARY KEY, content BLOB NOT NULL);
+                CREATE TABLE IF NOT EXISTS aliases (board_class INTEGER NOT NULL, alias TEXT NOT NULL, version TEXT NOT NULL, set_at TEXT NOT NULL,
+                  reason TEXT NOT NULL, PRIMARY KEY (board_class, alias));
+                CREATE TABLE IF NOT EXISTS alias_history (board_class INTEGER NOT NULL, alias TEXT NOT NULL, version TEXT NOT NULL, set_at TEXT NOT NULL, reason TEXT NOT NULL);
+                CREATE TABLE IF NOT EXISTS evaluations (version TEXT NOT NULL, dataset_hash TEXT NOT NULL, figures TEXT NOT NULL, PRIMARY KEY (version, dataset_hash));
+                CREATE TABLE IF NOT EXISTS releases (board_class INTEGER NOT NULL, sequence INTEGER NOT NULL, version TEXT NOT NULL, created TEXT NOT NULL,
+                  forced_reason TEXT, document BLOB NOT NULL, PRIMARY KEY (board_class, sequence));
+                CREATE TABLE IF NOT EXISTS release_artifacts (board_class INTEGER NOT NULL, sequence INTEGER NOT NULL, sha256 TEXT NOT NULL, PRIMARY KEY (board_class, sequence, sha256));
+                CREATE TABLE IF NOT EXISTS gateway_boards (gateway TEXT NOT NULL, board_class INTEGER NOT NULL, PRIMARY KEY (gateway, board_class));
+                CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                """;
+            c.ExecuteNonQuery();
+        }
+        catch (SqliteException e)
+        {
+            db.Dispose();
+            throw new InvalidDataException($"{path} is not a readable model registry: {e.Message}", e);
+        }
+        catch (InvalidDataException)
+        {
+            db.Dispose();
+            throw;
+        }
+
+        return new ModelRegistry(directory, db);
+    }
+
+    /// <summary>
+    /// Registers the model folder <paramref name="modelDirectory"/> (detector.tmlm, verifier.onnx, model-card.json,
+    /// and verifier-int8.onnx and model-card.md when present) as the board's next version, its parent the board
+    /// class's current champion.
+    /// </summary>
+    public RegisteredModel Register(string modelDirectory)
+    {
+        var files = new List<(string Name, string Role, byte[] Content)>();
+        for (int i = 0; i < ModelFiles.Count; i++)
+        {
+            string path = Path.Combine(modelDirectory, ModelFiles[i].Name);
+            if (File.Exists(path))
+            {
+                files.Add((ModelFiles[i].Name, ModelFiles[i].Role, File.ReadAllBytes(path)));
+            }
+            else if (i < RequiredFiles)
+            {
+                throw new FileNotFoundException($"{path} not found: a model folder is what `tinymlops train` writes", path);
+            }
+        }
+
+        (string board, int boardClass, string datasetHash, string codeVersion) = ReadCard(files.First(f => f.Role == "card").Content, modelDirectory);
+        lock (_gate)
+        {
+            using SqliteTransaction t = _db.BeginTransaction(deferred: false);
+            int number = (int)(long)Scalar(t, "SELECT COALESCE(MAX(number), 0) + 1 FROM models WHERE board = @b;", ("@b", board))!;
+            string version = $"{board}-{number}";
+            string? parent = AliasOf(t, boardClass, Champion);
+            DateTimeOffset now = DateTimeOffset.UtcNow;
+            Execute(t, "INSERT INTO models VALUES (@v, @b, @c, @n, @d, @code, @p, @r);",
+                ("@v", version), ("@b", board), ("@c", boardClass), ("@n", number), ("@d", datasetHash), ("@code", codeVersion), ("@p", parent), ("@r", Stamp(now)));
+            var artifacts = new List<ReleaseArtifact>();
+            foreach ((string name, string role, byte[] content) in files)
+            {
+                string sha = Convert.ToHexStringLower(SHA256.HashData(content));
+                Execute(t, "INSERT OR IGNORE INTO blobs VALUES (@s, @c);", ("@s", sha), ("@c", content));
+                Execute(t, "INSERT INTO model_artifacts VALUES (@v, @n, @r, @z, @s);", ("@v", version), ("@n", name), ("@r", role), ("@z", content.LongLength), ("@s", sha));
+                artifacts.Add(new ReleaseArtifact(name, role, content.LongLength, sha));
+            }
+
+            t.Commit();
+            return new RegisteredModel(version, board, boardClass, number, datasetHash, codeVersion, parent, now, artifacts);
+        }
+    }
+
+    /// <summary>The version named <paramref name="version"/>, or null.</summary>
+    public RegisteredModel? Find(string version) => Models(null).FirstOrDefault(m => m.Version == version);
+
+    /// <summary>Every version (of <paramref name="boardClass"/> when given), oldest first.</summary>
+    public IReadOnlyList<RegisteredModel> Models(int? boardClass)
+    {
+        lock (_gate)
+        {
+            ILookup<string, ReleaseArtifact> artifacts = Rows("SELECT version, name, role, size, sha256 FROM model_artifacts ORDER BY rowid;",
+                r => (Version: r.GetString(0), Artifact: new ReleaseArtifact(r.GetString(1), r.GetString(2), r.GetInt64(3), r.GetString(4))))
+                .ToLookup(a => a.Version, a => a.Artifact, StringComparer.Ordinal);
+            return Rows("SELECT version, board, board_class, number, dataset_hash, code_version, parent, registered FROM models WHERE @c IS NULL OR board_class = @c ORDER BY registered, board, number;",
+                m => new RegisteredModel(m.GetString(0), m.GetString(1), m.GetInt32(2), m.GetInt32(3), m.GetString(4), m.GetString(5), m.IsDBNull(6) ? null : m.GetString(6),
+                    ParseStamp(m.GetString(7)), artifacts[m.GetString(0)].ToArray()), ("@c", boardClass));
+        }
+    }
+
+    /// <summary>The version <paramref name="alias"/> of <paramref name="boardClass"/> points to, or null.</summary>
+    public string? AliasOf(int boardClass, string alias)
+    {
+        lock (_gate)
+        {
+            return AliasOf(null, boardClass, alias);
+        }
+    }
+
+    /// <summary>Every alias (of <paramref name="boardClass"/> when given).</summary>
+    public IReadOnlyList<ModelAlias> Aliases(int? boardClass) => ReadAliases("aliases", boardClass);
+
+    /// <summary>Every alias change, oldest first: the lineage of what ran where.</summary>
+    public IReadOnlyList<ModelAlias> AliasHistory(int? boardClass) => ReadAliases("alias_history", boardClass);
+
+    /// <summary>Points <paramref name="alias"/> of the version's board class at <paramref name="version"/>, recording <paramref name="reason"/>.</summary>
+    public void SetAlias(string version, string alias, string reason)
+    {
+        if (alias is not (Champion or Canary))
+        {
+            throw new ArgumentException($"alias '{alias}' is not {Champion} or {Canary}", nameof(alias));
+        }
+
+        RegisteredModel m = Find(version) ?? throw new ArgumentException($"no version '{version}' in the registry", nameof(version));
+        lock (_gate)
+        {
+            using SqliteTransaction t = _db.BeginTransaction(deferred: false);
+            string now = Stamp(DateTimeOffset.UtcNow);
+            Execute(t, "INSERT INTO aliases VALUES (@c, @a, @v, @t, @r) ON CONFLICT (board_class, alias) DO UPDATE SET version = @v, set_at = @t, reason = @r;",
+                ("@c", m.BoardClass), ("@a", alias), ("@v", version), ("@t", now), ("@r", reason));
+            Execute(t, "INSERT INTO alias_history VALUES (@c, @a, @v, @t, @r);", ("@c", m.BoardClass), ("@a", alias), ("@v", version), ("@t", now), ("@r", reason));
+            t.Commit();
+        }
+    }
+
+    /// <summary>The figures (JSON) <paramref name="version"/> scored on the evaluation set with hash <paramref name="datasetHash"/>, or null.</summary>
+    public string? Evaluation(string version, string datasetHash)
+    {
+        lock (_gate)
+        {
+            return (string?)Scalar(null, "SELECT figures FROM evaluations WHERE version = @v AND dataset_hash = @d;", ("@v", version), ("@d", datasetHash));
+        }
+    }
+
+    /// <summary>Records what <paramref name="version"/> scored on the evaluation set <paramref name="datasetHash"/>.</summary>
+    public void RecordEvaluation(string version, string datasetHash, string figuresJson)
+    {
+        lock (_gate)
+        {
+            Execute(null, "INSERT INTO evaluations VALUES (@v, @d, @f) ON CONFLICT (version, dataset_hash) DO UPDATE SET figures = @f;", ("@v", version), ("@d", datasetHash), ("@f", figuresJson));
+        }
+    }
+
+    /// <summary>
+    /// Publishes a release of <paramref name="version"/>: allocates the board class's next sequence, has
+    /// <paramref name="sign"/> sign the manifest for it, and stores the document, all in one transaction (two
+    /// trainers releasing at once get different sequences).
+    /// </summary>
+    public StoredRelease Publish(string version, Func<long, SignedRelease> sign, string? forcedReason)
+    {
+        RegisteredModel m = Find(version) ?? throw new ArgumentException($"no version '{version}' in the registry", nameof(version));
+        lock (_gate)
+        {
+            using SqliteTransaction t = _db.BeginTransaction(deferred: false);
+            long sequence = (long)Scalar(t, "SELECT COALESCE(MAX(sequence), 0) + 1 FROM releases WHERE board_class = @c;", ("@c", m.BoardClass))!;
+            byte[] document = sign(sequence).ToJson();
+            DateTimeOffset now = DateTimeOffset.UtcNow;
+            Execute(t, "INSERT INTO releases VALUES (@c, @s, @v, @t, @f, @d);", ("@c", m.BoardClass), ("@s", sequence), ("@v", version), ("@t", Stamp(now)), ("@f", forcedReason), ("@d", document));
+            foreach (ReleaseArtifact a in m.Artifacts)
+            {
+                Execute(t, "INSERT OR IGNORE INTO release_artifacts VALUES (@c, @s, @h);", ("@c", m.BoardClass), ("@s", sequence), ("@h", a.Sha256));
+            }
+
+            t.Commit();
+            return new StoredRelease(m.BoardClass, sequence, version, now, forcedReason, document);
+        }
+    }
+
+    /// <summary>Releases of <paramref name="boardClasses"/> above <paramref name="after"/>, in sequence order.</summary>
+    public IReadOnlyList<StoredRelease> Releases(IReadOnlyCollection<int> boardClasses, long after = 0)
+    {
+        lock (_gate)
+        {
+            return Rows("SELECT board_class, sequence, version, created, forced_reason, document FROM releases WHERE sequence > @a ORDER BY board_class, sequence;",
+                r => new StoredRelease(r.GetInt32(0), r.GetInt64(1), r.GetString(2), ParseStamp(r.GetString(3)), r.IsDBNull(4) ? null : r.GetString(4), (byte[])r.GetValue(5)), ("@a", after))
+                .Where(r => boardClasses.Contains(r.BoardClass)).ToList();
+        }
+    }
+
+    /// <summary>The newest release of each of <paramref name="boardClasses"/> that has one.</summary>
+    public IReadOnlyList<StoredRelease> LatestReleases(IReadOnlyCollection<int> boardClasses) =>
+        Releases(boardClasses).GroupBy(r => r.BoardClass).Select(g => g.MaxBy(r => r.Sequence)!).ToList();
+
+    /// <summary>True when a release of one of <paramref name="boardClasses"/> carries the artifact <paramref name="sha256"/>.</summary>
+    public bool IsReleased(string sha256, IReadOnlyCollection<int> boardClasses)
+    {
+        lock (_gate)
+        {
+            return Rows("SELECT DISTINCT board_class FROM release_artifacts WHERE sha256 = @h;", r => r.GetInt32(0), ("@h", sha256)).Any(boardClasses.Contains);
+        }
+    }
+
+    /// <summary>The content of the artifact with SHA-256 <paramref name="sha256"/> (lower-case hex), or null.</summary>
+    public byte[]? Artifact(string sha256)
+    {
+        lock (_gate)
+        {
+            return (byte[]?)Scalar(null, "SELECT content FROM blobs WHERE sha256 = @s;", ("@s", sha256));
+        }
+    }
+
+    /// <summary>Writes the files of <paramref name="version"/> into <paramref name="directory"/> (a model folder again).</summary>
+    public void Export(string version, string directory)
+    {
+        RegisteredModel m = Find(version) ?? throw new ArgumentException($"no version '{version}' in the registry", nameof(version));
+        System.IO.Directory.CreateDirectory(directory);
+        foreach (ReleaseArtifact a in m.Artifacts)
+        {
+            byte[] content = Artifact(a.Sha256) ?? throw new InvalidDataException($"the registry lost {a.Name} of {version}");
+            if (Convert.ToHexStringLower(SHA256.HashData(content)) != a.Sha256)
+            {
+                throw new InvalidDataException($"{a.Name} of {version} no longer matches its SHA-256: the registry is corrupt");
+            }
+
+            File.WriteAllBytes(Path.Combine(directory, a.Name), content);
+        }
+    }
+
+    /// <summary>Sets the board classes gateway <paramref name="gatewayId"/> serves (it sees only their releases).</summary>
+    public void AssignGateway(string gatewayId, IReadOnlyCollection<int> boardClasses)
+    {
+        lock (_gate)
+        {
+            using SqliteTransaction t = _db.BeginTransaction(deferred: false);
+            Execute(t, "DELETE FROM gateway_boards WHERE gateway = @g;", ("@g", gatewayId));
+            foreach (int c in boardClasses.Distinct())
+            {
+                Execute(t, "INSERT INTO gateway_boards VALUES (@g, @c);", ("@g", gatewayId), ("@c", c));
+            }
+
+            t.Commit();
+        }
+    }
+
+    /// <summary>The board classes gateway <paramref name="gatewayId"/> serves (none until assigned).</summary>
+    public IReadOnlyCollection<int> BoardClassesOf(string gatewayId)
+    {
+        lock (_gate)
+        {
+            return Rows("SELECT board_class FROM gateway_boards WHERE gateway = @g ORDER BY board_class;", r => r.GetInt32(0), ("@g", gatewayId));
+        }
+    }
+
+    /// <summary>A registry setting, or null.</summary>
+    public string? Setting(string key)
+    {
+        lock (_gate)
+        {
+            return (string?)Scalar(null, "SELECT value FROM settings WHERE key = @k;", ("@k", key));
+        }
+    }
+
+    /// <summary>Sets a registry setting.</summary>
+    public void SetSetting(string key, string value)
+    {
+        lock (_gate)
+        {
+            Execute(null, "INSERT INTO settings VALUES (@k, @v) ON CONFLICT (key) DO UPDATE SET value = @v;", ("@k", key), ("@v", value));
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Dispose() => _db.Dispose();
+
+    private static (string Board, int BoardClass, string DatasetHash, string CodeVersion) ReadCard(byte[] card, string modelDirectory)
+    {
+        try
+        {
+            using JsonDocument d = JsonDocument.Parse(card);
+            JsonElement r = d.RootElement;
+            string board = r.GetProperty("board").GetString() ?? "";
+            if (!Contracts.RecordNames.IsValidId(board))
+            {
+                throw new InvalidDataException($"model-card.json in {modelDirectory} names board '{board}', not a valid id");
+            }
+
+            return (board, r.GetProperty("boardClass").GetInt32(), r.GetProperty("dataset").GetProperty("contentHash").GetString() ?? "", r.GetProperty("codeVersion").GetString() ?? "");
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+        {
+            throw new InvalidDataException($"model-card.json in {modelDirectory} is not a model card: {e.Message}", e);
+        }
+    }
+
+    private IReadOnlyList<ModelAlias> ReadAliases(string table, int? boardClass)
+    {
+        lock (_gate)
+        {
+            return Rows($"SELECT board_class, alias, version, set_at, reason FROM {table} WHERE @c IS NULL OR board_class = @c ORDER BY rowid;",
+                r => new ModelAlias(r.GetInt32(0), r.GetString(1), r.GetString(2), ParseStamp(r.GetString(3)), r.GetString(4)), ("@c", boardClass));
+        }
+    }
+
+    private string? AliasOf(SqliteTransaction? t, int boardClass, string alias) =>
+        (string?)Scalar(t, "SELECT version FROM aliases WHERE board_class = @c AND alias = @a;", ("@c", boardClass), ("@a", alias));
+
+    private SqliteCommand Command(SqliteTransaction? t, string sql, (string Name, object? Value)[] parameters)
+    {
+        SqliteCommand c = _db.CreateCommand();
+        c.Transaction = t;
+        c.CommandText = sql;
+        foreach ((string name, object? value) in parameters)
+        {
+            c.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        }
+
+        return c;
+    }
+
+    private void Execute(SqliteTransaction? t, string sql, params (string, object?)[] parameters)
+    {
+        using SqliteCommand c = Command(t, sql, parameters);
+        c.ExecuteNonQuery();
+    }
+
+    private object? Scalar(SqliteTransaction? t, string sql, params (string, object?)[] parameters)
+    {
+        using SqliteCommand c = Command(t, sql, parameters);
+        object? v = c.ExecuteScalar();
+        return v is DBNull ? null : v;
+    }
+
+    private List<T> Rows<T>(string sql, Func<SqliteDataReader, T> row, params (string, object?)[] parameters)
+    {
+        using SqliteCommand c = Command(null, sql, parameters);
+        using SqliteDataReader r = c.ExecuteReader();
+        var rows = new List<T>();
+        while (r.Read())
+        {
+            rows.Add(row(r));
+        }
+
+        return rows;
+    }
+
+    private static string Stamp(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffffffZ", CultureInfo.InvariantCulture);
+
+    private static DateTimeOffset ParseStamp(string s) => DateTimeOffset.Parse(s, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
+}

@@ -1,0 +1,138 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Net.Http.Headers;
+using TinyMlops.Ingestion;
+using TinyMlops.Registry;
+
+namespace TinyMlops.TrainerService;
+
+/// <summary>
+/// <c>tinymlops-trainer</c>: the ingestion endpoints (<see cref="IngestionApp"/>) and, for the same authenticated
+/// gateways, the registry's releases (<c>Trainer:RegistryDirectory</c>, default <c>registry</c>). A gateway sees only
+/// the board classes it was assigned (<c>tinymlops gateways assign</c>); anything else is 404, as if absent.
+/// <list type="bullet">
+/// <item><c>GET /api/releases/latest[?newerThan=CLASS:SEQ,…&amp;wait=SECONDS]</c>: the newest release of each
+/// served board class; with <c>newerThan</c> and <c>wait</c> (at most 60 s) a long poll that answers as soon as one
+/// is newer than given, or with none when the time runs out.</item>
+/// <item><c>GET /api/releases/{class}/{sequence}</c>: one signed release document.</item>
+/// <item><c>GET /api/artifacts/{sha256}</c>: an artifact of a served release, resumable (HTTP Range, ETag = digest).</item>
+/// </list>
+/// </summary>
+public static class TrainerApp
+{
+    /// <summary>Longest long poll.</summary>
+    public static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(60);
+
+    /// <summary>Builds the service; <paramref name="configure"/> may add configuration (tests).</summary>
+    public static WebApplication Build(string[] args, Action<IConfigurationBuilder>? configure = null)
+    {
+        WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        configure?.Invoke(builder.Configuration);
+        builder.Host.UseSystemd();
+        IngestionApp.AddIngestion(builder);
+        builder.Services.AddSingleton(_ => ModelRegistry.Open(builder.Configuration["Trainer:RegistryDirectory"] ?? Path.Combine(Directory.GetCurrentDirectory(), "registry")));
+        WebApplication app = builder.Build();
+        IngestionApp.MapIngestion(app);
+        MapReleases(app);
+        return app;
+    }
+
+    /// <summary>Maps the release endpoints.</summary>
+    public static void MapReleases(WebApplication app)
+    {
+        app.MapGet("/api/releases/latest", async (HttpContext http, ModelRegistry registry, GatewayCredentials credentials, string? newerThan, double? wait, CancellationToken cancel) =>
+        {
+            if (credentials.Authenticate(http.Request.Headers.Authorization) is not { } gateway)
+            {
+                return IngestionApp.Unauthorized(credentials);
+            }
+
+            if (!TryParseInstalled(newerThan, out Dictionary<int, long> installed) || wait is < 0 or double.NaN)
+            {
+                return Results.BadRequest(new { error = "newerThan is CLASS:SEQUENCE[,CLASS:SEQUENCE…] and wait a number of seconds" });
+            }
+
+            TimeSpan patience = TimeSpan.FromSeconds(Math.Min(wait ?? 0, MaxWait.TotalSeconds));
+            DateTime deadline = DateTime.UtcNow + patience;
+            while (true)
+            {
+                IReadOnlyCollection<int> classes = registry.BoardClassesOf(gateway);
+                IReadOnlyList<StoredRelease> latest = registry.LatestReleases(classes);
+                bool anyNewer = latest.Any(r => r.Sequence > installed.GetValueOrDefault(r.BoardClass));
+                if (anyNewer || newerThan == null || DateTime.UtcNow >= deadline)
+                {
+                    return Results.Ok(new
+                    {
+                        gateway,
+                        boardClasses = classes,
+                        releases = latest.Select(r => new { boardClass = r.BoardClass, sequence = r.Sequence, version = r.Version, created = r.Created }),
+                    });
+                }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(500), cancel).ConfigureAwait(false);
+            }
+        });
+
+        app.MapGet("/api/releases/{boardClass:int}/{sequence:long}", (HttpContext http, ModelRegistry registry, GatewayCredentials credentials, int boardClass, long sequence) =>
+        {
+            if (credentials.Authenticate(http.Request.Headers.Authorization) is not { } gateway)
+            {
+                return IngestionApp.Unauthorized(credentials);
+            }
+
+            StoredRelease? release = registry.BoardClassesOf(gateway).Contains(boardClass)
+                ? registry.Releases([boardClass], sequence - 1).FirstOrDefault(r => r.Sequence == sequence)
+                : null;
+            return release == null
+                ? Results.NotFound(new { error = $"no release {sequence} of board class {boardClass} for {gateway}" })
+                : Results.Bytes(release.Document, "application/json");
+        });
+
+        app.MapGet("/api/artifacts/{sha256}", (HttpContext http, ModelRegistry registry, GatewayCredentials credentials, string sha256) =>
+        {
+            if (credentials.Authenticate(http.Request.Headers.Authorization) is not { } gateway)
+            {
+                return IngestionApp.Unauthorized(credentials);
+            }
+
+            bool wellFormed = sha256.Length == 64 && sha256.All(char.IsAsciiHexDigitLower);
+            byte[]? content = wellFormed && registry.IsReleased(sha256, registry.BoardClassesOf(gateway)) ? registry.Artifact(sha256) : null;
+            return content == null
+                ? Results.NotFound(new { error = $"no released artifact {(wellFormed ? sha256 : "(not a lower-case SHA-256)")} for {gateway}" })
+                : Results.Bytes(content, "application/octet-stream", entityTag: new EntityTagHeaderValue("\"" + sha256 + "\""), enableRangeProcessing: true);
+        });
+    }
+
+    /// <summary>Runs the service until it is stopped.</summary>
+    public static async Task Main(string[] args) => await Build(args).RunAsync().ConfigureAwait(false);
+
+    private static bool TryParseInstalled(string? text, out Dictionary<int, long> installed)
+    {
+        installed = [];
+        if (string.IsNullOrEmpty(text))
+        {
+            return true;
+        }
+
+        foreach (string pair in text.Split(','))
+        {
+            string[] p = pair.Split(':');
+            if (p.Length != 2 || !int.TryParse(p[0], NumberStyles.None, CultureInfo.InvariantCulture, out int c) || !long.TryParse(p[1], NumberStyles.None, CultureInfo.InvariantCulture, out long s) || !installed.TryAdd(c, s))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}
