@@ -74,6 +74,8 @@ public static class GatewayApp
         builder.Services.AddHostedService(sp => sp.GetRequiredService<VerificationWorker>());
         builder.Services.AddSingleton<UplinkWorker>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<UplinkWorker>());
+        builder.Services.AddSingleton<Releases.ReleaseWorker>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<Releases.ReleaseWorker>());
         builder.Services.AddSingleton<ISensorBuses, HardwareSensorBuses>();
         builder.Services.AddSingleton<LocalNodeService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<LocalNodeService>());

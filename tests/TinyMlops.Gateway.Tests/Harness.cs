@@ -42,12 +42,12 @@ internal static class Harness
 
     public static int FreePort() => TestBed.GatewayProcess.FreeLoopbackPort();
 
-    /// <summary>A real (tiny) verifier: features[0] &gt; 0 means imbalance.</summary>
-    public static byte[] Verifier(long version, int features = Features)
+    /// <summary>A real (tiny) verifier: features[0] &gt; 0 means imbalance (or, <paramref name="inverted"/>, healthy).</summary>
+    public static byte[] Verifier(long version, int features = Features, bool inverted = false)
     {
         var rng = new Random(5);
         float[][] x = Enumerable.Range(0, 400).Select(_ => Enumerable.Range(0, features).Select(_ => (float)((rng.NextDouble() * 2) - 1)).ToArray()).ToArray();
-        int[] y = x.Select(r => r[0] > 0 ? 1 : 0).ToArray();
+        int[] y = x.Select(r => r[0] > 0 != inverted ? 1 : 0).ToArray();
         MlpClassifier mlp = MlpClassifier.Train(x, y, new[] { "healthy", "imbalance" }, hidden: 8, epochs: 60, seed: 5);
         return mlp.ToOnnx("test", version, new Dictionary<string, string>());
     }

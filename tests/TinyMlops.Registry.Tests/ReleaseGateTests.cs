@@ -48,6 +48,8 @@ public class ReleaseGateTests(TrainedModel trained)
         Assert.Equal(r.Gate.Single(g => g.Name == "verifier_macro_f1").Candidate, v.Manifest.Figures["verifier_macro_f1"]);
         Assert.Throws<ReleaseException>(() => new ReleaseVerifier(trained.Keys.RootPublicKey(), "acme", [1], new Version(1, 0, 0))
             .Verify(SignedRelease.Parse(r.Release.Document), new ReleaseTrustState(0, 0), DateTimeOffset.UtcNow)); // another board class's gateway
+        Assert.Equal(ReleaseError.GatewayTooOld, Assert.Throws<ReleaseException>(() => new ReleaseVerifier(trained.Keys.RootPublicKey(), "acme", [3], new Version(0, 0, 1))
+            .Verify(SignedRelease.Parse(r.Release.Document), new ReleaseTrustState(0, 0), DateTimeOffset.UtcNow)).Error); // it needs this trainer's version
 
         // A second version of the board descends from the champion.
         registry.SetAlias("esp32-c3-1", ModelRegistry.Champion, "confirmed on the line");

@@ -95,7 +95,7 @@ public static class Commands
             Text("--keys", "key folder (default keys)"),
             Text("--eval-data", "evaluation recordings (default: the set the registry judged the last release on)"),
             Text("--force", "release although a gate figure is below the champion's; the reason given is recorded"),
-            Text("--min-gateway", "lowest gateway version that may install it (default 1.0.0)"),
+            Text("--min-gateway", "lowest gateway version that may install it (default: this version of tinymlops)"),
             Number("--shadow-agreement", "agreement the verifier must reach in shadow before a gateway promotes it (default 0.9)")));
         var models = Make("models", "Registered versions with their lineage, aliases and releases.",
             ReleaseCommand.List,

@@ -38,7 +38,7 @@ public static class ReleaseCommand
                 Keys = keys,
                 EvaluationData = o.Get("eval-data"),
                 ForceReason = reason,
-                MinGatewayVersion = o.Get("min-gateway") ?? "1.0.0",
+                MinGatewayVersion = o.Get("min-gateway") ?? Releasing.CodeVersion.ToString(3),
                 ShadowAgreement = o.GetDouble("shadow-agreement", 0.9),
             }, new Progress());
         }

@@ -105,6 +105,8 @@ public sealed class ModelRegistry : IDisposable
                 CREATE TABLE IF NOT EXISTS releases (board_class INTEGER NOT NULL, sequence INTEGER NOT NULL, version TEXT NOT NULL, created TEXT NOT NULL,
                   forced_reason TEXT, document BLOB NOT NULL, PRIMARY KEY (board_class, sequence));
                 CREATE TABLE IF NOT EXISTS release_artifacts (board_class INTEGER NOT NULL, sequence INTEGER NOT NULL, sha256 TEXT NOT NULL, PRIMARY KEY (board_class, sequence, sha256));
+                CREATE TABLE IF NOT EXISTS release_status (gateway TEXT NOT NULL, board_class INTEGER NOT NULL, sequence INTEGER NOT NULL, step TEXT NOT NULL,
+                  detail TEXT NOT NULL, at TEXT NOT NULL);
                 CREATE TABLE IF NOT EXISTS gateway_boards (gateway TEXT NOT NULL, board_class INTEGER NOT NULL, PRIMARY KEY (gateway, board_class));
                 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
                 """;
@@ -311,6 +313,26 @@ public sealed class ModelRegistry : IDisposable
             }
 
             File.WriteAllBytes(Path.Combine(directory, a.Name), content);
+        }
+    }
+
+    /// <summary>Records a step gateway <paramref name="gatewayId"/> reports of installing a release.</summary>
+    public void RecordStatus(string gatewayId, Contracts.ReleaseStatusReport report)
+    {
+        lock (_gate)
+        {
+            Execute(null, "INSERT INTO release_status VALUES (@g, @c, @s, @t, @d, @a);",
+                ("@g", gatewayId), ("@c", report.BoardClass), ("@s", report.Sequence), ("@t", report.Step), ("@d", report.Detail), ("@a", Stamp(DateTimeOffset.UtcNow)));
+        }
+    }
+
+    /// <summary>Every step gateways reported of release <paramref name="sequence"/> of <paramref name="boardClass"/>, oldest first.</summary>
+    public IReadOnlyList<(string Gateway, string Step, string Detail, DateTimeOffset At)> StatusOf(int boardClass, long sequence)
+    {
+        lock (_gate)
+        {
+            return Rows("SELECT gateway, step, detail, at FROM release_status WHERE board_class = @c AND sequence = @s ORDER BY rowid;",
+                r => (r.GetString(0), r.GetString(1), r.GetString(2), ParseStamp(r.GetString(3))), ("@c", boardClass), ("@s", sequence));
         }
     }
 

@@ -28,8 +28,8 @@ public sealed record ReleaseRequest
     /// <summary>Why the release goes out although it scores below the champion; null refuses such a release.</summary>
     public string? ForceReason { get; init; }
 
-    /// <summary>Lowest gateway version that may install it.</summary>
-    public string MinGatewayVersion { get; init; } = "1.0.0";
+    /// <summary>Lowest gateway version that may install it (default: this trainer's own version).</summary>
+    public string MinGatewayVersion { get; init; } = Releasing.CodeVersion.ToString(3);
 
     /// <summary>Agreement the new verifier must reach in shadow on a gateway before it is promoted.</summary>
     public double ShadowAgreement { get; init; } = 0.9;
@@ -62,6 +62,9 @@ public sealed class ReleaseGateException(string message, IReadOnlyList<GateFigur
 /// </summary>
 public static class Releasing
 {
+    /// <summary>This trainer's version (major.minor.patch): gateways and trainer are released together.</summary>
+    public static Version CodeVersion { get; } = typeof(Releasing).Assembly.GetName().Version ?? new Version(0, 0, 0);
+
     /// <summary>The registry setting that remembers the evaluation set's folder.</summary>
     public const string EvaluationDataSetting = "evaluation-data";
 

@@ -11,6 +11,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Net.Http.Headers;
+using TinyMlops.Contracts;
 using TinyMlops.Ingestion;
 using TinyMlops.Registry;
 
@@ -96,6 +97,27 @@ public static class TrainerApp
             return release == null
                 ? Results.NotFound(new { error = $"no release {sequence} of board class {boardClass} for {gateway}" })
                 : Results.Bytes(release.Document, "application/json");
+        });
+
+        app.MapPost("/api/releases/status", (HttpContext http, ModelRegistry registry, GatewayCredentials credentials, ReleaseStatusReport? report) =>
+        {
+            if (credentials.Authenticate(http.Request.Headers.Authorization) is not { } gateway)
+            {
+                return IngestionApp.Unauthorized(credentials);
+            }
+
+            if (report is not { IsWellFormed: true })
+            {
+                return Results.BadRequest(new { error = $"a status is {{\"boardClass\", \"sequence\" > 0, \"step\": a-z and '_' (1-32), \"detail\": at most {ReleaseStatusReport.MaxDetail} characters}}" });
+            }
+
+            if (!registry.BoardClassesOf(gateway).Contains(report.BoardClass))
+            {
+                return Results.NotFound(new { error = $"{gateway} does not serve board class {report.BoardClass}" });
+            }
+
+            registry.RecordStatus(gateway, report);
+            return Results.NoContent();
         });
 
         app.MapGet("/api/artifacts/{sha256}", (HttpContext http, ModelRegistry registry, GatewayCredentials credentials, string sha256) =>

@@ -61,6 +61,40 @@ public sealed class GatewayOptions
 
     /// <summary>The gateway's own wired accelerometer, run as a node of its own.</summary>
     public LocalNodeOptions LocalNode { get; set; } = new();
+
+    /// <summary>Signed releases from the trainer.</summary>
+    public ReleaseOptions Releases { get; set; } = new();
+}
+
+/// <summary>
+/// Signed releases fetched from the trainer (<see cref="UplinkOptions.TrainerUrl"/>, with the uplink's credential):
+/// on when <see cref="RootKeyFile"/> is set.
+/// </summary>
+public sealed class ReleaseOptions
+{
+    /// <summary>The trainer's root public key (<c>root.pub</c> from <c>tinymlops keys create</c>); empty turns updates off.</summary>
+    public string? RootKeyFile { get; set; }
+
+    /// <summary>Vendor id the releases must be signed for.</summary>
+    public string Vendor { get; set; } = "";
+
+    /// <summary>Board class of this gateway's nodes: the releases whose verifier it runs.</summary>
+    public int BoardClass { get; set; }
+
+    /// <summary>How long one long poll for a new release waits at the trainer (at most 60).</summary>
+    public double PollWaitSeconds { get; set; } = 30;
+
+    /// <summary>Longest wait between retries while the trainer is unreachable or a release waits for shadow windows.</summary>
+    public double MaxRetrySeconds { get; set; } = 60;
+
+    /// <summary>Recent stored windows a new verifier is run on in shadow.</summary>
+    public int ShadowWindows { get; set; } = 200;
+
+    /// <summary>Fewest windows a shadow run needs before it may promote (a quiet line waits for more).</summary>
+    public int MinShadowWindows { get; set; } = 20;
+
+    /// <summary>How long a promoted verifier has to come up before the previous one is put back.</summary>
+    public double HealthCheckSeconds { get; set; } = 30;
 }
 
 /// <summary>
@@ -255,6 +289,16 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         Require(errors, o.Http.ManagementPort is >= 0 and <= 65535, $"Gateway:Http:ManagementPort {o.Http.ManagementPort} is not a port");
         Require(errors, string.IsNullOrEmpty(o.Http.OperatorTokenFile) || File.Exists(o.Http.OperatorTokenFile), $"Gateway:Http:OperatorTokenFile {o.Http.OperatorTokenFile} does not exist");
         Require(errors, string.IsNullOrEmpty(o.Uplink.CredentialFile) || File.Exists(o.Uplink.CredentialFile), $"Gateway:Uplink:CredentialFile {o.Uplink.CredentialFile} does not exist");
+        if (!string.IsNullOrEmpty(o.Releases.RootKeyFile))
+        {
+            Require(errors, File.Exists(o.Releases.RootKeyFile), $"Gateway:Releases:RootKeyFile {o.Releases.RootKeyFile} does not exist");
+            Require(errors, !string.IsNullOrEmpty(o.Uplink.TrainerUrl), "Gateway:Releases needs Gateway:Uplink:TrainerUrl (releases come from the trainer)");
+            Require(errors, o.Releases.Vendor.Length > 0, "Gateway:Releases:Vendor is required");
+            Require(errors, o.Releases.BoardClass is >= 1 and <= 255, "Gateway:Releases:BoardClass must be 1..255 (the class of this gateway's nodes)");
+            Require(errors, o.Releases.PollWaitSeconds is >= 0 and <= 60 && o.Releases.MaxRetrySeconds > 0 && o.Releases.HealthCheckSeconds > 0, "Gateway:Releases: PollWaitSeconds must be 0..60, MaxRetrySeconds and HealthCheckSeconds positive");
+            Require(errors, o.Releases.ShadowWindows >= 1 && o.Releases.MinShadowWindows is >= 1 && o.Releases.MinShadowWindows <= o.Releases.ShadowWindows, "Gateway:Releases: 1 <= MinShadowWindows <= ShadowWindows");
+        }
+
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 

@@ -160,6 +160,14 @@ public sealed class GatewayMetrics
         return copy[(int)Math.Min(copy.Length - 1, Math.Ceiling(q * copy.Length) - 1)];
     }
 
+    private readonly ConcurrentDictionary<string, long> _releaseSteps = new(StringComparer.Ordinal);
+
+    /// <summary>Sequence of the installed release (0 = none).</summary>
+    public long ReleaseSequence { get; set; }
+
+    /// <summary>Counts a step of a release's installation (fetched, verified, promoted, refused, rolled_back …).</summary>
+    public void CountReleaseStep(string step) => _releaseSteps.AddOrUpdate(step, 1, (_, v) => v + 1);
+
     /// <summary>Events per second since start.</summary>
     public double EventsPerSecond => Received / Math.Max(1e-3, (Environment.TickCount64 - _startTicks) / 1000.0);
 
@@ -184,6 +192,8 @@ public sealed class GatewayMetrics
         Labelled(sb, "tinymlops_gateway_rejected_total", "Messages refused, by reason.", "reason", _rejected);
         Labelled(sb, "tinymlops_gateway_quarantined_total", "Stored rows taken out of the queues, by reason.", "reason", _quarantined);
         Labelled(sb, "tinymlops_gateway_worker_faults_total", "Unexpected background worker failures (each restarted), by worker.", "worker", _workerFaults);
+        Labelled(sb, "tinymlops_gateway_release_steps_total", "Steps of release installations, by step.", "step", _releaseSteps);
+        Gauge(sb, "tinymlops_gateway_release_sequence", "Sequence of the installed release (0 = none).", ReleaseSequence);
         Gauge(sb, "tinymlops_gateway_uplink_backoff_seconds", "Wait before the uplink's next attempt (0 when not backing off).", UplinkBackoffSeconds);
         Gauge(sb, "tinymlops_gateway_queue_refused", "Records the trainer refused, held with their reason until relabelled.", counts.Refused);
         Gauge(sb, "tinymlops_gateway_queue_quarantined", "Rows in quarantine.", counts.Quarantined);

@@ -277,14 +277,33 @@ public sealed class GatewayStore : IAsyncDisposable
                 FROM events WHERE verdict_class IS NOT NULL AND forwarded = 0 AND uplink_error IS NULL ORDER BY received LIMIT $max;
                 """);
             c.Parameters.AddWithValue("$max", max);
-            var list = new List<(StoredEvent, StoredVerdict, string?)>();
-            using SqliteDataReader r = c.ExecuteReader();
-            while (r.Read())
-            {
-                list.Add((ReadEvent(r), new StoredVerdict(r.GetInt32(7), r.GetString(8), r.GetInt32(9) != 0, r.GetFloat(10), r.GetInt64(11), r.GetInt64(12)), r.IsDBNull(13) ? null : r.GetString(13)));
-            }
+            return ReadVerified(c);
+        }
+    }
 
-            return list;
+    private static List<(StoredEvent, StoredVerdict, string?)> ReadVerified(SqliteCommand c)
+    {
+        var list = new List<(StoredEvent, StoredVerdict, string?)>();
+        using SqliteDataReader r = c.ExecuteReader();
+        while (r.Read())
+        {
+            list.Add((ReadEvent(r), new StoredVerdict(r.GetInt32(7), r.GetString(8), r.GetInt32(9) != 0, r.GetFloat(10), r.GetInt64(11), r.GetInt64(12)), r.IsDBNull(13) ? null : r.GetString(13)));
+        }
+
+        return list;
+    }
+
+    /// <summary>The newest <paramref name="max"/> verified events with their verdict and operator label: a new verifier's shadow set.</summary>
+    public List<(StoredEvent Event, StoredVerdict Verdict, string? Label)> RecentVerified(int max)
+    {
+        lock (_readGate)
+        {
+            using SqliteCommand c = Query("""
+                SELECT id, node, boot, seq, ts, received, frame, verdict_class, verdict_label, verdict_fault, verdict_probability, verifier_version, verified, label
+                FROM events WHERE verdict_class IS NOT NULL ORDER BY received DESC LIMIT $max;
+                """);
+            c.Parameters.AddWithValue("$max", max);
+            return ReadVerified(c);
         }
     }
 

@@ -160,7 +160,8 @@ public sealed class UplinkWorker(IOptions<GatewayOptions> options, GatewayStore 
         return await response.Content.ReadFromJsonAsync<IngestResult>(ct).ConfigureAwait(false) ?? new IngestResult();
     }
 
-    private static string? ReadCredential(string? file)
+    /// <summary>The gateway's trainer credential from <paramref name="file"/> (null when none is configured).</summary>
+    internal static string? ReadCredential(string? file)
     {
         if (string.IsNullOrEmpty(file))
         {

@@ -1,0 +1,406 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Net.Http;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using TinyMlops.Contracts;
+using TinyMlops.Firmware.Core.Wire;
+using TinyMlops.Gateway.Configuration;
+using TinyMlops.Gateway.Health;
+using TinyMlops.Gateway.Storage;
+using TinyMlops.Gateway.Uplink;
+using TinyMlops.Gateway.Verification;
+using TinyMlops.Releases;
+
+namespace TinyMlops.Gateway.Releases;
+
+/// <summary>
+/// Keeps the gateway's verifier on the newest release of its board class. It long-polls the trainer for a release
+/// above the installed one; checks the signature chain and the manifest (<see cref="ReleaseVerifier"/>, against the
+/// persisted <see cref="ReleaseState"/>); fetches the artifacts into a staging folder, resumably, each checked against
+/// its size and SHA-256 before use; runs the new verifier in shadow on recent stored windows (agreement with the
+/// operator's label where there is one, else with the verdict the current verifier gave) and promotes it only when
+/// it meets the release's threshold, by renaming it over <see cref="VerifierOptions.ModelFile"/> (the hot swap picks
+/// it up), keeping the previous file beside it; and puts the previous one back when the new one has not come up
+/// within <see cref="ReleaseOptions.HealthCheckSeconds"/>. Nothing unverified reaches the model file. Each step is
+/// logged, counted, and reported to the trainer (<c>POST /api/releases/status</c>). A release refused for good is
+/// remembered with its reason and not fetched again; transport failures are retried with back-off.
+/// </summary>
+public sealed class ReleaseWorker(IOptions<GatewayOptions> options, GatewayStore store, VerifierHost verifiers, GatewayMetrics metrics, ILogger<ReleaseWorker> log)
+    : SupervisedWorker("releases")
+{
+    private const int MaxDocumentBytes = 1 << 20;
+    private readonly HttpClient _http = new() { Timeout = Timeout.InfiniteTimeSpan }; // long polls: each request has its own deadline
+    private ReleaseState _state = new();
+
+    /// <summary>The gateway's version, which a release's minimum gateway version is checked against.</summary>
+    public static Version GatewayVersion { get; } = typeof(ReleaseWorker).Assembly.GetName().Version ?? new Version(1, 0, 0);
+
+    /// <summary>What was accepted so far (a snapshot).</summary>
+    public ReleaseState State => _state;
+
+    /// <summary>The last step taken, for <c>/health</c>.</summary>
+    public string LastStep { get; private set; } = "idle";
+
+    /// <inheritdoc />
+    protected override GatewayMetrics FaultMetrics => metrics;
+
+    /// <inheritdoc />
+    protected override ILogger FaultLog => log;
+
+    private string Folder => Path.Combine(options.Value.DataDirectory, "releases");
+
+    private string StateFile => Path.Combine(Folder, "state.json");
+
+    /// <summary>Checks for a newer release once and installs it; false when there was none or it has to wait.</summary>
+    public async Task<bool> CheckOnceAsync(ReleaseVerifier verifier, double waitSeconds, CancellationToken ct)
+    {
+        ReleaseOptions o = options.Value.Releases;
+        using var poll = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        poll.CancelAfter(TimeSpan.FromSeconds(waitSeconds + 30));
+        long known = Math.Max(_state.InstalledSequence, _state.Refused.Keys.DefaultIfEmpty(0).Max()); // a refused release is not waited on again
+        using HttpRequestMessage m = Request($"api/releases/latest?newerThan={o.BoardClass}:{known}&wait={waitSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+        using HttpResponseMessage response = await _http.SendAsync(m, poll.Token).ConfigureAwait(false);
+        response.EnsureSuccessStatusCode();
+        using JsonDocument latest = JsonDocument.Parse(await response.Content.ReadAsStreamAsync(poll.Token).ConfigureAwait(false));
+        long newest = latest.RootElement.GetProperty("releases").EnumerateArray()
+            .Where(r => r.GetProperty("boardClass").GetInt32() == o.BoardClass).Select(r => r.GetProperty("sequence").GetInt64()).DefaultIfEmpty(0).Max();
+        if (newest <= _state.InstalledSequence || _state.Refused.ContainsKey(newest))
+        {
+            return false;
+        }
+
+        return await InstallAsync(verifier, newest, ct).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    protected override async Task RunAsync(CancellationToken stoppingToken)
+    {
+        ReleaseOptions o = options.Value.Releases;
+        if (string.IsNullOrEmpty(o.RootKeyFile))
+        {
+            log.LogInformation("no Gateway:Releases:RootKeyFile: this gateway takes no releases");
+            return;
+        }
+
+        ReleaseVerifier verifier = new(ReadRootKey(o.RootKeyFile), o.Vendor, [o.BoardClass], GatewayVersion);
+        _state = ReleaseState.Load(StateFile);
+        metrics.ReleaseSequence = _state.InstalledSequence;
+        TimeSpan delay = TimeSpan.FromSeconds(1);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                bool waiting = !await CheckOnceAsync(verifier, o.PollWaitSeconds, stoppingToken).ConfigureAwait(false) && LastStep == "shadow_waiting";
+                delay = TimeSpan.FromSeconds(1);
+                if (!waiting && o.PollWaitSeconds > 0)
+                {
+                    continue; // the long poll itself paced this round
+                }
+            }
+            catch (Exception e) when (e is HttpRequestException or IOException or JsonException or KeyNotFoundException or InvalidOperationException
+                || (e is OperationCanceledException && !stoppingToken.IsCancellationRequested))
+            {
+                metrics.CountReleaseStep("unreachable");
+                log.LogWarning("releases: trainer unreachable or answered badly ({Message}); retry in {Delay:F0} s", e.Message, delay.TotalSeconds);
+            }
+
+            await Task.Delay(delay, stoppingToken).ConfigureAwait(false);
+            delay = TimeSpan.FromSeconds(Math.Min(o.MaxRetrySeconds, delay.TotalSeconds * 2));
+        }
+    }
+
+    /// <inheritdoc />
+    public override void Dispose()
+    {
+        _http.Dispose();
+        base.Dispose();
+    }
+
+    private async Task<bool> InstallAsync(ReleaseVerifier verifier, long sequence, CancellationToken ct)
+    {
+        GatewayOptions o = options.Value;
+        int boardClass = o.Releases.BoardClass;
+        byte[] document = await FetchDocumentAsync($"api/releases/{boardClass}/{sequence}", ct).ConfigureAwait(false);
+        await StepAsync(sequence, "fetched", $"{document.Length} B", ct).ConfigureAwait(false);
+        VerifiedRelease release;
+        string verifierFile;
+        string? detectorFile = null;
+        try
+        {
+            release = verifier.Verify(SignedRelease.Parse(document), _state.Trust, DateTimeOffset.UtcNow);
+            await StepAsync(sequence, "verified", $"{release.Manifest.ModelVersion}, signed by {release.Key.KeyId} (certificate {release.Key.Sequence})", ct).ConfigureAwait(false);
+            ReleaseArtifact onnx = release.Manifest.Artifacts.FirstOrDefault(a => a.Role == "verifier")
+                ?? throw new ReleaseException(ReleaseError.Malformed, "the release carries no verifier");
+            string staging = Path.Combine(Folder, "staging");
+            verifierFile = await ArtifactDownload.FetchAsync(_http, Request, onnx, staging, ct).ConfigureAwait(false);
+            if (release.Manifest.Artifacts.FirstOrDefault(a => a.Role == "detector") is { } detector)
+            {
+                detectorFile = await ArtifactDownload.FetchAsync(_http, Request, detector, staging, ct).ConfigureAwait(false);
+            }
+
+            await StepAsync(sequence, "downloaded", string.Join(", ", release.Manifest.Artifacts.Where(a => a.Role is "verifier" or "detector").Select(a => $"{a.Name} {a.Size} B")), ct).ConfigureAwait(false);
+        }
+        catch (ReleaseException e)
+        {
+            await RefuseAsync(sequence, e.Error.ToString(), e.Message, ct).ConfigureAwait(false);
+            return false;
+        }
+
+        byte[] onnxBytes = await File.ReadAllBytesAsync(verifierFile, ct).ConfigureAwait(false);
+        VerifierModel candidate;
+        try
+        {
+            candidate = VerifierModel.Load(onnxBytes, verifierFile);
+        }
+        catch (InvalidDataException e)
+        {
+            await RefuseAsync(sequence, "unloadable", "the verifier does not load: " + e.Message, ct).ConfigureAwait(false);
+            return false;
+        }
+
+        int windows;
+        double agreement;
+        string? mismatch;
+        try
+        {
+            (windows, agreement, mismatch) = Shadow(candidate);
+        }
+        finally
+        {
+            candidate.Release();
+        }
+
+        if (mismatch != null)
+        {
+            await RefuseAsync(sequence, "incompatible", mismatch, ct).ConfigureAwait(false);
+            return false;
+        }
+
+        if (windows < o.Releases.MinShadowWindows)
+        {
+            await StepAsync(sequence, "shadow_waiting", $"{windows} stored windows, {o.Releases.MinShadowWindows} needed", ct).ConfigureAwait(false);
+            return false;
+        }
+
+        if (agreement < release.Manifest.ShadowAgreement)
+        {
+            await RefuseAsync(sequence, "shadow", $"agreement {agreement:P1} on {windows} windows is below the release's {release.Manifest.ShadowAgreement:P1}", ct).ConfigureAwait(false);
+            return false;
+        }
+
+        await StepAsync(sequence, "shadow_passed", $"agreement {agreement:P1} on {windows} windows", ct).ConfigureAwait(false);
+        return await PromoteAsync(sequence, release, onnxBytes, candidate.Version, detectorFile, document, ct).ConfigureAwait(false);
+    }
+
+    private async Task<bool> PromoteAsync(long sequence, VerifiedRelease release, byte[] onnx, long version, string? detectorFile, byte[] document, CancellationToken ct)
+    {
+        string modelFile = options.Value.Verifier.ModelFile;
+        string previous = modelFile + ".previous";
+        VerifierModel? before = verifiers.Current;
+        if (File.Exists(modelFile))
+        {
+            File.Copy(modelFile, previous, overwrite: true);
+        }
+
+        // Everything the node relay needs goes beside the state before the swap: the document and the detector.
+        string kept = Path.Combine(Folder, $"{release.Manifest.BoardClass}-{sequence}");
+        Directory.CreateDirectory(kept);
+        await File.WriteAllBytesAsync(Path.Combine(kept, "release.json"), document, ct).ConfigureAwait(false);
+        if (detectorFile != null)
+        {
+            File.Copy(detectorFile, Path.Combine(kept, "detector.tmlm"), overwrite: true);
+        }
+
+        ReplaceFile(modelFile, onnx);
+        ReleaseState old = Copy(_state);
+        _state.InstalledSequence = sequence;
+        _state.InstalledVersion = release.Manifest.ModelVersion;
+        _state.HighestKeySequence = Math.Max(_state.HighestKeySequence, release.Key.Sequence);
+        _state.Save(StateFile);
+        await StepAsync(sequence, "promoted", $"{release.Manifest.ModelVersion} is the verifier (the previous one is kept as {Path.GetFileName(previous)})", ct).ConfigureAwait(false);
+
+        // Health: the hot swap must install it (a new model object of the release's version) within the check time.
+        DateTime deadline = DateTime.UtcNow + TimeSpan.FromSeconds(options.Value.Releases.HealthCheckSeconds);
+        while (DateTime.UtcNow < deadline)
+        {
+            VerifierModel? now = verifiers.Current;
+            if (now != null && !ReferenceEquals(now, before) && now.Version == version)
+            {
+                metrics.ReleaseSequence = sequence;
+                await StepAsync(sequence, "running", $"verifier version {version} installed", ct).ConfigureAwait(false);
+                return true;
+            }
+
+            await Task.Delay(200, ct).ConfigureAwait(false);
+        }
+
+        if (File.Exists(previous))
+        {
+            ReplaceFile(modelFile, await File.ReadAllBytesAsync(previous, ct).ConfigureAwait(false));
+        }
+
+        _state = old;
+        _state.Refused[sequence] = "the promoted verifier did not come up";
+        _state.Save(StateFile);
+        metrics.CountReleaseStep("rolled_back");
+        await StepAsync(sequence, "rolled_back", $"verifier version {version} did not come up within {options.Value.Releases.HealthCheckSeconds:F0} s; the previous one is back", ct).ConfigureAwait(false);
+        return false;
+    }
+
+    /// <summary>
+    /// The candidate on recent stored windows: how many it judged, the share where its class is the operator's label
+    /// (or, unlabelled, the current verifier's verdict), and why it cannot run them at all (null when it can).
+    /// </summary>
+    private (int Windows, double Agreement, string? Mismatch) Shadow(VerifierModel candidate)
+    {
+        var rows = new List<(float[] Features, string Expected)>();
+        foreach ((StoredEvent e, StoredVerdict v, string? label) in store.RecentVerified(options.Value.Releases.ShadowWindows))
+        {
+            try
+            {
+                if (WireCodec.Decode(e.Frame, 0, e.Frame.Length) is EventMessage m && m.Features.Length == candidate.InputLength)
+                {
+                    rows.Add((m.Features, label ?? v.Label));
+                }
+                else if (WireCodec.Decode(e.Frame, 0, e.Frame.Length) is EventMessage other)
+                {
+                    return (0, 0, $"the new verifier takes {candidate.InputLength} features, this gateway's nodes send {other.Features.Length}");
+                }
+            }
+            catch (WireFormatException)
+            {
+                // A damaged row is the verification worker's to quarantine; the shadow run just skips it.
+            }
+        }
+
+        if (rows.Count == 0)
+        {
+            return (0, 0, null);
+        }
+
+        float[] features = rows.SelectMany(r => r.Features).ToArray();
+        Verification.Verification[] verdicts = candidate.Verify(features, rows.Count);
+        int agree = rows.Where((r, i) => string.Equals(verdicts[i].Label, r.Expected, StringComparison.Ordinal)).Count();
+        return (rows.Count, agree / (double)rows.Count, null);
+    }
+
+    private async Task RefuseAsync(long sequence, string reason, string detail, CancellationToken ct)
+    {
+        _state.Refused[sequence] = $"{reason}: {detail}";
+        _state.Save(StateFile);
+        await StepAsync(sequence, "refused", $"{reason}: {detail}", ct).ConfigureAwait(false);
+    }
+
+    private async Task StepAsync(long sequence, string step, string detail, CancellationToken ct)
+    {
+        LastStep = step;
+        metrics.CountReleaseStep(step);
+        if (step is "refused" or "rolled_back")
+        {
+            log.LogError("release {Sequence}: {Step}: {Detail}", sequence, step, detail);
+        }
+        else
+        {
+            log.LogInformation("release {Sequence}: {Step}: {Detail}", sequence, step, detail);
+        }
+
+        try
+        {
+            using HttpRequestMessage m = Request("api/releases/status");
+            m.Method = HttpMethod.Post;
+            m.Content = JsonContent.Create(new ReleaseStatusReport(options.Value.Releases.BoardClass, sequence, step, detail));
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            deadline.CancelAfter(TimeSpan.FromSeconds(10));
+            using HttpResponseMessage r = await _http.SendAsync(m, deadline.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is HttpRequestException or OperationCanceledException && !ct.IsCancellationRequested)
+        {
+            log.LogDebug("release {Sequence}: step {Step} not reported to the trainer: {Message}", sequence, step, e.Message);
+        }
+    }
+
+    private async Task<byte[]> FetchDocumentAsync(string path, CancellationToken ct)
+    {
+        using HttpRequestMessage m = Request(path);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        deadline.CancelAfter(TimeSpan.FromSeconds(60));
+        using HttpResponseMessage response = await _http.SendAsync(m, HttpCompletionOption.ResponseHeadersRead, deadline.Token).ConfigureAwait(false);
+        response.EnsureSuccessStatusCode();
+        if (response.Content.Headers.ContentLength > MaxDocumentBytes)
+        {
+            throw new HttpRequestException($"the release document is {response.Content.Headers.ContentLength} B, more than {MaxDocumentBytes} B");
+        }
+
+        await using Stream body = await response.Content.ReadAsStreamAsync(deadline.Token).ConfigureAwait(false);
+        using var buffer = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        int n;
+        while ((n = await body.ReadAsync(chunk, deadline.Token).ConfigureAwait(false)) > 0)
+        {
+            if (buffer.Length + n > MaxDocumentBytes)
+            {
+                throw new HttpRequestException($"the release document runs past {MaxDocumentBytes} B");
+            }
+
+            buffer.Write(chunk, 0, n);
+        }
+
+        return buffer.ToArray();
+    }
+
+    private HttpRequestMessage Request(string path)
+    {
+        GatewayOptions o = options.Value;
+        var m = new HttpRequestMessage(HttpMethod.Get, new Uri(new Uri(o.Uplink.TrainerUrl!), path));
+        if (UplinkWorker.ReadCredential(o.Uplink.CredentialFile) is { } token)
+        {
+            m.Headers.Authorization = new AuthenticationHeaderValue("Bearer", GatewayAuth.BearerValue(o.GatewayId, token));
+        }
+
+        return m;
+    }
+
+    private static byte[] ReadRootKey(string file)
+    {
+        try
+        {
+            using var key = ECDsa.Create();
+            key.ImportFromPem(File.ReadAllText(file));
+            return key.ExportSubjectPublicKeyInfo();
+        }
+        catch (Exception e) when (e is ArgumentException or CryptographicException)
+        {
+            throw new InvalidDataException($"Gateway:Releases:RootKeyFile {file} is not a P-256 public key (root.pub from 'tinymlops keys create'): {e.Message}", e);
+        }
+    }
+
+    // Write-then-rename: the hot swap sees the old file or the new one, never half of one.
+    private static void ReplaceFile(string path, byte[] content)
+    {
+        string temp = path + ".new";
+        using (var f = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            f.Write(content);
+            f.Flush(flushToDisk: true);
+        }
+
+        File.Move(temp, path, overwrite: true);
+    }
+
+    private static ReleaseState Copy(ReleaseState s) => new()
+    {
+        HighestKeySequence = s.HighestKeySequence,
+        InstalledSequence = s.InstalledSequence,
+        InstalledVersion = s.InstalledVersion,
+        Refused = new Dictionary<long, string>(s.Refused),
+    };
+}
