@@ -7,6 +7,8 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Configuration;
 using MQTTnet;
+using TinyMlops.Boards;
+using TinyMlops.Contracts;
 using TinyMlops.Gateway.Releases;
 using TinyMlops.Gateway.Verification;
 using TinyMlops.Registry;
@@ -182,12 +184,96 @@ public class ReleaseUpdateTests
         Directory.Delete(root, recursive: true);
     }
 
-    private static void Publish(string registryDir, KeyStore keys, string root, byte[] verifier, double shadowAgreement)
+    [Fact]
+    public async Task Nodes_get_the_release_under_their_own_key_and_a_node_reset_mid_download_resumes()
+    {
+        BoardProfile wroom = BoardProfile.Load("esp32-wroom-32");
+        int features = 3 * (4 + wroom.Sampling!.Bands);
+        string root = Harness.Temp("relay");
+        string repo = Boards.Checkout.FindRoot();
+        KeyStore keys = KeyStore.Create(Path.Combine(root, "keys"), Path.Combine(root, "offline"), "acme", TimeSpan.FromDays(30), DateTimeOffset.UtcNow);
+        string registryDir = Path.Combine(root, "registry"), store = Path.Combine(root, "store");
+        byte[] detector2 = TestBed.Recordings.EveryWindowSuspicious(repo, 2);
+        float[] golden = Enumerable.Range(0, 4 * features).Select(i => (float)(2 * Math.Sin(i * 0.37))).ToArray();
+        Publish(registryDir, keys, root, Harness.Verifier(1, features), 0.9); // release 1: what the nodes were provisioned with
+        Publish(registryDir, keys, root, Harness.Verifier(2, features), 0.9, detector2, golden);
+        using (ModelRegistry registry = ModelRegistry.Open(registryDir))
+        {
+            registry.AssignGateway("gw-test", [BoardClass]);
+        }
+
+        int trainerPort = Harness.FreePort();
+        await using WebApplication trainer = await StartTrainer(registryDir, store, trainerPort);
+        string gatewayDir = Harness.Temp("gateway");
+        RunningGateway.Prepare(gatewayDir);
+        File.WriteAllBytes(Path.Combine(gatewayDir, "verifier.onnx"), Harness.Verifier(1, features));
+        var passwords = new Dictionary<string, string>(Harness.Passwords) { ["node-a"] = "pw-a", ["node-b"] = "pw-b" };
+        NodeRegistry.Write(Path.Combine(gatewayDir, "nodes.json"), passwords, iterations: 1000);
+        string nodeKeys = Path.Combine(gatewayDir, "node-keys.json");
+        byte[] keyA = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32), keyB = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32);
+        NodeKeys.Register(nodeKeys, "node-a", keyA, BoardClass);
+        NodeKeys.Register(nodeKeys, "node-b", keyB, BoardClass);
+        NodeKeys.Register(nodeKeys, "node-s3", keyB, 2); // another board class: never offered this release
+        Contracts.SecretFile.WriteAllText(Path.Combine(gatewayDir, "trainer.credential"), Ingestion.GatewayCredentials.Issue(Path.Combine(store, "gateways.json"), "gw-test"));
+
+        // Both nodes run release 1's detector; node-b had staged half of release 2 when it reset.
+        string folderA = Path.Combine(root, "node-a"), folderB = Path.Combine(root, "node-b");
+        byte[] detector1 = TestBed.Recordings.EveryWindowSuspicious(repo, 1);
+        TestBed.SimulatedNode.Install(folderA, wroom, "node-a", keyA, detector1, 1);
+        TestBed.SimulatedNode.Install(folderB, wroom, "node-b", keyB, detector1, 1);
+        var staged = new Firmware.Core.Updates.ModelUpdater(TestBed.SimulatedNode.Models(folderB), keyB, "node-b", wroom.BoardClass, wroom.Memory.ModelFlashBytes, wroom.Memory.ModelRamBytes);
+        staged.Boot();
+        Assert.Equal(Firmware.Core.Updates.UpdateState.Downloading, staged.Offer(Firmware.Core.Updates.UpdateManifest.Describe(detector2, 2, "node-b", golden).EncodeAndSign(keyB)).State);
+        Assert.Equal(detector2.Length / 2, staged.Chunk(2, 0, detector2, 0, detector2.Length / 2).NextOffset);
+
+        await using RunningGateway g = await RunningGateway.Start($"http://127.0.0.1:{trainerPort}/", s =>
+        {
+            s["Gateway:Releases:RootKeyFile"] = Path.Combine(root, "keys", KeyStore.RootPublicFile);
+            s["Gateway:Releases:Vendor"] = "acme";
+            s["Gateway:Releases:BoardClass"] = BoardClass.ToString();
+            s["Gateway:Releases:PollWaitSeconds"] = "1";
+            s["Gateway:Releases:MaxRetrySeconds"] = "1";
+            s["Gateway:Releases:MinShadowWindows"] = "5";
+            s["Gateway:Releases:NodeKeysFile"] = nodeKeys;
+            s["Gateway:Releases:ChunkBytes"] = "256";
+            s["Gateway:Releases:NodeTimeoutSeconds"] = "1";
+        }, gatewayDir);
+        (float[] x, float[] y, float[] z) = TestBed.Recordings.Fan(repo);
+        await using TestBed.SimulatedNode a = TestBed.SimulatedNode.Start(wroom, "node-a", "pw-a", keyA, folderA, x, y, z, "127.0.0.1", g.MqttPort, speed: 4);
+        await using TestBed.SimulatedNode b = TestBed.SimulatedNode.Start(wroom, "node-b", "pw-b", keyB, folderB, x, y, z, "127.0.0.1", g.MqttPort, speed: 4);
+
+        NodeUpdateRelay relay = g.Get<NodeUpdateRelay>();
+        string Progress() => string.Join("; ", relay.Snapshot().Select(n => $"{n.Node} {n.State} {n.LastError}")) + $" (gateway step {g.Get<ReleaseWorker>().LastStep})";
+        await Harness.Eventually(() => Task.FromResult(Progress()), p => p.Contains("node-a confirmed") && p.Contains("node-b confirmed") && p.Contains("node-s3 failed") == false, "both nodes confirm release 2", seconds: 90);
+        Assert.Equal(2u, a.Controller.Updater.ActiveModel!.Header.ModelVersion);
+        Assert.Equal(2u, b.Controller.Updater.ActiveModel!.Header.ModelVersion);
+        NodeUpdateStatus[] nodes = relay.Snapshot().ToArray();
+        Assert.Equal(["node-a", "node-b"], nodes.Select(n => n.Node)); // node-s3 serves another board class
+        Assert.True(nodes[1].BytesSent < nodes[0].BytesSent, $"node-b resumed: {nodes[1].BytesSent} B sent against node-a's {nodes[0].BytesSent} B");
+        Assert.True(nodes[0].BytesSent < 2 * detector2.Length + 2048, $"node-a got {nodes[0].BytesSent} B for a {detector2.Length} B model");
+        Assert.True(File.Exists(Path.Combine(gatewayDir, "releases", $"{BoardClass}-2", "nodes.json")));
+        await trainer.StopAsync();
+    }
+
+    private static async Task<WebApplication> StartTrainer(string registryDir, string store, int port)
+    {
+        WebApplication trainer = TrainerApp.Build([], c => c.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Urls"] = $"http://127.0.0.1:{port}",
+            ["Trainer:RegistryDirectory"] = registryDir,
+            ["Ingestion:StoreDirectory"] = store,
+            ["Logging:LogLevel:Default"] = "Warning",
+        }));
+        await trainer.StartAsync();
+        return trainer;
+    }
+
+    private static void Publish(string registryDir, KeyStore keys, string root, byte[] verifier, double shadowAgreement, byte[]? detector = null, float[]? golden = null)
     {
         string folder = Path.Combine(root, "model-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(folder);
         File.WriteAllBytes(Path.Combine(folder, "verifier.onnx"), verifier);
-        File.WriteAllBytes(Path.Combine(folder, "detector.tmlm"), TestBed.Recordings.EveryWindowSuspicious(Boards.Checkout.FindRoot()));
+        File.WriteAllBytes(Path.Combine(folder, "detector.tmlm"), detector ?? TestBed.Recordings.EveryWindowSuspicious(Boards.Checkout.FindRoot()));
         File.WriteAllText(Path.Combine(folder, "model-card.json"), """{"board": "esp32-wroom-32", "boardClass": 1, "codeVersion": "test", "dataset": {"contentHash": "test"}}""");
         using ModelRegistry registry = ModelRegistry.Open(registryDir);
         RegisteredModel m = registry.Register(folder);
@@ -200,7 +286,7 @@ public class ReleaseUpdateTests
             MinGatewayVersion = ReleaseWorker.GatewayVersion.ToString(3),
             ModelVersion = m.Version,
             Artifacts = m.Artifacts,
-            GoldenInputs = new float[36],
+            GoldenInputs = golden ?? new float[36],
             ShadowAgreement = shadowAgreement,
         }), null);
     }

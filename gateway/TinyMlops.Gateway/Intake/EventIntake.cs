@@ -41,6 +41,12 @@ public sealed class EventIntake(GatewayStore store, NodeRegistry nodes, Verifier
 {
     private readonly Channel<PendingEvent> _toVerify = Channel.CreateUnbounded<PendingEvent>(new UnboundedChannelOptions { SingleReader = true });
 
+    private readonly Channel<(string Node, OtaStatusMessage Status)> _otaStatuses = Channel.CreateBounded<(string, OtaStatusMessage)>(
+        new BoundedChannelOptions(4096) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true });
+
+    /// <summary>Nodes' update statuses, for the node update relay (the oldest are dropped if it falls behind: nodes repeat them).</summary>
+    public ChannelReader<(string Node, OtaStatusMessage Status)> OtaStatuses => _otaStatuses.Reader;
+
     /// <summary>Stored events waiting for the verifier.</summary>
     public ChannelReader<PendingEvent> ToVerify => _toVerify.Reader;
 
@@ -97,7 +103,8 @@ public sealed class EventIntake(GatewayStore store, NodeRegistry nodes, Verifier
                 return await StoreEventAsync(node, ev, frame, now).ConfigureAwait(false);
             case ("telemetry", TelemetryMessage):
                 return Touch(node, now, frame);
-            case ("ota-status", OtaStatusMessage):
+            case ("ota-status", OtaStatusMessage status):
+                _otaStatuses.Writer.TryWrite((node, status));
                 return Touch(node, now, null);
             default:
                 return Reject("wrong_message_type", node, $"message type {message.Type} on '{kind}'");

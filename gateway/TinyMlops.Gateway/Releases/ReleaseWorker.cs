@@ -34,7 +34,7 @@ namespace TinyMlops.Gateway.Releases;
 /// logged, counted, and reported to the trainer (<c>POST /api/releases/status</c>). A release refused for good is
 /// remembered with its reason and not fetched again; transport failures are retried with back-off.
 /// </summary>
-public sealed class ReleaseWorker(IOptions<GatewayOptions> options, GatewayStore store, VerifierHost verifiers, GatewayMetrics metrics, ILogger<ReleaseWorker> log)
+public sealed class ReleaseWorker(IOptions<GatewayOptions> options, GatewayStore store, VerifierHost verifiers, NodeUpdateRelay relay, NodeKeys nodeKeys, GatewayMetrics metrics, ILogger<ReleaseWorker> log)
     : SupervisedWorker("releases")
 {
     private const int MaxDocumentBytes = 1 << 20;
@@ -94,6 +94,7 @@ public sealed class ReleaseWorker(IOptions<GatewayOptions> options, GatewayStore
         ReleaseVerifier verifier = new(ReadRootKey(o.RootKeyFile), o.Vendor, [o.BoardClass], GatewayVersion);
         _state = ReleaseState.Load(StateFile);
         metrics.ReleaseSequence = _state.InstalledSequence;
+        ResumeRelay(verifier);
         TimeSpan delay = TimeSpan.FromSeconds(1);
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -237,6 +238,7 @@ public sealed class ReleaseWorker(IOptions<GatewayOptions> options, GatewayStore
             {
                 metrics.ReleaseSequence = sequence;
                 await StepAsync(sequence, "running", $"verifier version {version} installed", ct).ConfigureAwait(false);
+                StartRelay(release.Manifest, kept);
                 return true;
             }
 
@@ -254,6 +256,54 @@ public sealed class ReleaseWorker(IOptions<GatewayOptions> options, GatewayStore
         metrics.CountReleaseStep("rolled_back");
         await StepAsync(sequence, "rolled_back", $"verifier version {version} did not come up within {options.Value.Releases.HealthCheckSeconds:F0} s; the previous one is back", ct).ConfigureAwait(false);
         return false;
+    }
+
+    /// <summary>After a restart: the installed release's node relay carries on, once its kept files check out again.</summary>
+    private void ResumeRelay(ReleaseVerifier verifier)
+    {
+        string kept = Path.Combine(Folder, $"{options.Value.Releases.BoardClass}-{_state.InstalledSequence}");
+        string document = Path.Combine(kept, "release.json");
+        if (_state.InstalledSequence == 0 || !File.Exists(document))
+        {
+            return;
+        }
+
+        try
+        {
+            // Checked again as if it were new (one below the installed sequence): the file on the card may have changed.
+            ReleaseManifest m = verifier.Verify(SignedRelease.Parse(File.ReadAllBytes(document)), new ReleaseTrustState(_state.HighestKeySequence, _state.InstalledSequence - 1), DateTimeOffset.UtcNow).Manifest;
+            StartRelay(m, kept);
+        }
+        catch (Exception e) when (e is ReleaseException or IOException)
+        {
+            log.LogError("release {Sequence}: kept files do not check out ({Message}); its nodes are not updated", _state.InstalledSequence, e.Message);
+        }
+    }
+
+    /// <summary>Relays the release's detector to this gateway's nodes of its board class.</summary>
+    private void StartRelay(ReleaseManifest manifest, string kept)
+    {
+        string detector = Path.Combine(kept, "detector.tmlm");
+        if (string.IsNullOrEmpty(options.Value.Releases.NodeKeysFile) || manifest.Artifact("detector.tmlm") is not { } artifact || !File.Exists(detector))
+        {
+            return;
+        }
+
+        try
+        {
+            using FileStream f = File.OpenRead(detector);
+            ReleaseVerifier.CheckArtifact(artifact, f);
+        }
+        catch (ReleaseException e)
+        {
+            log.LogError("release {Sequence}: the kept detector does not match its manifest ({Message}); its nodes are not updated", manifest.Sequence, e.Message);
+            return;
+        }
+
+        relay.Begin(manifest.BoardClass, manifest.Sequence, File.ReadAllBytes(detector), manifest.GoldenInputs, kept);
+        string[] nodes = nodeKeys.All.Where(n => n.Value.BoardClass == manifest.BoardClass).Select(n => n.Key).ToArray();
+        relay.Admit(nodes);
+        log.LogInformation("release {Sequence}: relaying {Detector} to {Count} nodes", manifest.Sequence, artifact.Name, nodes.Length);
     }
 
     /// <summary>
