@@ -78,6 +78,8 @@ public static class GatewayApp
         builder.Services.AddSingleton<Releases.NodeUpdateRelay>();
         builder.Services.AddSingleton<Releases.NodeRelayWorker>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Releases.NodeRelayWorker>());
+        builder.Services.AddSingleton<Releases.RolloutWorker>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<Releases.RolloutWorker>());
         builder.Services.AddSingleton<Releases.ReleaseWorker>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Releases.ReleaseWorker>());
         builder.Services.AddSingleton<ISensorBuses, HardwareSensorBuses>();

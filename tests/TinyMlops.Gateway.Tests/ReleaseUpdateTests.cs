@@ -200,6 +200,7 @@ public class ReleaseUpdateTests
         using (ModelRegistry registry = ModelRegistry.Open(registryDir))
         {
             registry.AssignGateway("gw-test", [BoardClass]);
+            registry.StartRollout(BoardClass, 2, RolloutPlan.ParseGroups("100%"), successThreshold: 0.6, abortFailureRate: 0.5);
         }
 
         int trainerPort = Harness.FreePort();
@@ -207,12 +208,13 @@ public class ReleaseUpdateTests
         string gatewayDir = Harness.Temp("gateway");
         RunningGateway.Prepare(gatewayDir);
         File.WriteAllBytes(Path.Combine(gatewayDir, "verifier.onnx"), Harness.Verifier(1, features));
-        var passwords = new Dictionary<string, string>(Harness.Passwords) { ["node-a"] = "pw-a", ["node-b"] = "pw-b" };
+        var passwords = new Dictionary<string, string>(Harness.Passwords) { ["node-a"] = "pw-a", ["node-b"] = "pw-b", ["node-c"] = "pw-c" };
         NodeRegistry.Write(Path.Combine(gatewayDir, "nodes.json"), passwords, iterations: 1000);
         string nodeKeys = Path.Combine(gatewayDir, "node-keys.json");
         byte[] keyA = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32), keyB = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32);
         NodeKeys.Register(nodeKeys, "node-a", keyA, BoardClass);
         NodeKeys.Register(nodeKeys, "node-b", keyB, BoardClass);
+        NodeKeys.Register(nodeKeys, "node-c", keyA, BoardClass); // registered with the wrong key: its manifests fail its MAC check
         NodeKeys.Register(nodeKeys, "node-s3", keyB, 2); // another board class: never offered this release
         Contracts.SecretFile.WriteAllText(Path.Combine(gatewayDir, "trainer.credential"), Ingestion.GatewayCredentials.Issue(Path.Combine(store, "gateways.json"), "gw-test"));
 
@@ -221,6 +223,9 @@ public class ReleaseUpdateTests
         byte[] detector1 = TestBed.Recordings.EveryWindowSuspicious(repo, 1);
         TestBed.SimulatedNode.Install(folderA, wroom, "node-a", keyA, detector1, 1);
         TestBed.SimulatedNode.Install(folderB, wroom, "node-b", keyB, detector1, 1);
+        string folderC = Path.Combine(root, "node-c");
+        byte[] keyC = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32);
+        TestBed.SimulatedNode.Install(folderC, wroom, "node-c", keyC, detector1, 1);
         var staged = new Firmware.Core.Updates.ModelUpdater(TestBed.SimulatedNode.Models(folderB), keyB, "node-b", wroom.BoardClass, wroom.Memory.ModelFlashBytes, wroom.Memory.ModelRamBytes);
         staged.Boot();
         Assert.Equal(Firmware.Core.Updates.UpdateState.Downloading, staged.Offer(Firmware.Core.Updates.UpdateManifest.Describe(detector2, 2, "node-b", golden).EncodeAndSign(keyB)).State);
@@ -237,22 +242,43 @@ public class ReleaseUpdateTests
             s["Gateway:Releases:NodeKeysFile"] = nodeKeys;
             s["Gateway:Releases:ChunkBytes"] = "256";
             s["Gateway:Releases:NodeTimeoutSeconds"] = "1";
+            s["Gateway:Releases:RolloutSyncSeconds"] = "0.5";
         }, gatewayDir);
         (float[] x, float[] y, float[] z) = TestBed.Recordings.Fan(repo);
         await using TestBed.SimulatedNode a = TestBed.SimulatedNode.Start(wroom, "node-a", "pw-a", keyA, folderA, x, y, z, "127.0.0.1", g.MqttPort, speed: 4);
         await using TestBed.SimulatedNode b = TestBed.SimulatedNode.Start(wroom, "node-b", "pw-b", keyB, folderB, x, y, z, "127.0.0.1", g.MqttPort, speed: 4);
+        await using TestBed.SimulatedNode c = TestBed.SimulatedNode.Start(wroom, "node-c", "pw-c", keyC, folderC, x, y, z, "127.0.0.1", g.MqttPort, speed: 4);
 
         NodeUpdateRelay relay = g.Get<NodeUpdateRelay>();
         string Progress() => string.Join("; ", relay.Snapshot().Select(n => $"{n.Node} {n.State} {n.LastError}")) + $" (gateway step {g.Get<ReleaseWorker>().LastStep})";
-        await Harness.Eventually(() => Task.FromResult(Progress()), p => p.Contains("node-a confirmed") && p.Contains("node-b confirmed") && p.Contains("node-s3 failed") == false, "both nodes confirm release 2", seconds: 90);
+        await Harness.Eventually(() => Task.FromResult(Progress()), p => p.Contains("node-a confirmed") && p.Contains("node-b confirmed") && p.Contains("node-c failed"), "release 2 through the rollout", seconds: 90);
         Assert.Equal(2u, a.Controller.Updater.ActiveModel!.Header.ModelVersion);
         Assert.Equal(2u, b.Controller.Updater.ActiveModel!.Header.ModelVersion);
+        Assert.Equal(1u, c.Controller.Updater.ActiveModel!.Header.ModelVersion); // it refused the manifest and kept its model
         NodeUpdateStatus[] nodes = relay.Snapshot().ToArray();
-        Assert.Equal(["node-a", "node-b"], nodes.Select(n => n.Node)); // node-s3 serves another board class
+        Assert.Equal(["node-a", "node-b", "node-c"], nodes.Select(n => n.Node)); // node-s3 serves another board class
+        Assert.Contains("bad manifest MAC", nodes[2].LastError);
+
+        // The trainer's rollout saw every node finish: 2 of 3 confirmed meets its 60 %, so it completed and release 2's version is the champion.
+        await Harness.Eventually(() => Task.FromResult(RolloutState(registryDir)), st => st == "completed", "rollout completed", seconds: 30);
+        using (ModelRegistry registry = ModelRegistry.Open(registryDir))
+        {
+            Rollout done = registry.Rollouts(BoardClass).Single();
+            Assert.Equal(registry.Releases([BoardClass]).Single(r => r.Sequence == 2).Version, registry.AliasOf(BoardClass, ModelRegistry.Champion));
+            Assert.Equal(["confirmed", "confirmed", "failed"], registry.RolloutNodes(done.Id).OrderBy(n => n.Node, StringComparer.Ordinal).Select(n => n.State));
+            Assert.Contains("bad manifest MAC", registry.RolloutNodes(done.Id).Single(n => n.Node == "node-c").LastError);
+        }
+
         Assert.True(nodes[1].BytesSent < nodes[0].BytesSent, $"node-b resumed: {nodes[1].BytesSent} B sent against node-a's {nodes[0].BytesSent} B");
         Assert.True(nodes[0].BytesSent < 2 * detector2.Length + 2048, $"node-a got {nodes[0].BytesSent} B for a {detector2.Length} B model");
         Assert.True(File.Exists(Path.Combine(gatewayDir, "releases", $"{BoardClass}-2", "nodes.json")));
         await trainer.StopAsync();
+    }
+
+    private static string RolloutState(string registryDir)
+    {
+        using ModelRegistry registry = ModelRegistry.Open(registryDir);
+        return registry.Rollouts(BoardClass).Single().State;
     }
 
     private static async Task<WebApplication> StartTrainer(string registryDir, string store, int port)

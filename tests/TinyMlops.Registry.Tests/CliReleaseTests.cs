@@ -40,6 +40,19 @@ public class CliReleaseTests(TrainedModel trained)
         Assert.Contains("forced past the gate: commissioning: alarm on every window", output);
         Assert.Contains("champion -> esp32-c3-1: a week on line 4 without a missed fault", output);
 
+        Assert.Equal(2, Run("rollout", "start", "--registry", registry).Exit); // which board class?
+        Assert.Equal(2, Run("rollout", "start", "--board-class", "3", "--groups", "1,lots", "--registry", registry).Exit);
+        (exit, output, errors) = Run("rollout", "start", "--board-class", "3", "--groups", "1,50%", "--registry", registry);
+        Assert.True(exit == 0, errors);
+        Assert.Contains("rollout 1: release 2", output);
+        Assert.Equal(1, Run("rollout", "start", "--board-class", "3", "--registry", registry).Exit); // one open rollout at a time
+        Assert.Equal(0, Run("rollout", "pause", "--reason", "line 4 stopped for maintenance", "--registry", registry).Exit);
+        (_, output, _) = Run("rollout", "status", "--registry", registry);
+        Assert.Contains("PAUSED at group 1 of 3 (line 4 stopped for maintenance)", output);
+        Assert.Contains("group 3 (100%", output);
+        Assert.Equal(0, Run("rollout", "abort", "--reason", "wrong model", "--registry", registry).Exit);
+        Assert.Equal(1, Run("rollout", "resume", "--reason", "oops", "--registry", registry).Exit); // an aborted rollout stays aborted
+
         Assert.Equal(0, Run("gateways", "assign", "gw-1", "--board-classes", "3,1", "--registry", registry).Exit);
         Assert.Equal(2, Run("gateways", "assign", "gw-1", "--board-classes", "3,x", "--registry", registry).Exit);
         Assert.Equal(2, Run("gateways", "assign", "bad/id", "--board-classes", "3", "--registry", registry).Exit);

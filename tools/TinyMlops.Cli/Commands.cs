@@ -109,6 +109,25 @@ public static class Commands
             Text("--registry", "registry folder (default registry)")));
         root.Subcommands.Add(models);
 
+        var rollout = new Command("rollout", "Staged rollouts of a release to the nodes, through their gateways.");
+        rollout.Subcommands.Add(Make("start", "Start rolling a release out in groups.",
+            RolloutCommand.Start,
+            Count("--board-class", "board class of the release"),
+            Text("--sequence", "release sequence (default: the board class's newest)"),
+            Text("--groups", "cumulative group sizes, node counts or shares (default 1,10%,50%,100%)"),
+            Number("--success", "share of a group that must confirm before the next starts (default 0.95)"),
+            Number("--abort", "share of a group failing that aborts the rollout (default 0.1)"),
+            Text("--registry", "registry folder (default registry)")));
+        rollout.Subcommands.Add(Make("status", "Each group and each node of the newest rollout (or --id).", RolloutCommand.Status,
+            Count("--id", "rollout id"), Text("--registry", "registry folder (default registry)")));
+        foreach ((string name, string state, string what) in new[] { ("pause", "paused", "Stop admitting nodes (downloads under way finish)."), ("resume", "running", "Admit nodes again."), ("abort", "aborted", "End the rollout: no node is offered the release any more.") })
+        {
+            rollout.Subcommands.Add(Make(name, what, o => RolloutCommand.Change(o, state),
+                Count("--id", "rollout id (default: the newest)"), Text("--reason", "why (recorded)", required: true), Text("--registry", "registry folder (default registry)")));
+        }
+
+        root.Subcommands.Add(rollout);
+
         var keys = new Command("keys", "The release keys: an offline root key that certifies the signing key, rotated without touching gateways.");
         keys.Subcommands.Add(Make("create", "Create the root key (in an offline folder) and the first signing key.",
             KeysCommand.Create,

@@ -6,6 +6,7 @@ using System.Linq;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
+using TinyMlops.Contracts;
 using TinyMlops.Releases;
 
 namespace TinyMlops.Registry;
@@ -107,6 +108,11 @@ public sealed class ModelRegistry : IDisposable
                 CREATE TABLE IF NOT EXISTS release_artifacts (board_class INTEGER NOT NULL, sequence INTEGER NOT NULL, sha256 TEXT NOT NULL, PRIMARY KEY (board_class, sequence, sha256));
                 CREATE TABLE IF NOT EXISTS release_status (gateway TEXT NOT NULL, board_class INTEGER NOT NULL, sequence INTEGER NOT NULL, step TEXT NOT NULL,
                   detail TEXT NOT NULL, at TEXT NOT NULL);
+                CREATE TABLE IF NOT EXISTS rollouts (id INTEGER PRIMARY KEY, board_class INTEGER NOT NULL, sequence INTEGER NOT NULL, version TEXT NOT NULL,
+                  groups TEXT NOT NULL, success_threshold REAL NOT NULL, abort_failure_rate REAL NOT NULL, state TEXT NOT NULL, current_group INTEGER NOT NULL,
+                  created TEXT NOT NULL, updated TEXT NOT NULL, reason TEXT NOT NULL);
+                CREATE TABLE IF NOT EXISTS rollout_nodes (rollout INTEGER NOT NULL, node TEXT NOT NULL, gateway TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL,
+                  last_error TEXT, updated TEXT NOT NULL, PRIMARY KEY (rollout, node));
                 CREATE TABLE IF NOT EXISTS gateway_boards (gateway TEXT NOT NULL, board_class INTEGER NOT NULL, PRIMARY KEY (gateway, board_class));
                 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
                 """;
@@ -317,7 +323,7 @@ public sealed class ModelRegistry : IDisposable
     }
 
     /// <summary>Records a step gateway <paramref name="gatewayId"/> reports of installing a release.</summary>
-    public void RecordStatus(string gatewayId, Contracts.ReleaseStatusReport report)
+    public void RecordStatus(string gatewayId, ReleaseStatusReport report)
     {
         lock (_gate)
         {
@@ -334,6 +340,189 @@ public sealed class ModelRegistry : IDisposable
             return Rows("SELECT gateway, step, detail, at FROM release_status WHERE board_class = @c AND sequence = @s ORDER BY rowid;",
                 r => (r.GetString(0), r.GetString(1), r.GetString(2), ParseStamp(r.GetString(3))), ("@c", boardClass), ("@s", sequence));
         }
+    }
+
+    /// <summary>
+    /// Starts a staged rollout of release <paramref name="sequence"/> of <paramref name="boardClass"/> over
+    /// <paramref name="groups"/> (see <see cref="RolloutPlan.ParseGroups"/>); refuses while another rollout of the
+    /// board class runs or is paused.
+    /// </summary>
+    public Rollout StartRollout(int boardClass, long sequence, IReadOnlyList<string> groups, double successThreshold, double abortFailureRate)
+    {
+        if (successThreshold is not (> 0 and <= 1) || abortFailureRate is not (>= 0 and <= 1))
+        {
+            throw new ArgumentException("the success threshold is a share in (0, 1] and the abort failure rate one in [0, 1]");
+        }
+
+        lock (_gate)
+        {
+            using SqliteTransaction t = _db.BeginTransaction(deferred: false);
+            string? version = (string?)Scalar(t, "SELECT version FROM releases WHERE board_class = @c AND sequence = @s;", ("@c", boardClass), ("@s", sequence))
+                ?? throw new ArgumentException($"there is no release {sequence} of board class {boardClass}");
+            if (Scalar(t, "SELECT id FROM rollouts WHERE board_class = @c AND state IN ('running', 'paused');", ("@c", boardClass)) is long active)
+            {
+                throw new InvalidOperationException($"rollout {active} of board class {boardClass} is still open: abort it or let it complete first");
+            }
+
+            string now = Stamp(DateTimeOffset.UtcNow);
+            Execute(t, "INSERT INTO rollouts (board_class, sequence, version, groups, success_threshold, abort_failure_rate, state, current_group, created, updated, reason) VALUES (@c, @s, @v, @g, @ok, @ab, 'running', 0, @t, @t, 'started');",
+                ("@c", boardClass), ("@s", sequence), ("@v", version), ("@g", string.Join(",", groups)), ("@ok", successThreshold), ("@ab", abortFailureRate), ("@t", now));
+            long id = (long)Scalar(t, "SELECT last_insert_rowid();")!;
+            t.Commit();
+            return Rollouts(null).Single(r => r.Id == id);
+        }
+    }
+
+    /// <summary>Every rollout (of <paramref name="boardClass"/> when given), newest first.</summary>
+    public IReadOnlyList<Rollout> Rollouts(int? boardClass)
+    {
+        lock (_gate)
+        {
+            return ReadRollouts(null, boardClass);
+        }
+    }
+
+    private List<Rollout> ReadRollouts(SqliteTransaction? t, int? boardClass) =>
+            Rows(t, "SELECT id, board_class, sequence, version, groups, success_threshold, abort_failure_rate, state, current_group, created, updated, reason FROM rollouts WHERE @c IS NULL OR board_class = @c ORDER BY id DESC;",
+                r => new Rollout(r.GetInt64(0), r.GetInt32(1), r.GetInt64(2), r.GetString(3), r.GetString(4).Split(','), r.GetDouble(5), r.GetDouble(6), r.GetString(7), r.GetInt32(8),
+                    ParseStamp(r.GetString(9)), ParseStamp(r.GetString(10)), r.GetString(11)), ("@c", boardClass));
+
+    /// <summary>Pauses, resumes or aborts rollout <paramref name="id"/>, recording <paramref name="reason"/>.</summary>
+    public Rollout SetRolloutState(long id, string state, string reason)
+    {
+        Rollout r = Rollouts(null).FirstOrDefault(x => x.Id == id) ?? throw new ArgumentException($"no rollout {id}");
+        bool allowed = (r.State, state) is ("running", "paused") or ("paused", "running") or ("running" or "paused", "aborted");
+        if (!allowed)
+        {
+            throw new InvalidOperationException($"rollout {id} is {r.State}: it cannot become {state}");
+        }
+
+        lock (_gate)
+        {
+            Execute(null, "UPDATE rollouts SET state = @s, reason = @r, updated = @t WHERE id = @i;", ("@s", state), ("@r", reason), ("@t", Stamp(DateTimeOffset.UtcNow)), ("@i", id));
+        }
+
+        return Rollouts(null).Single(x => x.Id == id);
+    }
+
+    /// <summary>The nodes of rollout <paramref name="id"/> in rollout order, with their groups.</summary>
+    public IReadOnlyList<RolloutNode> RolloutNodes(long id)
+    {
+        Rollout r = Rollouts(null).FirstOrDefault(x => x.Id == id) ?? throw new ArgumentException($"no rollout {id}");
+        lock (_gate)
+        {
+            return NodesOf(null, r);
+        }
+    }
+
+    /// <summary>
+    /// Takes gateway <paramref name="gatewayId"/>'s report of its nodes for release <paramref name="sequence"/> of
+    /// <paramref name="boardClass"/>, moves the newest rollout of that release on (next group when the current one
+    /// succeeded, aborted when too many of it failed, completed, with the board class's champion alias moved to the
+    /// release, after the last) and answers with which of the gateway's nodes may be updated now. Without a rollout
+    /// of the release no node is admitted.
+    /// </summary>
+    public RolloutAdmission ReportRollout(string gatewayId, int boardClass, long sequence, IReadOnlyList<RolloutNodeReport> nodes)
+    {
+        Rollout? r = Rollouts(boardClass).FirstOrDefault(x => x.Sequence == sequence);
+        if (r == null)
+        {
+            return new RolloutAdmission(null, "none", []);
+        }
+
+        string? champion = null;
+        lock (_gate)
+        {
+            using SqliteTransaction t = _db.BeginTransaction(deferred: false);
+            string now = Stamp(DateTimeOffset.UtcNow);
+            foreach (RolloutNodeReport n in nodes)
+            {
+                // A finished node stays finished: a late or replayed report cannot reopen it.
+                Execute(t, """
+                    INSERT INTO rollout_nodes VALUES (@r, @n, @g, @s, @a, @e, @t)
+                    ON CONFLICT (rollout, node) DO UPDATE SET gateway = @g, state = CASE WHEN state IN ('confirmed', 'failed') THEN state ELSE @s END,
+                      attempts = @a, last_error = COALESCE(@e, last_error), updated = @t;
+                    """, ("@r", r.Id), ("@n", n.Node), ("@g", gatewayId), ("@s", n.State), ("@a", n.Attempts), ("@e", n.LastError), ("@t", now));
+            }
+
+            r = ReadRollouts(t, boardClass).Single(x => x.Id == r.Id); // re-read inside the transaction: another trainer may have moved it
+            while (r.State == "running")
+            {
+                List<RolloutNode> all = NodesOf(t, r);
+                int[] sizes = RolloutPlan.Sizes(r.Groups, all.Count);
+                int from = r.CurrentGroup == 0 ? 0 : sizes[r.CurrentGroup - 1];
+                List<RolloutNode> group = all.Skip(from).Take(sizes[r.CurrentGroup] - from).ToList();
+                int failed = group.Count(n => n.State == "failed"), confirmed = group.Count(n => n.State == "confirmed");
+                string? next = null, reason = null;
+                int nextGroup = r.CurrentGroup;
+                if (group.Count > 0 && failed > r.AbortFailureRate * group.Count)
+                {
+                    (next, reason) = ("aborted", $"group {r.CurrentGroup + 1}: {failed} of {group.Count} nodes failed, more than {r.AbortFailureRate:P0}");
+                }
+                else if (group.Count > 0 && group.All(n => RolloutPlan.IsFinished(n.State)))
+                {
+                    if (confirmed < r.SuccessThreshold * group.Count)
+                    {
+                        (next, reason) = ("aborted", $"group {r.CurrentGroup + 1}: {confirmed} of {group.Count} confirmed, below {r.SuccessThreshold:P0}");
+                    }
+                    else if (r.CurrentGroup == r.Groups.Count - 1)
+                    {
+                        (next, reason) = ("completed", $"all {all.Count} nodes done, {all.Count(n => n.State == "confirmed")} confirmed");
+                    }
+                    else
+                    {
+                        (next, nextGroup, reason) = ("running", r.CurrentGroup + 1, $"group {r.CurrentGroup + 1} done: {confirmed} of {group.Count} confirmed");
+                    }
+                }
+
+                if (next == null)
+                {
+                    break;
+                }
+
+                Execute(t, "UPDATE rollouts SET state = @s, current_group = @g, reason = @why, updated = @t WHERE id = @i;",
+                    ("@s", next), ("@g", nextGroup), ("@why", reason), ("@t", now), ("@i", r.Id));
+                champion = next == "completed" ? r.Version : null;
+                r = r with { State = next, CurrentGroup = nextGroup, Reason = reason! };
+                if (nextGroup < r.Groups.Count && sizes[nextGroup] == sizes[Math.Max(0, nextGroup - 1)] && next == "running")
+                {
+                    continue; // an empty group (1 node, then 10 % of 5 nodes = 1): judged at once
+                }
+
+                break;
+            }
+
+            List<RolloutNode> ordered = NodesOf(t, r);
+            int admittedCount = r.State is "running" or "paused" or "completed" ? RolloutPlan.Sizes(r.Groups, ordered.Count)[r.CurrentGroup] : 0;
+            if (r.State == "aborted")
+            {
+                admittedCount = 0;
+            }
+
+            string[] admitted = ordered.Take(admittedCount).Where(n => n.Gateway == gatewayId).Select(n => n.Node).ToArray();
+            t.Commit();
+            if (champion != null)
+            {
+                SetAlias(champion, Champion, $"rollout {r.Id} completed");
+            }
+
+            return new RolloutAdmission(r.Id, r.State, admitted);
+        }
+    }
+
+    private List<RolloutNode> NodesOf(SqliteTransaction? t, Rollout r)
+    {
+        using SqliteCommand c = Command(t, "SELECT gateway, node, state, attempts, last_error, updated FROM rollout_nodes WHERE rollout = @r;", [("@r", r.Id)]);
+        using SqliteDataReader rd = c.ExecuteReader();
+        var rows = new Dictionary<string, (string Gateway, string State, int Attempts, string? Error, DateTimeOffset At)>(StringComparer.Ordinal);
+        while (rd.Read())
+        {
+            rows[rd.GetString(1)] = (rd.GetString(0), rd.GetString(2), rd.GetInt32(3), rd.IsDBNull(4) ? null : rd.GetString(4), ParseStamp(rd.GetString(5)));
+        }
+
+        List<string> order = RolloutPlan.Order(rows.Keys);
+        int[] sizes = RolloutPlan.Sizes(r.Groups, order.Count);
+        return order.Select((n, i) => new RolloutNode(rows[n].Gateway, n, rows[n].State, rows[n].Attempts, rows[n].Error, rows[n].At, Array.FindIndex(sizes, s => i < s))).ToList();
     }
 
     /// <summary>Sets the board classes gateway <paramref name="gatewayId"/> serves (it sees only their releases).</summary>
@@ -389,7 +578,7 @@ public sealed class ModelRegistry : IDisposable
             using JsonDocument d = JsonDocument.Parse(card);
             JsonElement r = d.RootElement;
             string board = r.GetProperty("board").GetString() ?? "";
-            if (!Contracts.RecordNames.IsValidId(board))
+            if (!RecordNames.IsValidId(board))
             {
                 throw new InvalidDataException($"model-card.json in {modelDirectory} names board '{board}', not a valid id");
             }
@@ -440,9 +629,11 @@ public sealed class ModelRegistry : IDisposable
         return v is DBNull ? null : v;
     }
 
-    private List<T> Rows<T>(string sql, Func<SqliteDataReader, T> row, params (string, object?)[] parameters)
+    private List<T> Rows<T>(string sql, Func<SqliteDataReader, T> row, params (string, object?)[] parameters) => Rows(null, sql, row, parameters);
+
+    private List<T> Rows<T>(SqliteTransaction? t, string sql, Func<SqliteDataReader, T> row, params (string, object?)[] parameters)
     {
-        using SqliteCommand c = Command(null, sql, parameters);
+        using SqliteCommand c = Command(t, sql, parameters);
         using SqliteDataReader r = c.ExecuteReader();
         var rows = new List<T>();
         while (r.Read())

@@ -26,6 +26,8 @@ namespace TinyMlops.TrainerService;
 /// served board class; with <c>newerThan</c> and <c>wait</c> (at most 60 s) a long poll that answers as soon as one
 /// is newer than given, or with none when the time runs out.</item>
 /// <item><c>GET /api/releases/{class}/{sequence}</c>: one signed release document.</item>
+/// <item><c>POST /api/releases/status</c>: a gateway's step of installing a release.</item>
+/// <item><c>POST /api/rollouts/report</c>: a gateway's nodes in a release's rollout; the answer says which may be updated.</item>
 /// <item><c>GET /api/artifacts/{sha256}</c>: an artifact of a served release, resumable (HTTP Range, ETag = digest).</item>
 /// </list>
 /// </summary>
@@ -118,6 +120,26 @@ public static class TrainerApp
 
             registry.RecordStatus(gateway, report);
             return Results.NoContent();
+        });
+
+        app.MapPost("/api/rollouts/report", (HttpContext http, ModelRegistry registry, GatewayCredentials credentials, RolloutReport? report) =>
+        {
+            if (credentials.Authenticate(http.Request.Headers.Authorization) is not { } gateway)
+            {
+                return IngestionApp.Unauthorized(credentials);
+            }
+
+            if (report is not { IsWellFormed: true })
+            {
+                return Results.BadRequest(new { error = $"a rollout report is {{\"boardClass\", \"sequence\" > 0, \"nodes\": at most {RolloutReport.MaxNodes} of {{\"node\", \"state\", \"attempts\", \"lastError\"}}}}" });
+            }
+
+            if (!registry.BoardClassesOf(gateway).Contains(report.BoardClass))
+            {
+                return Results.NotFound(new { error = $"{gateway} does not serve board class {report.BoardClass}" });
+            }
+
+            return Results.Ok(registry.ReportRollout(gateway, report.BoardClass, report.Sequence, report.Nodes));
         });
 
         app.MapGet("/api/artifacts/{sha256}", (HttpContext http, ModelRegistry registry, GatewayCredentials credentials, string sha256) =>

@@ -107,6 +107,9 @@ public sealed class ReleaseOptions
 
     /// <summary>Offers a node gets before it is marked failed.</summary>
     public int NodeAttempts { get; set; } = 5;
+
+    /// <summary>How often the gateway reports its nodes to the trainer's rollout and learns which it may update.</summary>
+    public double RolloutSyncSeconds { get; set; } = 5;
 }
 
 /// <summary>
@@ -309,6 +312,7 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             Require(errors, o.Releases.BoardClass is >= 1 and <= 255, "Gateway:Releases:BoardClass must be 1..255 (the class of this gateway's nodes)");
             Require(errors, o.Releases.PollWaitSeconds is >= 0 and <= 60 && o.Releases.MaxRetrySeconds > 0 && o.Releases.HealthCheckSeconds > 0, "Gateway:Releases: PollWaitSeconds must be 0..60, MaxRetrySeconds and HealthCheckSeconds positive");
             Require(errors, o.Releases.ChunkBytes is >= 256 and <= Firmware.Core.Wire.WireCodec.MaxChunk, $"Gateway:Releases:ChunkBytes must be 256..{Firmware.Core.Wire.WireCodec.MaxChunk}");
+            Require(errors, o.Releases.RolloutSyncSeconds > 0, "Gateway:Releases:RolloutSyncSeconds must be positive");
             Require(errors, o.Releases.NodeTimeoutSeconds > 0 && o.Releases.NodeAttempts is >= 1 and <= 100, "Gateway:Releases: NodeTimeoutSeconds must be positive and NodeAttempts 1..100");
             Require(errors, string.IsNullOrEmpty(o.Releases.NodeKeysFile) || File.Exists(o.Releases.NodeKeysFile), $"Gateway:Releases:NodeKeysFile {o.Releases.NodeKeysFile} does not exist");
             Require(errors, o.Releases.ShadowWindows >= 1 && o.Releases.MinShadowWindows is >= 1 && o.Releases.MinShadowWindows <= o.Releases.ShadowWindows, "Gateway:Releases: 1 <= MinShadowWindows <= ShadowWindows");

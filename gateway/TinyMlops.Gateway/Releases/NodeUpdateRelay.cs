@@ -39,6 +39,17 @@ public sealed class NodeUpdateRelay(IOptions<GatewayOptions> options, NodeKeys k
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
     private readonly object _gate = new();
     private Job? _job;
+    private volatile bool _halted;
+
+    /// <summary>
+    /// True while the rollout is paused, aborted or not started: no node is offered the release (again); downloads
+    /// under way still get their chunks, so no node is left half way.
+    /// </summary>
+    public bool Halted
+    {
+        get => _halted;
+        set => _halted = value;
+    }
 
     /// <summary>Sequence of the release being relayed (0 = none).</summary>
     public long Sequence
@@ -79,6 +90,7 @@ public sealed class NodeUpdateRelay(IOptions<GatewayOptions> options, NodeKeys k
         lock (_gate)
         {
             _job = job;
+            _halted = true; // until the trainer's rollout admits nodes
         }
     }
 
@@ -127,6 +139,13 @@ public sealed class NodeUpdateRelay(IOptions<GatewayOptions> options, NodeKeys k
                 return;
             }
 
+            if (s.State == UpdateState.Refused && s.ReleaseSequence == 0 && p.State == "offered")
+            {
+                // A manifest the node could not authenticate or parse: it names no release, but it answers our offer.
+                Finish(job, node, p, "failed", "refused: " + UpdateErrorName(s.Error));
+                return;
+            }
+
             if (s.ReleaseSequence != job.Sequence)
             {
                 return; // about another release: not an answer to ours
@@ -166,7 +185,7 @@ public sealed class NodeUpdateRelay(IOptions<GatewayOptions> options, NodeKeys k
         var offers = new List<(string Node, byte[] Frame)>();
         lock (_gate)
         {
-            if (_job is not { } job)
+            if (_job is not { } job || _halted)
             {
                 return;
             }

@@ -34,7 +34,7 @@ namespace TinyMlops.Gateway.Releases;
 /// logged, counted, and reported to the trainer (<c>POST /api/releases/status</c>). A release refused for good is
 /// remembered with its reason and not fetched again; transport failures are retried with back-off.
 /// </summary>
-public sealed class ReleaseWorker(IOptions<GatewayOptions> options, GatewayStore store, VerifierHost verifiers, NodeUpdateRelay relay, NodeKeys nodeKeys, GatewayMetrics metrics, ILogger<ReleaseWorker> log)
+public sealed class ReleaseWorker(IOptions<GatewayOptions> options, GatewayStore store, VerifierHost verifiers, NodeUpdateRelay relay, GatewayMetrics metrics, ILogger<ReleaseWorker> log)
     : SupervisedWorker("releases")
 {
     private const int MaxDocumentBytes = 1 << 20;
@@ -280,7 +280,7 @@ public sealed class ReleaseWorker(IOptions<GatewayOptions> options, GatewayStore
         }
     }
 
-    /// <summary>Relays the release's detector to this gateway's nodes of its board class.</summary>
+    /// <summary>Hands the release's detector to the node relay (the <see cref="RolloutWorker"/> admits the nodes).</summary>
     private void StartRelay(ReleaseManifest manifest, string kept)
     {
         string detector = Path.Combine(kept, "detector.tmlm");
@@ -301,9 +301,7 @@ public sealed class ReleaseWorker(IOptions<GatewayOptions> options, GatewayStore
         }
 
         relay.Begin(manifest.BoardClass, manifest.Sequence, File.ReadAllBytes(detector), manifest.GoldenInputs, kept);
-        string[] nodes = nodeKeys.All.Where(n => n.Value.BoardClass == manifest.BoardClass).Select(n => n.Key).ToArray();
-        relay.Admit(nodes);
-        log.LogInformation("release {Sequence}: relaying {Detector} to {Count} nodes", manifest.Sequence, artifact.Name, nodes.Length);
+        log.LogInformation("release {Sequence}: {Detector} ready for this gateway's nodes as the trainer's rollout admits them", manifest.Sequence, artifact.Name);
     }
 
     /// <summary>
@@ -407,10 +405,12 @@ public sealed class ReleaseWorker(IOptions<GatewayOptions> options, GatewayStore
         return buffer.ToArray();
     }
 
-    private HttpRequestMessage Request(string path)
+    private HttpRequestMessage Request(string path) => TrainerRequest(options.Value, HttpMethod.Get, path);
+
+    /// <summary>A request to the trainer at <paramref name="path"/>, with this gateway's credential.</summary>
+    internal static HttpRequestMessage TrainerRequest(GatewayOptions o, HttpMethod method, string path)
     {
-        GatewayOptions o = options.Value;
-        var m = new HttpRequestMessage(HttpMethod.Get, new Uri(new Uri(o.Uplink.TrainerUrl!), path));
+        var m = new HttpRequestMessage(method, new Uri(new Uri(o.Uplink.TrainerUrl!), path));
         if (UplinkWorker.ReadCredential(o.Uplink.CredentialFile) is { } token)
         {
             m.Headers.Authorization = new AuthenticationHeaderValue("Bearer", GatewayAuth.BearerValue(o.GatewayId, token));
