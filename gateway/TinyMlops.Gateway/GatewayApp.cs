@@ -74,7 +74,7 @@ public static class GatewayApp
         builder.Services.AddHostedService(sp => sp.GetRequiredService<VerificationWorker>());
         builder.Services.AddSingleton<UplinkWorker>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<UplinkWorker>());
-        builder.Services.AddSingleton(sp => new Releases.NodeKeys(sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Releases.NodeKeysFile));
+        builder.Services.AddSingleton(sp => new NodeKeys(sp.GetRequiredService<IOptions<GatewayOptions>>().Value.Releases.NodeKeysFile));
         builder.Services.AddSingleton<Releases.NodeUpdateRelay>();
         builder.Services.AddSingleton<Releases.NodeRelayWorker>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Releases.NodeRelayWorker>());

@@ -232,6 +232,32 @@ public class ProvisionTests
     }
 
     [Fact]
+    public void Provisioning_registers_the_update_key_with_the_gateway_that_relays_releases()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "tinymlops-provision-keys-" + Guid.NewGuid().ToString("N"));
+        string keys = Path.Combine(dir, "node-keys.json");
+        try
+        {
+            Assert.Equal(0, Program.Main(new[] { "provision", "--board", "esp32-s3", "--node", "line2-fan1", "--wifi-ssid", "plant", "--mqtt-host", "gw", "--out", Path.Combine(dir, "n1"), "--gateway-keys", keys }));
+            Assert.Equal(0, Program.Main(new[] { "provision", "--board", "esp32-c3", "--node", "line2-fan2", "--wifi-ssid", "plant", "--mqtt-host", "gw", "--out", Path.Combine(dir, "n2"), "--gateway-keys", keys }));
+            string cfgKey = File.ReadAllLines(Path.Combine(dir, "n1", "node.cfg")).Single(l => l.StartsWith("node.key=", StringComparison.Ordinal))["node.key=".Length..];
+            var registered = new Contracts.NodeKeys(keys).All;
+            Assert.Equal(cfgKey, Convert.ToHexStringLower(registered["line2-fan1"].Key));
+            Assert.Equal((2, 3), (registered["line2-fan1"].BoardClass, registered["line2-fan2"].BoardClass));
+            if (!OperatingSystem.IsWindows())
+            {
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(keys));
+                File.SetUnixFileMode(keys, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherRead);
+                Assert.Throws<InvalidDataException>(() => new Contracts.NodeKeys(keys).All); // others could read the keys
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void A_gateway_credential_is_written_owner_only_and_never_printed()
     {
         string dir = Path.Combine(Path.GetTempPath(), "tinymlops-gateways-" + Guid.NewGuid().ToString("N"));

@@ -69,7 +69,8 @@ public static class Commands
             Text("--sntp", "time server (default pool.ntp.org)"),
             Text("--key", "node update key in hex, at least 16 bytes (default: 32 random bytes)"),
             Text("--out", "output folder (default out/provision/NODE)"),
-            Text("--gateway-nodes", "the gateway's nodes.json to register the node's login in")));
+            Text("--gateway-nodes", "the gateway's nodes.json to register the node's login in"),
+            Text("--gateway-keys", "the gateway's node-keys file (Gateway:Releases:NodeKeysFile) to register the node's update key in")));
 
         var gateways = new Command("gateways", "Credentials of the gateways the trainer's ingestion service accepts.");
         gateways.Subcommands.Add(Make("add", "Issue a gateway's credential; the token goes owner-only to --out, never to the screen.",

@@ -103,6 +103,13 @@ public static class ProvisionCommand
             Console.WriteLine($"registered {node} in the gateway's {nodesFile}");
         }
 
+        if (o.Get("gateway-keys") is { } keysFile)
+        {
+            // The gateway signs this node's manifests with the same key when it relays a release (owner-only file).
+            Contracts.NodeKeys.Register(keysFile, node, Convert.FromHexString(key), board.BoardClass);
+            Console.WriteLine($"registered {node}'s update key (board class {board.BoardClass}) in the gateway's {keysFile}");
+        }
+
         return 0;
     }
 

@@ -96,7 +96,7 @@ public sealed class ReleaseOptions
     /// <summary>How long a promoted verifier has to come up before the previous one is put back.</summary>
     public double HealthCheckSeconds { get; set; } = 30;
 
-    /// <summary>The nodes' update keys and board classes (<see cref="Releases.NodeKeys"/>, owner-only); empty relays nothing to nodes.</summary>
+    /// <summary>The nodes' update keys and board classes (<see cref="Contracts.NodeKeys"/>, owner-only); empty relays nothing to nodes.</summary>
     public string? NodeKeysFile { get; set; }
 
     /// <summary>Model bytes per update chunk sent to a node.</summary>

@@ -2,15 +2,14 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Text.Json;
-using TinyMlops.Contracts;
 
-namespace TinyMlops.Gateway.Releases;
+namespace TinyMlops.Contracts;
 
 /// <summary>A node's update identity: the HMAC key its manifests are signed with, and its board class.</summary>
 public sealed record NodeKey(byte[] Key, int BoardClass);
 
 /// <summary>
-/// The update keys of this gateway's nodes, registered at provisioning (<c>tinymlops provision --gateway-keys</c>):
+/// The update keys of this gateway's nodes, registered at provisioning (<c>tinymlops provision --gateway-keys FILE</c>):
 /// <c>{"nodes": {"node-1": {"key": "hex", "boardClass": 1}}}</c>, owner-only (refused when others may read it).
 /// Read again when the file changes. Thread-safe.
 /// </summary>
