@@ -44,14 +44,16 @@ public sealed class SimulatedNode : IAsyncDisposable
     /// Starts node <paramref name="nodeId"/> on <paramref name="board"/>, logging in to the broker at
     /// <paramref name="host"/>:<paramref name="port"/> with <paramref name="password"/>, replaying
     /// <paramref name="x"/>, <paramref name="y"/>, <paramref name="z"/> (g) from sample <paramref name="replayFrom"/> at
-    /// <paramref name="speed"/> times the board's rate, on <paramref name="scheduler"/>'s threads (null: its own).
+    /// <paramref name="speed"/> times the board's rate, on <paramref name="scheduler"/>'s threads (null: its own), its
+    /// models in <paramref name="models"/> (null: the folder's <see cref="Models"/>).
     /// </summary>
     public static SimulatedNode Start(BoardProfile board, string nodeId, string password, byte[] key, string folder, float[] x, float[] y, float[] z, string host, int port,
-        double speed = 1, int telemetrySeconds = 60, Action<string>? log = null, NodeScheduler? scheduler = null, INodeTraffic? traffic = null, int replayFrom = 0)
+        double speed = 1, int telemetrySeconds = 60, Action<string>? log = null, NodeScheduler? scheduler = null, INodeTraffic? traffic = null, int replayFrom = 0,
+        IModelStorage? models = null)
     {
         NodeConfig config = HostNodeConfig.FromBoard(board, nodeId, key, password, host, port, null, telemetrySeconds);
         var sensor = new ReplayAccelerometer(x, y, z, replayFrom);
-        var runner = new NodeRunner(config, sensor, Models(folder), new FileModelStorage(Path.Combine(folder, "state")), null,
+        var runner = new NodeRunner(config, sensor, models ?? Models(folder), new FileModelStorage(Path.Combine(folder, "state")), null,
             new NodeRunnerOptions { Host = host, Port = port, Password = password, Speed = speed, Scheduler = scheduler, Traffic = traffic }, log);
         runner.Start();
         return new SimulatedNode(runner, sensor, folder);
