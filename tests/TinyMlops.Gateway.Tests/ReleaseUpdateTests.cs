@@ -40,14 +40,7 @@ public class ReleaseUpdateTests
         }
 
         int trainerPort = Harness.FreePort();
-        await using WebApplication trainer = TrainerApp.Build([], c => c.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["Urls"] = $"http://127.0.0.1:{trainerPort}",
-            ["Trainer:RegistryDirectory"] = registryDir,
-            ["Ingestion:StoreDirectory"] = store,
-            ["Logging:LogLevel:Default"] = "Warning",
-        }));
-        await trainer.StartAsync();
+        await using WebApplication trainer = await StartTrainer(registryDir, store, trainerPort);
 
         string gatewayDir = Harness.Temp("gateway");
         RunningGateway.Prepare(gatewayDir);
@@ -140,14 +133,7 @@ public class ReleaseUpdateTests
 
         string token = Ingestion.GatewayCredentials.Issue(Path.Combine(store, "gateways.json"), "gw-test");
         int port = Harness.FreePort();
-        await using WebApplication trainer = TrainerApp.Build([], c => c.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["Urls"] = $"http://127.0.0.1:{port}",
-            ["Trainer:RegistryDirectory"] = registryDir,
-            ["Ingestion:StoreDirectory"] = store,
-            ["Logging:LogLevel:Default"] = "Warning",
-        }));
-        await trainer.StartAsync();
+        await using WebApplication trainer = await StartTrainer(registryDir, store, port);
         using var http = new System.Net.Http.HttpClient();
         int requests = 0;
         System.Net.Http.HttpRequestMessage Request(string path)
