@@ -24,12 +24,13 @@ namespace TinyMlops.RolloutBench;
 
 /// <summary>
 /// <c>tinymlops-bench-rollout [--nodes 1000] [--reset 0.1] [--fail 0.02] [--groups 1,10%,50%,100%] [--success 0.95]
-/// [--abort 0.05] [--chunk 1024] [--model DIR]</c>: trains (or takes) an esp32-wroom-32 model, releases it through the
+/// [--abort 0.05] [--chunk 1024] [--model DIR] [--restart true]</c>: trains (or takes) an esp32-wroom-32 model, releases it through the
 /// registry's gate, and rolls it out in stages through the trainer service and one gateway (its own process) to
 /// simulated nodes running the core's update state machine. A share of the nodes is reset once mid-download (on a
 /// random packet of it) and a share has a flash fault that makes every update fail its check. It prints the time to
 /// complete, the bytes each node received against manifest + model, and the outcome of every reset and faulty node;
-/// then a second rollout with a 1 % abort threshold shows the faulty nodes stopping it in its first group.
+/// then a second rollout with a 1 % abort threshold shows the faulty nodes stopping it in its first group. With
+/// <c>--restart true</c> the gateway is killed and the trainer restarted once a third of the nodes confirmed.
 /// </summary>
 public static class Program
 {
@@ -51,13 +52,14 @@ public static class Program
         int nodes = Int(o, "nodes", 1000);
         double reset = Dbl(o, "reset", 0.1), fail = Dbl(o, "fail", 0.02), success = Dbl(o, "success", 0.95), abort = Dbl(o, "abort", 0.05);
         int chunk = Int(o, "chunk", 1024);
+        bool restart = o.GetValueOrDefault("restart") is "true";
         string[] groups = RolloutPlan.ParseGroups(o.GetValueOrDefault("groups", "1,10%,50%,100%"));
         string root = Checkout.FindRoot();
         string dir = Path.Combine(Path.GetTempPath(), "tinymlops-bench-rollout-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir);
         try
         {
-            return await Run(root, dir, o.GetValueOrDefault("model"), nodes, reset, fail, groups, success, abort, chunk) ? 0 : 1;
+            return await Run(root, dir, o.GetValueOrDefault("model"), nodes, reset, fail, groups, success, abort, chunk, restart) ? 0 : 1;
         }
         finally
         {
@@ -65,7 +67,7 @@ public static class Program
         }
     }
 
-    private static async Task<bool> Run(string root, string dir, string? model, int count, double resetShare, double failShare, string[] groups, double success, double abort, int chunk)
+    private static async Task<bool> Run(string root, string dir, string? model, int count, double resetShare, double failShare, string[] groups, double success, double abort, int chunk, bool restart)
     {
         BoardProfile wroom = BoardProfile.Load("esp32-wroom-32");
         var clock = Stopwatch.StartNew();
@@ -92,14 +94,20 @@ public static class Program
         }
 
         int trainerPort = GatewayProcess.FreeLoopbackPort();
-        await using WebApplication trainer = TrainerApp.Build([], c => c.AddInMemoryCollection(new Dictionary<string, string?>
+        async Task<WebApplication> StartTrainer()
         {
-            ["Urls"] = $"http://127.0.0.1:{trainerPort}",
-            ["Trainer:RegistryDirectory"] = registryDir,
-            ["Ingestion:StoreDirectory"] = store,
-            ["Logging:LogLevel:Default"] = "Warning",
-        }));
-        await trainer.StartAsync();
+            WebApplication app = TrainerApp.Build([], c => c.AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["Urls"] = $"http://127.0.0.1:{trainerPort}",
+                ["Trainer:RegistryDirectory"] = registryDir,
+                ["Ingestion:StoreDirectory"] = store,
+                ["Logging:LogLevel:Default"] = "Warning",
+            }));
+            await app.StartAsync();
+            return app;
+        }
+
+        WebApplication trainer = await StartTrainer();
 
         // The fleet: ids, logins, update keys; which nodes reset and which have a flash fault (spread over the rollout order).
         string gatewayDir = Path.Combine(dir, "gateway");
@@ -149,21 +157,41 @@ public static class Program
             ["Gateway:Alarms:Driver"] = "simulated",
             ["Logging:LogLevel:Default"] = "Warning",
         };
-        using GatewayProcess gateway = GatewayProcess.Start(settings, httpPort);
+        GatewayProcess gateway = GatewayProcess.Start(settings, httpPort);
+
+        // Both restarted mid-rollout: the gateway killed (SIGKILL, nothing flushed) and the trainer stopped, then both
+        // started again on the same data; the rollout must carry on from what each kept.
+        async Task RestartBoth()
+        {
+            gateway.Kill();
+            gateway.Dispose();
+            await trainer.StopAsync();
+            await trainer.DisposeAsync();
+            trainer = await StartTrainer();
+            gateway = GatewayProcess.Start(settings, httpPort);
+            await gateway.WaitHealthy(60);
+        }
+
         try
         {
             await gateway.WaitHealthy(60);
-            return await Drive(root, dir, wroom, ids, passwords, nodeKeys, faulty, resets, mqttPort, registryDir, keys, model, detector, chunk, clock);
+            return await Drive(root, dir, wroom, ids, passwords, nodeKeys, faulty, resets, mqttPort, registryDir, keys, model, detector, chunk, clock, restart ? RestartBoth : null);
         }
         catch (Exception)
         {
             Console.Error.WriteLine(gateway.Output);
             throw;
         }
+        finally
+        {
+            gateway.Dispose();
+            await trainer.StopAsync();
+            await trainer.DisposeAsync();
+        }
     }
 
     private static async Task<bool> Drive(string root, string dir, BoardProfile wroom, string[] ids, Dictionary<string, string> passwords, Dictionary<string, byte[]> nodeKeys,
-        HashSet<string> faulty, HashSet<string> resets, int port, string registryDir, KeyStore keys, string model, byte[] detector, int chunk, Stopwatch clock)
+        HashSet<string> faulty, HashSet<string> resets, int port, string registryDir, KeyStore keys, string model, byte[] detector, int chunk, Stopwatch clock, Func<Task>? restart)
     {
         (float[] x, float[] y, float[] z) = Recordings.Fan(root);
         var resetRng = new Random(11);
@@ -215,6 +243,16 @@ public static class Program
                 }
             });
 
+            bool restarted = false;
+            if (restart != null)
+            {
+                // Once a third of the fleet has confirmed: both tiers go down and come back.
+                await Follow(registryDir, 2, TimeSpan.FromMinutes(15), r => r.RolloutNodes(r.Rollouts(null).First(x => x.Sequence == 2).Id).Count(n => n.State == "confirmed") >= ids.Length / 3);
+                Console.Error.WriteLine("[bench] killing the gateway and stopping the trainer mid-rollout, then starting both again");
+                await restart();
+                restarted = true;
+            }
+
             Rollout first = await Follow(registryDir, 2, TimeSpan.FromMinutes(15));
             DateTimeOffset started = StepTime(registryDir, wroom.BoardClass, 2, "running");
             TimeSpan duration = first.Updated - started;
@@ -230,7 +268,7 @@ public static class Program
             bool resetsOk = resets.All(r => states.Single(n => n.Node == r).State == "confirmed" && fleet[r].Controller.Updater.InstalledSequence == 2);
             bool faultyOk = faulty.All(f => states.Single(n => n.Node == f).State == "failed" && fleet[f].Controller.Updater.InstalledSequence == 1 && fleet[f].Controller.Updater.ActiveModel != null);
             Console.WriteLine($"rollout of release 2 to {ids.Length} simulated esp32-wroom-32 nodes through one gateway, {Environment.ProcessorCount} cores; groups {string.Join(",", first.Groups)}, success {first.SuccessThreshold:P0}, abort {first.AbortFailureRate:P0}");
-            Console.WriteLine($"state                       {first.State} ({first.Reason})");
+            Console.WriteLine($"state                       {first.State} ({first.Reason}){(restarted ? "; gateway killed and trainer restarted once a third had confirmed" : "")}");
             Console.WriteLine($"time to complete            {duration.TotalSeconds:F1} s from the gateway running the release to the rollout's end   target <= 60 s {(duration.TotalSeconds <= 60 && first.State == "completed" ? "met" : "MISSED")}");
             Console.WriteLine($"nodes                       {confirmed} confirmed, {failed} failed, {states.Count - confirmed - failed} open");
             Console.WriteLine($"bytes to a node             manifest {manifestBytes} B + model {detector.Length} B; OTA PUBLISH packets received (topic, header, payload): median {Median(ratios):F3}x, max {ratios.DefaultIfEmpty(0).Max():F3}x   target <= 1.1x {(Median(ratios) <= 1.1 ? "met" : "MISSED")}");
@@ -265,7 +303,7 @@ public static class Program
     }
 
     /// <summary>Waits for the rollout of <paramref name="sequence"/> to end, printing progress.</summary>
-    private static async Task<Rollout> Follow(string registryDir, long sequence, TimeSpan patience)
+    private static async Task<Rollout> Follow(string registryDir, long sequence, TimeSpan patience, Func<ModelRegistry, bool>? until = null)
     {
         var clock = Stopwatch.StartNew();
         TimeSpan nextReport = TimeSpan.Zero;
@@ -274,7 +312,7 @@ public static class Program
             using (ModelRegistry r = ModelRegistry.Open(registryDir))
             {
                 Rollout rollout = r.Rollouts(null).First(x => x.Sequence == sequence);
-                if (rollout.State is "completed" or "aborted")
+                if (rollout.State is "completed" or "aborted" || (until != null && until(r)))
                 {
                     return rollout;
                 }
@@ -316,7 +354,7 @@ public static class Program
 
     private static Dictionary<string, string> Parse(string[] args)
     {
-        var known = new HashSet<string> { "nodes", "reset", "fail", "groups", "success", "abort", "chunk", "model" };
+        var known = new HashSet<string> { "nodes", "reset", "fail", "groups", "success", "abort", "chunk", "model", "restart" };
         var o = new Dictionary<string, string>(StringComparer.Ordinal);
         for (int i = 0; i < args.Length; i += 2)
         {
