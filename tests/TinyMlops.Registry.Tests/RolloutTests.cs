@@ -83,6 +83,20 @@ public class RolloutTests : IDisposable
         Assert.Throws<ArgumentException>(() => r.StartRollout(3, 9, ["100%"], 0.5, 0.2)); // no such release
     }
 
+    [Fact]
+    public void A_group_that_rounds_to_no_nodes_is_passed_over()
+    {
+        string[] fleet = ["a", "b", "c", "d", "e"];
+        using ModelRegistry r = Open();
+        Assert.Equal([1, 1, 5], RolloutPlan.Sizes(RolloutPlan.ParseGroups("1,10%,100%"), fleet.Length)); // 10 % of 5 adds nobody
+        r.StartRollout(3, 1, RolloutPlan.ParseGroups("1,10%,100%"), 0.9, 0.2);
+        string canary = Assert.Single(r.ReportRollout("gw-1", 3, 1, Pending(fleet)).Admitted);
+        RolloutAdmission a = r.ReportRollout("gw-1", 3, 1, [new RolloutNodeReport(canary, "confirmed", 1, null)]);
+        Assert.Equal(("running", 5), (a.State, a.Admitted.Count));
+        Assert.Equal(2, r.Rollouts(3).Single().CurrentGroup);
+        Assert.Equal("none", r.ReportRollout("gw-1", 2, 1, []).State); // another board class has no rollout
+    }
+
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     private ModelRegistry Open() => ModelRegistry.Open(Path.Combine(_dir, "registry"));

@@ -459,7 +459,7 @@ public sealed class ModelRegistry : IDisposable
                 {
                     (next, reason) = ("aborted", $"group {r.CurrentGroup + 1}: {failed} of {group.Count} nodes failed, more than {r.AbortFailureRate:P0}");
                 }
-                else if (group.Count > 0 && group.All(n => RolloutPlan.IsFinished(n.State)))
+                else if (all.Count > 0 && group.All(n => RolloutPlan.IsFinished(n.State))) // a group that rounds to no nodes is done at once
                 {
                     if (confirmed < r.SuccessThreshold * group.Count)
                     {
@@ -483,13 +483,7 @@ public sealed class ModelRegistry : IDisposable
                 Execute(t, "UPDATE rollouts SET state = @s, current_group = @g, reason = @why, updated = @t WHERE id = @i;",
                     ("@s", next), ("@g", nextGroup), ("@why", reason), ("@t", now), ("@i", r.Id));
                 champion = next == "completed" ? r.Version : null;
-                r = r with { State = next, CurrentGroup = nextGroup, Reason = reason! };
-                if (nextGroup < r.Groups.Count && sizes[nextGroup] == sizes[Math.Max(0, nextGroup - 1)] && next == "running")
-                {
-                    continue; // an empty group (1 node, then 10 % of 5 nodes = 1): judged at once
-                }
-
-                break;
+                r = r with { State = next, CurrentGroup = nextGroup, Reason = reason! }; // the next group is judged at once: it may be empty
             }
 
             List<RolloutNode> ordered = NodesOf(t, r);
