@@ -45,15 +45,7 @@ public class ReleaseUpdateTests
         string gatewayDir = Harness.Temp("gateway");
         RunningGateway.Prepare(gatewayDir);
         Contracts.SecretFile.WriteAllText(Path.Combine(gatewayDir, "trainer.credential"), Ingestion.GatewayCredentials.Issue(Path.Combine(store, "gateways.json"), "gw-test"));
-        await using RunningGateway g = await RunningGateway.Start($"http://127.0.0.1:{trainerPort}/", s =>
-        {
-            s["Gateway:Releases:RootKeyFile"] = Path.Combine(root, "keys", KeyStore.RootPublicFile);
-            s["Gateway:Releases:Vendor"] = "acme";
-            s["Gateway:Releases:BoardClass"] = BoardClass.ToString();
-            s["Gateway:Releases:PollWaitSeconds"] = "1";
-            s["Gateway:Releases:MaxRetrySeconds"] = "1";
-            s["Gateway:Releases:MinShadowWindows"] = "20";
-        }, gatewayDir);
+        await using RunningGateway g = await RunningGateway.Start($"http://127.0.0.1:{trainerPort}/", s => TakeReleases(s, root, minShadowWindows: 20), gatewayDir);
 
         // Windows on the gateway for a shadow run: 30 events, verified by the verifier it started with.
         using (IMqttClient node = await Harness.ConnectNode(g.MqttPort, "node-1"))
@@ -219,12 +211,7 @@ public class ReleaseUpdateTests
 
         await using RunningGateway g = await RunningGateway.Start($"http://127.0.0.1:{trainerPort}/", s =>
         {
-            s["Gateway:Releases:RootKeyFile"] = Path.Combine(root, "keys", KeyStore.RootPublicFile);
-            s["Gateway:Releases:Vendor"] = "acme";
-            s["Gateway:Releases:BoardClass"] = BoardClass.ToString();
-            s["Gateway:Releases:PollWaitSeconds"] = "1";
-            s["Gateway:Releases:MaxRetrySeconds"] = "1";
-            s["Gateway:Releases:MinShadowWindows"] = "5";
+            TakeReleases(s, root, minShadowWindows: 5);
             s["Gateway:Releases:NodeKeysFile"] = nodeKeys;
             s["Gateway:Releases:ChunkBytes"] = "256";
             s["Gateway:Releases:NodeTimeoutSeconds"] = "1";
@@ -259,6 +246,17 @@ public class ReleaseUpdateTests
         Assert.True(nodes[0].BytesSent < 2 * detector2.Length + 2048, $"node-a got {nodes[0].BytesSent} B for a {detector2.Length} B model");
         Assert.True(File.Exists(Path.Combine(gatewayDir, "releases", $"{BoardClass}-2", "nodes.json")));
         await trainer.StopAsync();
+    }
+
+    /// <summary>The gateway settings that make it take releases signed under <paramref name="root"/>'s keys, polling briskly.</summary>
+    private static void TakeReleases(Dictionary<string, string?> s, string root, int minShadowWindows)
+    {
+        s["Gateway:Releases:RootKeyFile"] = Path.Combine(root, "keys", KeyStore.RootPublicFile);
+        s["Gateway:Releases:Vendor"] = "acme";
+        s["Gateway:Releases:BoardClass"] = BoardClass.ToString();
+        s["Gateway:Releases:PollWaitSeconds"] = "1";
+        s["Gateway:Releases:MaxRetrySeconds"] = "1";
+        s["Gateway:Releases:MinShadowWindows"] = minShadowWindows.ToString();
     }
 
     private static string RolloutState(string registryDir)

@@ -63,11 +63,12 @@ public static class ReleaseCommand
     public static int List(Options o)
     {
         using ModelRegistry registry = ModelRegistry.Open(o.Get("registry") ?? DefaultRegistry);
-        int? boardClass = o.Get("board-class") is { } c ? o.GetInt("board-class", 0) : null;
+        int? boardClass = o.Get("board-class") != null ? o.GetInt("board-class", 0) : null;
+        var models = registry.Models(boardClass);
         var aliases = registry.Aliases(boardClass).ToLookup(a => a.Version, a => a.Alias, StringComparer.Ordinal);
-        var releases = registry.Releases(registry.Models(boardClass).Select(m => m.BoardClass).Distinct().ToArray()).ToLookup(r => r.Version, StringComparer.Ordinal);
+        var releases = registry.Releases(models.Select(m => m.BoardClass).Distinct().ToArray()).ToLookup(r => r.Version, StringComparer.Ordinal);
         Console.WriteLine($"{"version",-22} {"class",5} {"registered",-20} {"parent",-22} {"data",-12} {"code",-12} {"releases",-10} aliases");
-        foreach (RegisteredModel m in registry.Models(boardClass))
+        foreach (RegisteredModel m in models)
         {
             string rel = string.Join(",", releases[m.Version].Select(r => r.Sequence.ToString(CultureInfo.InvariantCulture) + (r.ForcedReason != null ? "!" : "")));
             Console.WriteLine($"{m.Version,-22} {m.BoardClass,5} {m.Registered:yyyy-MM-dd HH:mm:ss} {m.Parent ?? "-",-22} {Short(m.DatasetHash),-12} {Short(m.CodeVersion),-12} {(rel.Length == 0 ? "-" : rel),-10} {string.Join(",", aliases[m.Version])}");

@@ -343,7 +343,7 @@ public static class Program
     private static void ManifestSize(string registryDir, int boardClass, long sequence, out int goldenRows)
     {
         using ModelRegistry r = ModelRegistry.Open(registryDir);
-        using JsonDocument m = JsonDocument.Parse(SignedRelease.Parse(r.Releases([boardClass]).Single(x => x.Sequence == sequence).Document).Manifest.Payload);
+        using JsonDocument m = JsonDocument.Parse(SignedRelease.Parse(r.Release(boardClass, sequence)!.Document).Manifest.Payload);
         goldenRows = m.RootElement.GetProperty("goldenInputs").GetArrayLength() / 36;
     }
 

@@ -277,15 +277,31 @@ public sealed class ModelRegistry : IDisposable
     {
         lock (_gate)
         {
-            return Rows("SELECT board_class, sequence, version, created, forced_reason, document FROM releases WHERE sequence > @a ORDER BY board_class, sequence;",
-                r => new StoredRelease(r.GetInt32(0), r.GetInt64(1), r.GetString(2), ParseStamp(r.GetString(3)), r.IsDBNull(4) ? null : r.GetString(4), (byte[])r.GetValue(5)), ("@a", after))
+            return Rows("SELECT board_class, sequence, version, created, forced_reason, document FROM releases WHERE sequence > @a ORDER BY board_class, sequence;", ReadRelease, ("@a", after))
                 .Where(r => boardClasses.Contains(r.BoardClass)).ToList();
         }
     }
 
     /// <summary>The newest release of each of <paramref name="boardClasses"/> that has one.</summary>
-    public IReadOnlyList<StoredRelease> LatestReleases(IReadOnlyCollection<int> boardClasses) =>
-        Releases(boardClasses).GroupBy(r => r.BoardClass).Select(g => g.MaxBy(r => r.Sequence)!).ToList();
+    public IReadOnlyList<StoredRelease> LatestReleases(IReadOnlyCollection<int> boardClasses)
+    {
+        // Asked twice a second by each long-polling gateway: only the newest row of each class is read.
+        lock (_gate)
+        {
+            return Rows("SELECT board_class, MAX(sequence) FROM releases GROUP BY board_class;", r => (Class: r.GetInt32(0), Sequence: r.GetInt64(1)))
+                .Where(x => boardClasses.Contains(x.Class)).Select(x => Release(x.Class, x.Sequence)!).ToList();
+        }
+    }
+
+    /// <summary>Release <paramref name="sequence"/> of <paramref name="boardClass"/>, or null.</summary>
+    public StoredRelease? Release(int boardClass, long sequence)
+    {
+        lock (_gate)
+        {
+            return Rows("SELECT board_class, sequence, version, created, forced_reason, document FROM releases WHERE board_class = @c AND sequence = @s;", ReadRelease, ("@c", boardClass), ("@s", sequence))
+                .SingleOrDefault();
+        }
+    }
 
     /// <summary>True when a release of one of <paramref name="boardClasses"/> carries the artifact <paramref name="sha256"/>.</summary>
     public bool IsReleased(string sha256, IReadOnlyCollection<int> boardClasses)
@@ -637,6 +653,9 @@ public sealed class ModelRegistry : IDisposable
 
         return rows;
     }
+
+    private static StoredRelease ReadRelease(SqliteDataReader r) =>
+        new(r.GetInt32(0), r.GetInt64(1), r.GetString(2), ParseStamp(r.GetString(3)), r.IsDBNull(4) ? null : r.GetString(4), (byte[])r.GetValue(5));
 
     private static string Stamp(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffffffZ", CultureInfo.InvariantCulture);
 

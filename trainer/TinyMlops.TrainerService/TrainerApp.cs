@@ -93,9 +93,7 @@ public static class TrainerApp
                 return IngestionApp.Unauthorized(credentials);
             }
 
-            StoredRelease? release = registry.BoardClassesOf(gateway).Contains(boardClass)
-                ? registry.Releases([boardClass], sequence - 1).FirstOrDefault(r => r.Sequence == sequence)
-                : null;
+            StoredRelease? release = registry.BoardClassesOf(gateway).Contains(boardClass) ? registry.Release(boardClass, sequence) : null;
             return release == null
                 ? Results.NotFound(new { error = $"no release {sequence} of board class {boardClass} for {gateway}" })
                 : Results.Bytes(release.Document, "application/json");

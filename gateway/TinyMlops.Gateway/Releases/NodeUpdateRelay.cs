@@ -101,15 +101,16 @@ public sealed class NodeUpdateRelay(IOptions<GatewayOptions> options, NodeKeys k
         lock (_gate)
         {
             Job job = _job ?? throw new InvalidOperationException("no release is being relayed");
+            bool added = false;
             foreach (string n in nodes)
             {
-                if (!job.Nodes.ContainsKey(n))
-                {
-                    job.Nodes[n] = new Progress();
-                }
+                added |= job.Nodes.TryAdd(n, new Progress());
             }
 
-            Save(job);
+            if (added)
+            {
+                Save(job); // the rollout re-admits the same nodes every sync: write only what is new
+            }
         }
     }
 
@@ -222,7 +223,7 @@ public sealed class NodeUpdateRelay(IOptions<GatewayOptions> options, NodeKeys k
                 byte[] frame = WireCodec.Encode(new OtaOfferMessage { Manifest = manifest });
                 if (p.Attempts > 0)
                 {
-                    p.LastError = p.State == "waiting" ? p.LastError : $"no answer within {Timeout / 1000 << (p.Attempts - 1)} s; offered again";
+                    p.LastError = p.State == "waiting" ? p.LastError : $"no answer within {(Timeout << Math.Min(p.Attempts - 1, 5)) / 1000.0:0.#} s; offered again";
                     metrics.CountReleaseStep("node_retry");
                 }
 

@@ -253,7 +253,6 @@ public sealed class ReleaseWorker(IOptions<GatewayOptions> options, GatewayStore
         _state = old;
         _state.Refused[sequence] = "the promoted verifier did not come up";
         _state.Save(StateFile);
-        metrics.CountReleaseStep("rolled_back");
         await StepAsync(sequence, "rolled_back", $"verifier version {version} did not come up within {options.Value.Releases.HealthCheckSeconds:F0} s; the previous one is back", ct).ConfigureAwait(false);
         return false;
     }
@@ -315,14 +314,17 @@ public sealed class ReleaseWorker(IOptions<GatewayOptions> options, GatewayStore
         {
             try
             {
-                if (WireCodec.Decode(e.Frame, 0, e.Frame.Length) is EventMessage m && m.Features.Length == candidate.InputLength)
+                if (WireCodec.Decode(e.Frame, 0, e.Frame.Length) is not EventMessage m)
                 {
-                    rows.Add((m.Features, label ?? v.Label));
+                    continue;
                 }
-                else if (WireCodec.Decode(e.Frame, 0, e.Frame.Length) is EventMessage other)
+
+                if (m.Features.Length != candidate.InputLength)
                 {
-                    return (0, 0, $"the new verifier takes {candidate.InputLength} features, this gateway's nodes send {other.Features.Length}");
+                    return (0, 0, $"the new verifier takes {candidate.InputLength} features, this gateway's nodes send {m.Features.Length}");
                 }
+
+                rows.Add((m.Features, label ?? v.Label));
             }
             catch (WireFormatException)
             {

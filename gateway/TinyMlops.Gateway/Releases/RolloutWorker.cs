@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Linq;
 using System.Net.Http;
 using System.Net.Http.Json;
@@ -60,7 +61,8 @@ public sealed class RolloutWorker(IOptions<GatewayOptions> options, NodeUpdateRe
             State = answer.State;
         }
 
-        relay.Admit(answer.Admitted.Where(n => nodes.Any(x => x.Node == n)));
+        var ours = new HashSet<string>(nodes.Select(n => n.Node), StringComparer.Ordinal);
+        relay.Admit(answer.Admitted.Where(ours.Contains)); // only nodes this gateway reported: the answer is the trainer's word, not a list to trust blindly
         relay.Halted = answer.State is not ("running" or "completed");
     }
 
