@@ -43,13 +43,33 @@ internal static class Harness
     public static int FreePort() => TestBed.GatewayProcess.FreeLoopbackPort();
 
     /// <summary>A real (tiny) verifier: features[0] &gt; 0 means imbalance (or, <paramref name="inverted"/>, healthy).</summary>
-    public static byte[] Verifier(long version, int features = Features, bool inverted = false)
+    public static byte[] Verifier(long version, int features = Features, bool inverted = false) =>
+        TrainVerifier(features, inverted).ToOnnx("test", version, new Dictionary<string, string>());
+
+    /// <summary>
+    /// The same verifier with its output layer scaled by 1e35: on windows like the training ones its logits stay
+    /// finite and its answers are the same, but a window a few hundred times larger overflows them and it answers NaN.
+    /// </summary>
+    public static byte[] UnstableVerifier(long version)
+    {
+        MlpClassifier mlp = TrainVerifier(Features, inverted: false);
+        foreach (float[] row in mlp.W2)
+        {
+            for (int i = 0; i < row.Length; i++)
+            {
+                row[i] *= 1e35f;
+            }
+        }
+
+        return mlp.ToOnnx("test", version, new Dictionary<string, string>());
+    }
+
+    private static MlpClassifier TrainVerifier(int features, bool inverted)
     {
         var rng = new Random(5);
         float[][] x = Enumerable.Range(0, 400).Select(_ => Enumerable.Range(0, features).Select(_ => (float)((rng.NextDouble() * 2) - 1)).ToArray()).ToArray();
         int[] y = x.Select(r => r[0] > 0 != inverted ? 1 : 0).ToArray();
-        MlpClassifier mlp = MlpClassifier.Train(x, y, new[] { "healthy", "imbalance" }, hidden: 8, epochs: 60, seed: 5);
-        return mlp.ToOnnx("test", version, new Dictionary<string, string>());
+        return MlpClassifier.Train(x, y, new[] { "healthy", "imbalance" }, hidden: 8, epochs: 60, seed: 5);
     }
 
     public static byte[] EventFrame(uint sequence, float first, int features = Features, long timestampMs = 1_700_000_000_000, uint boot = 1)

@@ -67,8 +67,9 @@ public class ReleaseUpdateTests
         Assert.Equal(good, File.ReadAllBytes(g.ModelFile));
         Assert.True(File.Exists(g.ModelFile + ".previous"));
         Assert.Equal(1, g.Get<ReleaseWorker>().State.InstalledSequence);
-        await Harness.Eventually(() => Task.FromResult(Steps(registryDir, 1)), s => s.Contains("running"), "release 1 reported");
-        Assert.Equal(["fetched", "verified", "downloaded", "shadow_passed", "promoted", "running"], Steps(registryDir, 1));
+        await Harness.Eventually(() => Task.FromResult(Steps(registryDir, 1)), s => s.Contains("healthy"), "release 1 through probation");
+        Assert.Equal(["fetched", "verified", "downloaded", "shadow_passed", "promoted", "running", "healthy"], Steps(registryDir, 1));
+        Assert.Contains("no events in 1 s of probation", Detail(registryDir, 1, "healthy"));
         Assert.NotSame(first, g.Get<VerifierHost>().Current);
 
         // Release 2: a verifier that calls faults healthy and healthy faulty. Shadow refuses it; version 2 stays.
@@ -248,9 +249,70 @@ public class ReleaseUpdateTests
         await trainer.StopAsync();
     }
 
+    [Fact]
+    public async Task A_verifier_whose_health_drops_after_promotion_is_rolled_back_and_its_events_are_verified_again()
+    {
+        string root = Harness.Temp("probation");
+        KeyStore keys = KeyStore.Create(Path.Combine(root, "keys"), Path.Combine(root, "offline"), "acme", TimeSpan.FromDays(30), DateTimeOffset.UtcNow);
+        string registryDir = Path.Combine(root, "registry"), store = Path.Combine(root, "store");
+        using (ModelRegistry registry = ModelRegistry.Open(registryDir))
+        {
+            registry.AssignGateway("gw-test", [BoardClass]);
+        }
+
+        int trainerPort = Harness.FreePort();
+        await using WebApplication trainer = await StartTrainer(registryDir, store, trainerPort);
+        string gatewayDir = Harness.Temp("gateway");
+        RunningGateway.Prepare(gatewayDir);
+        byte[] original = File.ReadAllBytes(Path.Combine(gatewayDir, "verifier.onnx"));
+        Contracts.SecretFile.WriteAllText(Path.Combine(gatewayDir, "trainer.credential"), Ingestion.GatewayCredentials.Issue(Path.Combine(store, "gateways.json"), "gw-test"));
+        await using RunningGateway g = await RunningGateway.Start($"http://127.0.0.1:{trainerPort}/", s =>
+        {
+            TakeReleases(s, root, minShadowWindows: 20);
+            s["Gateway:Releases:ProbationSeconds"] = "300";
+        }, gatewayDir);
+        using IMqttClient node = await Harness.ConnectNode(g.MqttPort, "node-1");
+        for (uint i = 1; i <= 30; i++)
+        {
+            Assert.True((await Harness.Publish(node, "tinymlops/node-1/up/event", Harness.EventFrame(i, (i % 2 == 0 ? 1 : -1) * (0.2f + (i / 40f))))).IsSuccess);
+        }
+
+        await Harness.Eventually(() => Task.FromResult(g.Get<Storage.GatewayStore>().RecentVerified(100).Count), n => n == 30, "events verified");
+
+        // The release agrees with the current verifier on every stored window, so shadow passes and it is promoted.
+        Publish(registryDir, keys, root, Harness.UnstableVerifier(2), shadowAgreement: 0.9);
+        await Harness.Eventually(() => Task.FromResult(Steps(registryDir, 1)), s => s.Contains("running"), "release 1 running on probation", seconds: 60);
+        Assert.Equal(2, g.Get<VerifierHost>().Current!.Version);
+
+        // Live windows far louder than the stored ones: the new verifier's outputs overflow. No NaN verdict is stored.
+        for (uint i = 31; i <= 50; i++)
+        {
+            Assert.True((await Harness.Publish(node, "tinymlops/node-1/up/event", Harness.EventFrame(i, (i % 2 == 0 ? 1 : -1) * 400f))).IsSuccess);
+        }
+
+        await Harness.Eventually(() => Task.FromResult(Steps(registryDir, 1)), s => s.Contains("rolled_back"), "release 1 rolled back", seconds: 60);
+        Assert.Equal(["fetched", "verified", "downloaded", "shadow_passed", "promoted", "running", "rolled_back"], Steps(registryDir, 1));
+        Assert.Contains("health dropped after promotion", Detail(registryDir, 1, "rolled_back"));
+        Assert.Contains("the previous verifier is back", Detail(registryDir, 1, "rolled_back"));
+        Assert.Equal(original, File.ReadAllBytes(g.ModelFile));
+        await Harness.Eventually(() => Task.FromResult(g.Get<VerifierHost>().Current!.Version), v => v == 1, "the previous verifier reinstalled");
+        Assert.Equal(0, g.Get<ReleaseWorker>().State.InstalledSequence);
+        Assert.Contains(1L, g.Get<ReleaseWorker>().State.Refused.Keys);
+
+        // The events it could not judge stayed pending and the restored verifier judged every one.
+        await Harness.Eventually(() => Task.FromResult(g.Get<Storage.GatewayStore>().RecentVerified(100).Count), n => n == 50, "all 50 events verified");
+        Assert.All(g.Get<Storage.GatewayStore>().RecentVerified(100), r => Assert.True(float.IsFinite(r.Verdict.Probability), $"{r.Event.Id}: {r.Verdict.Probability}"));
+        string failures = (await g.Metrics()).Split('\n').Single(l => l.StartsWith("tinymlops_gateway_verifier_failures_total ", StringComparison.Ordinal));
+        Assert.True(long.Parse(failures.Split(' ')[1]) >= 2, failures);
+        Assert.Contains("tinymlops_gateway_release_sequence 0", await g.Metrics());
+        await trainer.StopAsync();
+    }
+
     /// <summary>The gateway settings that make it take releases signed under <paramref name="root"/>'s keys, polling briskly.</summary>
     private static void TakeReleases(Dictionary<string, string?> s, string root, int minShadowWindows)
     {
+        s["Gateway:Releases:ProbationEvents"] = "10";
+        s["Gateway:Releases:ProbationSeconds"] = "1";
         s["Gateway:Releases:RootKeyFile"] = Path.Combine(root, "keys", KeyStore.RootPublicFile);
         s["Gateway:Releases:Vendor"] = "acme";
         s["Gateway:Releases:BoardClass"] = BoardClass.ToString();

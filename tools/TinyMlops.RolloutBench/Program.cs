@@ -154,6 +154,8 @@ public static class Program
             ["Gateway:Releases:ChunkBytes"] = chunk.ToString(CultureInfo.InvariantCulture),
             ["Gateway:Releases:NodeTimeoutSeconds"] = "5",
             ["Gateway:Releases:RolloutSyncSeconds"] = "1",
+            ["Gateway:Releases:ProbationEvents"] = "20",
+            ["Gateway:Releases:ProbationSeconds"] = "3",
             ["Gateway:Alarms:Driver"] = "simulated",
             ["Logging:LogLevel:Default"] = "Warning",
         };

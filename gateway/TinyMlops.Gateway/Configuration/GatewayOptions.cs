@@ -96,6 +96,18 @@ public sealed class ReleaseOptions
     /// <summary>How long a promoted verifier has to come up before the previous one is put back.</summary>
     public double HealthCheckSeconds { get; set; } = 30;
 
+    /// <summary>Events a promoted verifier is watched on before its release counts as healthy and goes on to the nodes.</summary>
+    public int ProbationEvents { get; set; } = 50;
+
+    /// <summary>Longest probation: a quiet line is judged on what came by then (healthy when nothing came).</summary>
+    public double ProbationSeconds { get; set; } = 600;
+
+    /// <summary>
+    /// Largest rise, over the previous verifier's, in the share of events the promoted one fails on (an error or a
+    /// non-finite output) before it is rolled back.
+    /// </summary>
+    public double MaxFailureIncrease { get; set; } = 0.02;
+
     /// <summary>The nodes' update keys and board classes (<see cref="Contracts.NodeKeys"/>, owner-only); empty relays nothing to nodes.</summary>
     public string? NodeKeysFile { get; set; }
 
@@ -311,6 +323,7 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             Require(errors, o.Releases.Vendor.Length > 0, "Gateway:Releases:Vendor is required");
             Require(errors, o.Releases.BoardClass is >= 1 and <= 255, "Gateway:Releases:BoardClass must be 1..255 (the class of this gateway's nodes)");
             Require(errors, o.Releases.PollWaitSeconds is >= 0 and <= 60 && o.Releases.MaxRetrySeconds > 0 && o.Releases.HealthCheckSeconds > 0, "Gateway:Releases: PollWaitSeconds must be 0..60, MaxRetrySeconds and HealthCheckSeconds positive");
+            Require(errors, o.Releases.ProbationEvents >= 0 && o.Releases.ProbationSeconds >= 0 && o.Releases.MaxFailureIncrease is >= 0 and <= 1, "Gateway:Releases: ProbationEvents and ProbationSeconds must not be negative, MaxFailureIncrease must be 0..1");
             Require(errors, o.Releases.ChunkBytes is >= 256 and <= Firmware.Core.Wire.WireCodec.MaxChunk, $"Gateway:Releases:ChunkBytes must be 256..{Firmware.Core.Wire.WireCodec.MaxChunk}");
             Require(errors, o.Releases.RolloutSyncSeconds > 0, "Gateway:Releases:RolloutSyncSeconds must be positive");
             Require(errors, o.Releases.NodeTimeoutSeconds > 0 && o.Releases.NodeAttempts is >= 1 and <= 100, "Gateway:Releases: NodeTimeoutSeconds must be positive and NodeAttempts 1..100");

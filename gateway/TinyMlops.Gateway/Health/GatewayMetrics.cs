@@ -25,7 +25,7 @@ public sealed class GatewayMetrics
     private readonly object _latencyGate = new();
     private readonly long _startTicks = Environment.TickCount64;
     private long _latencyCount;
-    private long _received, _stored, _duplicates, _verified, _verdictsSent, _forwarded, _uplinkFailures, _modelLoadFailures, _storageFull, _pruned;
+    private long _received, _stored, _duplicates, _verified, _verdictsSent, _forwarded, _uplinkFailures, _modelLoadFailures, _verifierFailures, _storageFull, _pruned;
     private long _implausibleClocks, _idCollisions, _uplinkMarkFailures, _uplinkRefused;
     private double _uplinkBackoffSeconds;
 
@@ -80,6 +80,9 @@ public sealed class GatewayMetrics
 
     /// <summary>Counts a verifier model that failed to load.</summary>
     public void CountModelLoadFailure() => Interlocked.Increment(ref _modelLoadFailures);
+
+    /// <summary>Counts an event the verifier gave no answer for (a non-finite output); it waits for the next verifier.</summary>
+    public void CountVerifierFailure() => Interlocked.Increment(ref _verifierFailures);
 
     /// <summary>Counts a verified event and its end-to-end latency (stored → verdict published).</summary>
     public void CountVerified(string node, bool fault, double latencyMs)
@@ -184,6 +187,7 @@ public sealed class GatewayMetrics
         Counter(sb, "tinymlops_gateway_events_pruned_total", "Forwarded events deleted after the retention period.", Interlocked.Read(ref _pruned));
         Counter(sb, "tinymlops_gateway_uplink_failures_total", "Failed uplink attempts.", Interlocked.Read(ref _uplinkFailures));
         Counter(sb, "tinymlops_gateway_model_load_failures_total", "Verifier models that failed to load.", Interlocked.Read(ref _modelLoadFailures));
+        Counter(sb, "tinymlops_gateway_verifier_failures_total", "Events the verifier gave a non-finite output for (left pending for the next verifier).", Interlocked.Read(ref _verifierFailures));
         Counter(sb, "tinymlops_gateway_storage_full_total", "Writes refused for lack of space.", Interlocked.Read(ref _storageFull));
         Counter(sb, "tinymlops_gateway_clock_implausible_total", "Events whose node clock was unset or out of range (kept; not used for identity).", Interlocked.Read(ref _implausibleClocks));
         Counter(sb, "tinymlops_gateway_event_id_collisions_total", "Events whose id was taken by a different window (stored under their digest).", Interlocked.Read(ref _idCollisions));

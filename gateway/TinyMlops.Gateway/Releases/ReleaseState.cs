@@ -10,7 +10,8 @@ namespace TinyMlops.Gateway.Releases;
 /// <summary>
 /// What the gateway has accepted, kept across restarts in <c>{DataDirectory}/releases/state.json</c> (written to a
 /// temporary file and renamed, so a power cut leaves the old or the new state): the newest signing-key certificate
-/// seen (older ones are refused from then on), the installed release, and the releases refused for good with why
+/// seen (older ones are refused from then on), the installed release (and the one before it while the new one is on
+/// probation), and the releases refused for good with why
 /// (they are not fetched again). A file that does not parse is moved aside and the gateway starts from nothing
 /// installed, which only makes it fetch the newest release again.
 /// </summary>
@@ -29,6 +30,21 @@ public sealed class ReleaseState
     /// <summary>Registry version of the installed release.</summary>
     [JsonPropertyName("installedVersion")]
     public string? InstalledVersion { get; set; }
+
+    /// <summary>
+    /// Verifier version of the installed release while it is on probation after its promotion (0 once it passed):
+    /// a restart during probation starts it again.
+    /// </summary>
+    [JsonPropertyName("probationVerifierVersion")]
+    public long ProbationVerifierVersion { get; set; }
+
+    /// <summary>The release installed before this one, which a failed probation returns to.</summary>
+    [JsonPropertyName("previousSequence")]
+    public long PreviousSequence { get; set; }
+
+    /// <summary>Registry version of <see cref="PreviousSequence"/>.</summary>
+    [JsonPropertyName("previousVersion")]
+    public string? PreviousVersion { get; set; }
 
     /// <summary>Releases refused for good (sequence to reason).</summary>
     [JsonPropertyName("refused")]

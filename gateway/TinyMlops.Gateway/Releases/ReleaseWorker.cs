@@ -30,7 +30,8 @@ namespace TinyMlops.Gateway.Releases;
 /// operator's label where there is one, else with the verdict the current verifier gave) and promotes it only when
 /// it meets the release's threshold, by renaming it over <see cref="VerifierOptions.ModelFile"/> (the hot swap picks
 /// it up), keeping the previous file beside it; and puts the previous one back when the new one has not come up
-/// within <see cref="ReleaseOptions.HealthCheckSeconds"/>. Nothing unverified reaches the model file. Each step is
+/// within <see cref="ReleaseOptions.HealthCheckSeconds"/> or, on probation, fails on more live events than the
+/// previous one did. Only a release that passed probation goes on to the nodes. Nothing unverified reaches the model file. Each step is
 /// logged, counted, and reported to the trainer (<c>POST /api/releases/status</c>). A release refused for good is
 /// remembered with its reason and not fetched again; transport failures are retried with back-off.
 /// </summary>
@@ -94,7 +95,16 @@ public sealed class ReleaseWorker(IOptions<GatewayOptions> options, GatewayStore
         ReleaseVerifier verifier = new(ReadRootKey(o.RootKeyFile), o.Vendor, [o.BoardClass], GatewayVersion);
         _state = ReleaseState.Load(StateFile);
         metrics.ReleaseSequence = _state.InstalledSequence;
-        ResumeRelay(verifier);
+        if (_state.ProbationVerifierVersion != 0 && ReadKept(verifier) is { } onProbation)
+        {
+            // Cut off during probation: it starts again (the previous verifier's figures went with the old process).
+            await ProbationAsync(onProbation.Manifest, onProbation.Folder, 0, stoppingToken).ConfigureAwait(false);
+        }
+        else
+        {
+            ResumeRelay(verifier);
+        }
+
         TimeSpan delay = TimeSpan.FromSeconds(1);
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -222,9 +232,11 @@ public sealed class ReleaseWorker(IOptions<GatewayOptions> options, GatewayStore
         }
 
         ReplaceFile(modelFile, onnx);
-        ReleaseState old = Copy(_state);
+        _state.PreviousSequence = _state.InstalledSequence;
+        _state.PreviousVersion = _state.InstalledVersion;
         _state.InstalledSequence = sequence;
         _state.InstalledVersion = release.Manifest.ModelVersion;
+        _state.ProbationVerifierVersion = version;
         _state.HighestKeySequence = Math.Max(_state.HighestKeySequence, release.Key.Sequence);
         _state.Save(StateFile);
         await StepAsync(sequence, "promoted", $"{release.Manifest.ModelVersion} is the verifier (the previous one is kept as {Path.GetFileName(previous)})", ct).ConfigureAwait(false);
@@ -238,44 +250,97 @@ public sealed class ReleaseWorker(IOptions<GatewayOptions> options, GatewayStore
             {
                 metrics.ReleaseSequence = sequence;
                 await StepAsync(sequence, "running", $"verifier version {version} installed", ct).ConfigureAwait(false);
-                StartRelay(release.Manifest, kept);
-                return true;
+                return await ProbationAsync(release.Manifest, kept, before == null ? 0 : verifiers.Tally(before.Version).FailureShare, ct).ConfigureAwait(false);
             }
 
             await Task.Delay(200, ct).ConfigureAwait(false);
         }
 
-        if (File.Exists(previous))
+        await RollBackAsync(sequence, "the promoted verifier did not come up", $"verifier version {version} did not come up within {options.Value.Releases.HealthCheckSeconds:F0} s", ct).ConfigureAwait(false);
+        return false;
+    }
+
+    /// <summary>
+    /// Watches the promoted verifier on live events: it is rolled back when the share it fails on (errors, non-finite
+    /// outputs) rises more than <see cref="ReleaseOptions.MaxFailureIncrease"/> above the previous verifier's
+    /// <paramref name="baseline"/>; once <see cref="ReleaseOptions.ProbationEvents"/> events (or the probation time)
+    /// have passed without that, the release is healthy and goes on to the nodes.
+    /// </summary>
+    private async Task<bool> ProbationAsync(ReleaseManifest manifest, string kept, double baseline, CancellationToken ct)
+    {
+        ReleaseOptions o = options.Value.Releases;
+        long version = _state.ProbationVerifierVersion, sequence = manifest.Sequence;
+        double allowed = Math.Min(1, baseline + o.MaxFailureIncrease);
+        DateTime deadline = DateTime.UtcNow + TimeSpan.FromSeconds(o.ProbationSeconds);
+        VerifierTally t = verifiers.Tally(version);
+        while (t.Judged + t.Failed < o.ProbationEvents && t.Failed <= allowed * o.ProbationEvents && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(200, ct).ConfigureAwait(false);
+            t = verifiers.Tally(version);
+        }
+
+        string figures = $"it failed on {t.Failed} of {t.Judged + t.Failed} events ({t.FailureShare:P1}; the previous verifier {baseline:P1}, allowed {allowed:P1})";
+        if (t.FailureShare > allowed)
+        {
+            await RollBackAsync(sequence, "health dropped after promotion", figures, ct).ConfigureAwait(false);
+            return false;
+        }
+
+        _state.ProbationVerifierVersion = 0;
+        _state.Save(StateFile);
+        await StepAsync(sequence, "healthy", t.Judged + t.Failed == 0 ? $"no events in {o.ProbationSeconds:F0} s of probation" : figures, ct).ConfigureAwait(false);
+        StartRelay(manifest, kept);
+        return true;
+    }
+
+    /// <summary>Puts the previous verifier and release back and refuses <paramref name="sequence"/> for good.</summary>
+    private async Task RollBackAsync(long sequence, string reason, string detail, CancellationToken ct)
+    {
+        string modelFile = options.Value.Verifier.ModelFile;
+        string previous = modelFile + ".previous";
+        bool restored = File.Exists(previous);
+        if (restored)
         {
             ReplaceFile(modelFile, await File.ReadAllBytesAsync(previous, ct).ConfigureAwait(false));
         }
 
-        _state = old;
-        _state.Refused[sequence] = "the promoted verifier did not come up";
+        _state.InstalledSequence = _state.PreviousSequence;
+        _state.InstalledVersion = _state.PreviousVersion;
+        _state.ProbationVerifierVersion = 0;
+        _state.Refused[sequence] = $"{reason}: {detail}";
         _state.Save(StateFile);
-        await StepAsync(sequence, "rolled_back", $"verifier version {version} did not come up within {options.Value.Releases.HealthCheckSeconds:F0} s; the previous one is back", ct).ConfigureAwait(false);
-        return false;
+        metrics.ReleaseSequence = _state.InstalledSequence;
+        await StepAsync(sequence, "rolled_back", $"{reason}: {detail}; " + (restored ? "the previous verifier is back" : "there was no previous verifier to return to"), ct).ConfigureAwait(false);
     }
 
     /// <summary>After a restart: the installed release's node relay carries on, once its kept files check out again.</summary>
     private void ResumeRelay(ReleaseVerifier verifier)
     {
+        if (ReadKept(verifier) is { } kept)
+        {
+            StartRelay(kept.Manifest, kept.Folder);
+        }
+    }
+
+    /// <summary>The installed release's kept manifest, checked again (null when there is none or it does not check out).</summary>
+    private (ReleaseManifest Manifest, string Folder)? ReadKept(ReleaseVerifier verifier)
+    {
         string kept = Path.Combine(Folder, $"{options.Value.Releases.BoardClass}-{_state.InstalledSequence}");
         string document = Path.Combine(kept, "release.json");
         if (_state.InstalledSequence == 0 || !File.Exists(document))
         {
-            return;
+            return null;
         }
 
         try
         {
             // Checked again as if it were new (one below the installed sequence): the file on the card may have changed.
-            ReleaseManifest m = verifier.Verify(SignedRelease.Parse(File.ReadAllBytes(document)), new ReleaseTrustState(_state.HighestKeySequence, _state.InstalledSequence - 1), DateTimeOffset.UtcNow).Manifest;
-            StartRelay(m, kept);
+            return (verifier.Verify(SignedRelease.Parse(File.ReadAllBytes(document)), new ReleaseTrustState(_state.HighestKeySequence, _state.InstalledSequence - 1), DateTimeOffset.UtcNow).Manifest, kept);
         }
         catch (Exception e) when (e is ReleaseException or IOException)
         {
             log.LogError("release {Sequence}: kept files do not check out ({Message}); its nodes are not updated", _state.InstalledSequence, e.Message);
+            return null;
         }
     }
 
@@ -447,12 +512,4 @@ public sealed class ReleaseWorker(IOptions<GatewayOptions> options, GatewayStore
 
         File.Move(temp, path, overwrite: true);
     }
-
-    private static ReleaseState Copy(ReleaseState s) => new()
-    {
-        HighestKeySequence = s.HighestKeySequence,
-        InstalledSequence = s.InstalledSequence,
-        InstalledVersion = s.InstalledVersion,
-        Refused = new Dictionary<long, string>(s.Refused),
-    };
 }

@@ -34,6 +34,8 @@ public sealed class VerificationWorker(
     /// <inheritdoc />
     protected override ILogger FaultLog => log;
 
+    private const int MaxDeferred = 10_000;
+    private readonly Queue<PendingEvent> _deferred = new();
     private (DateTime Stamp, long Length) _modelSeen;
 
     /// <summary>Checks the model file now; true when a new verifier was installed.</summary>
@@ -58,6 +60,7 @@ public sealed class VerificationWorker(
             VerifierModel model = VerifierModel.Load(File.ReadAllBytes(path), path);
             verifier.Install(model);
             metrics.VerifierVersion = model.Version;
+            RequeueDeferred();
             log.LogInformation("verifier {Path} version {Version} installed: {Classes}", path, model.Version, string.Join(",", model.Classes));
             return true;
         }
@@ -66,6 +69,29 @@ public sealed class VerificationWorker(
             metrics.CountModelLoadFailure();
             log.LogError("verifier {Path} not installed, keeping version {Old}: {Message}", path, verifier.Current?.Version, e.Message);
             return false;
+        }
+    }
+
+    /// <summary>Keeps an event the verifier gave no answer for until another verifier is installed.</summary>
+    private void Defer(PendingEvent e)
+    {
+        lock (_deferred)
+        {
+            if (_deferred.Count < MaxDeferred)
+            {
+                _deferred.Enqueue(e); // beyond the cap it is still pending in the store, and re-queued at the next start
+            }
+        }
+    }
+
+    private void RequeueDeferred()
+    {
+        lock (_deferred)
+        {
+            while (_deferred.TryDequeue(out PendingEvent? e))
+            {
+                intake.Requeue(e);
+            }
         }
     }
 
@@ -175,6 +201,7 @@ public sealed class VerificationWorker(
         {
             if (batch.Count == 1)
             {
+                verifier.Record(verifier.Current?.Version ?? 0, 0, 1);
                 QuarantineRow(store, metrics, log, batch[0].Stored.Id, "verification_failed", e.Message);
                 return true;
             }
@@ -220,7 +247,7 @@ public sealed class VerificationWorker(
                 }
                 else
                 {
-                    answers[i] = new Verification(-1, "unverifiable", false, 0);
+                    answers[i] = new Verification(Verification.Unverifiable, "unverifiable", false, 0);
                 }
             }
 
@@ -233,10 +260,14 @@ public sealed class VerificationWorker(
             if (rows.Count > 0)
             {
                 Verification[] v = model.Verify(features, rows.Count);
+                int failed = 0;
                 for (int r = 0; r < rows.Count; r++)
                 {
                     answers[rows[r]] = v[r];
+                    failed += v[r].ClassId == Verification.NonFinite ? 1 : 0;
                 }
+
+                verifier.Record(model.Version, rows.Count - failed, failed);
             }
 
             return (answers, model.Version);
@@ -249,6 +280,11 @@ public sealed class VerificationWorker(
         for (int i = 0; i < batch.Count; i++)
         {
             Verification v = results[i];
+            if (v.ClassId == Verification.NonFinite)
+            {
+                continue;
+            }
+
             verdicts.Add((batch[i].Stored.Id, new StoredVerdict(v.ClassId, v.Label, v.IsFault, v.Probability, version, now)));
         }
 
@@ -267,6 +303,14 @@ public sealed class VerificationWorker(
         {
             PendingEvent e = batch[i];
             Verification v = results[i];
+            if (v.ClassId == Verification.NonFinite)
+            {
+                // No verdict: the event stays pending in the store and waits for the next verifier (or a restart).
+                metrics.CountVerifierFailure();
+                Defer(e);
+                continue;
+            }
+
             if (v.ClassId < 0)
             {
                 metrics.CountRejected("feature_count_changed");

@@ -12,7 +12,14 @@ namespace TinyMlops.Gateway.Verification;
 /// <param name="Label">Its name.</param>
 /// <param name="IsFault">True unless the class is healthy.</param>
 /// <param name="Probability">Its probability.</param>
-public readonly record struct Verification(int ClassId, string Label, bool IsFault, float Probability);
+public readonly record struct Verification(int ClassId, string Label, bool IsFault, float Probability)
+{
+    /// <summary><see cref="ClassId"/> of a window whose features the model does not take.</summary>
+    public const int Unverifiable = -1;
+
+    /// <summary><see cref="ClassId"/> of a window the model gave a non-finite probability for: no verdict at all.</summary>
+    public const int NonFinite = -2;
+}
 
 /// <summary>A loaded verifier: one long-lived ONNX Runtime session, shared by reference count so a swap never disposes it mid-run.</summary>
 public sealed class VerifierModel
@@ -125,7 +132,15 @@ public sealed class VerifierModel
                 }
             }
 
-            result[r] = new Verification(best, Classes[best], best != HealthyClass, p[(r * c) + best]);
+            bool finite = true;
+            for (int k = 0; k < c; k++)
+            {
+                finite &= float.IsFinite(p[(r * c) + k]);
+            }
+
+            result[r] = finite
+                ? new Verification(best, Classes[best], best != HealthyClass, p[(r * c) + best])
+                : new Verification(Verification.NonFinite, "non_finite_output", false, float.NaN);
         }
 
         return result;
@@ -173,6 +188,7 @@ public sealed class VerifierModel
 /// </summary>
 public sealed class VerifierHost : IDisposable
 {
+    private readonly Dictionary<long, VerifierTally> _tallies = [];
     private VerifierModel? _current;
 
     /// <summary>The model in use, or null.</summary>
@@ -201,6 +217,32 @@ public sealed class VerifierHost : IDisposable
         }
     }
 
+    /// <summary>Counts windows version <paramref name="version"/> judged and those it failed on (an error or a non-finite output).</summary>
+    public void Record(long version, int judged, int failed)
+    {
+        lock (_tallies)
+        {
+            VerifierTally t = _tallies.GetValueOrDefault(version);
+            _tallies[version] = new VerifierTally(t.Judged + judged, t.Failed + failed);
+        }
+    }
+
+    /// <summary>What version <paramref name="version"/> has judged and failed on since this process started.</summary>
+    public VerifierTally Tally(long version)
+    {
+        lock (_tallies)
+        {
+            return _tallies.GetValueOrDefault(version);
+        }
+    }
+
     /// <inheritdoc />
     public void Dispose() => Interlocked.Exchange(ref _current, null)?.Release();
+}
+
+/// <summary>Windows a verifier version judged, and those it failed on, for the health check after a promotion.</summary>
+public readonly record struct VerifierTally(long Judged, long Failed)
+{
+    /// <summary>Failed windows as a share of all it was given (0 when none).</summary>
+    public double FailureShare => Judged + Failed == 0 ? 0 : Failed / (double)(Judged + Failed);
 }
