@@ -145,6 +145,11 @@ public sealed class KeyStore
             throw new ArgumentException($"the manifest is for vendor '{manifest.Vendor}', these keys sign for '{Vendor}'");
         }
 
+        return SignPayload(ReleaseManifest.PayloadType, SignedRelease.Write(manifest));
+    }
+
+    private SignedRelease SignPayload(string payloadType, byte[] payload)
+    {
         (SigningKeyCertificate cert, SignedEnvelope envelope) = Current();
         using ECDsa key = LoadPrivate(KeyPath(cert.Sequence));
         if (!KeyIds.Of(key).Equals(cert.KeyId, StringComparison.Ordinal))
@@ -152,7 +157,18 @@ public sealed class KeyStore
             throw new ReleaseException(ReleaseError.KeyFile, $"{KeyPath(cert.Sequence)} does not match its certificate");
         }
 
-        return new SignedRelease(envelope, SignedEnvelope.Sign(ReleaseManifest.PayloadType, SignedRelease.Write(manifest), key, cert.KeyId));
+        return new SignedRelease(envelope, SignedEnvelope.Sign(payloadType, payload, key, cert.KeyId));
+    }
+
+    /// <summary>Signs a gateway application release with the current signing key (its vendor must be this store's).</summary>
+    public SignedRelease Sign(GatewayAppManifest manifest)
+    {
+        if (!string.Equals(manifest.Vendor, Vendor, StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"the manifest is for vendor '{manifest.Vendor}', these keys sign for '{Vendor}'");
+        }
+
+        return SignPayload(GatewayAppManifest.PayloadType, SignedRelease.Write(manifest));
     }
 
     /// <summary>A private key from <paramref name="path"/>; refused when missing, corrupt or readable by others.</summary>

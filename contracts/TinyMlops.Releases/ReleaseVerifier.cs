@@ -83,6 +83,40 @@ public sealed class ReleaseVerifier
         return new VerifiedRelease(m, cert);
     }
 
+    /// <summary>
+    /// Checks a gateway application release for <paramref name="runtime"/> the same way: the chain, the manifest's
+    /// payload type (a model manifest is refused here), vendor, runtime, a sequence above the installed application
+    /// release, and one bundle artifact.
+    /// </summary>
+    public (GatewayAppManifest Manifest, SigningKeyCertificate Key) VerifyApp(SignedRelease release, ReleaseTrustState state, string runtime, DateTimeOffset now)
+    {
+        SigningKeyCertificate cert = VerifyCertificate(release.Certificate, state, now);
+        using ECDsa signingKey = ImportPublic(Convert.FromBase64String(cert.PublicKey), "the signing key");
+        if (!release.Manifest.IsSignedBy(GatewayAppManifest.PayloadType, cert.KeyId, signingKey))
+        {
+            throw new ReleaseException(ReleaseError.BadSignature, $"the application manifest is not signed by the certified key {cert.KeyId}");
+        }
+
+        GatewayAppManifest m = SignedRelease.Read<GatewayAppManifest>(release.Manifest.Payload, "the application manifest");
+        CheckArtifacts(m.Artifacts);
+        if (m.Sequence < 1 || m.Artifacts.Count != 1 || m.Artifacts[0].Role != "gateway-app" || !Version.TryParse(m.AppVersion, out _))
+        {
+            throw new ReleaseException(ReleaseError.Malformed, "the application manifest is invalid: it needs a sequence, an appVersion and one gateway-app artifact");
+        }
+
+        if (!string.Equals(m.Vendor, _vendor, StringComparison.Ordinal) || !string.Equals(m.Runtime, runtime, StringComparison.Ordinal))
+        {
+            throw new ReleaseException(ReleaseError.WrongTarget, $"the application release is for vendor '{m.Vendor}' on {m.Runtime}, this gateway is '{_vendor}' on {runtime}");
+        }
+
+        if (m.Sequence <= state.InstalledSequence)
+        {
+            throw new ReleaseException(ReleaseError.Rollback, $"application release {m.Sequence} is not above the installed {state.InstalledSequence}");
+        }
+
+        return (m, cert);
+    }
+
     /// <summary>Checks <paramref name="data"/> against <paramref name="artifact"/>'s size and SHA-256.</summary>
     public static void CheckArtifact(ReleaseArtifact artifact, Stream data)
     {
@@ -145,8 +179,19 @@ public sealed class ReleaseVerifier
             : !Version.TryParse(m.MinGatewayVersion, out _) ? $"minGatewayVersion '{m.MinGatewayVersion}' is not a version"
             : !(m.ShadowAgreement is >= 0 and <= 1) ? "shadowAgreement must be within 0..1"
             : null;
+        if (problem != null)
+        {
+            throw new ReleaseException(ReleaseError.Malformed, "the manifest is invalid: " + problem);
+        }
+
+        CheckArtifacts(m.Artifacts);
+    }
+
+    private static void CheckArtifacts(IReadOnlyList<ReleaseArtifact> artifacts)
+    {
+        string? problem = null;
         var names = new HashSet<string>(StringComparer.Ordinal);
-        foreach (ReleaseArtifact a in m.Artifacts)
+        foreach (ReleaseArtifact a in artifacts)
         {
             problem ??= !IsPlainName(a.Name) ? $"artifact name '{a.Name}' is not a plain file name"
                 : !names.Add(a.Name) ? $"artifact '{a.Name}' is listed twice"

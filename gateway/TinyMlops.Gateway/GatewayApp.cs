@@ -82,6 +82,8 @@ public static class GatewayApp
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Releases.RolloutWorker>());
         builder.Services.AddSingleton<Releases.ReleaseWorker>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Releases.ReleaseWorker>());
+        builder.Services.AddSingleton<Releases.AppUpdateWorker>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<Releases.AppUpdateWorker>());
         builder.Services.AddSingleton<ISensorBuses, HardwareSensorBuses>();
         builder.Services.AddSingleton<LocalNodeService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<LocalNodeService>());
@@ -106,10 +108,11 @@ public static class GatewayApp
         IEndpointConventionBuilder health = app.MapGet("/health", (GatewayMetrics m, GatewayStore s, VerifierHost v, INodeLink link, AlarmHolder alarms) =>
         {
             StoreCounts c = s.DetailedCounts();
-            bool ok = v.Current != null && link.IsConnected && !s.IsFull;
+            bool ok = GatewayHealth.IsOk(v, link, s);
             var body = new Dictionary<string, object?>
             {
                 ["status"] = ok ? "ok" : "degraded",
+                ["appVersion"] = Releases.AppUpdateWorker.RunningVersion,
                 ["verifierVersion"] = v.Current?.Version,
                 ["verifierClasses"] = v.Current?.Classes,
                 ["broker"] = link.IsConnected ? "up" : "down",
@@ -207,8 +210,10 @@ public static class GatewayApp
     }
 
     /// <summary>
-    /// Runs <paramref name="app"/> until it stops; 0 after an ordinary stop, 1 when it stopped because a background
-    /// service failed (the host's own policy stops it then, and would otherwise exit 0, so systemd would not count it).
+    /// Runs <paramref name="app"/> until it stops; 0 after an ordinary stop (or the code a worker set in
+    /// <see cref="Environment.ExitCode"/>, as a new application that failed its trial does), 1 when it stopped because a
+    /// background service failed (the host's own policy stops it then, and would otherwise exit 0, so systemd would not
+    /// count it).
     /// </summary>
     public static async Task<int> RunAsync(WebApplication app)
     {
@@ -223,6 +228,6 @@ public static class GatewayApp
             }
         }
 
-        return 0;
+        return Environment.ExitCode;
     }
 }

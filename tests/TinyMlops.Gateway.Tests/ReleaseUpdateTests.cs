@@ -309,7 +309,7 @@ public class ReleaseUpdateTests
     }
 
     /// <summary>The gateway settings that make it take releases signed under <paramref name="root"/>'s keys, polling briskly.</summary>
-    private static void TakeReleases(Dictionary<string, string?> s, string root, int minShadowWindows)
+    internal static void TakeReleases(Dictionary<string, string?> s, string root, int minShadowWindows)
     {
         s["Gateway:Releases:ProbationEvents"] = "10";
         s["Gateway:Releases:ProbationSeconds"] = "1";
@@ -327,7 +327,7 @@ public class ReleaseUpdateTests
         return registry.Rollouts(BoardClass).Single().State;
     }
 
-    private static async Task<WebApplication> StartTrainer(string registryDir, string store, int port)
+    internal static async Task<WebApplication> StartTrainer(string registryDir, string store, int port)
     {
         WebApplication trainer = TrainerApp.Build([], c => c.AddInMemoryCollection(new Dictionary<string, string?>
         {
@@ -363,15 +363,15 @@ public class ReleaseUpdateTests
         }), null);
     }
 
-    private static string[] Steps(string registryDir, long sequence)
+    internal static string[] Steps(string registryDir, long sequence, int boardClass = BoardClass)
     {
         using ModelRegistry registry = ModelRegistry.Open(registryDir);
-        return registry.StatusOf(BoardClass, sequence).Select(s => s.Step).ToArray();
+        return registry.StatusOf(boardClass, sequence).Select(s => s.Step).ToArray();
     }
 
-    private static string Detail(string registryDir, long sequence, string step)
+    internal static string Detail(string registryDir, long sequence, string step, int boardClass = BoardClass)
     {
         using ModelRegistry registry = ModelRegistry.Open(registryDir);
-        return registry.StatusOf(BoardClass, sequence).Last(s => s.Step == step).Detail;
+        return registry.StatusOf(boardClass, sequence).Last(s => s.Step == step).Detail;
     }
 }

@@ -3,6 +3,7 @@ using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
 using TinyMlops.Registry;
+using TinyMlops.Releases;
 
 namespace TinyMlops.Cli;
 
@@ -98,6 +99,13 @@ public static class Commands
             Text("--force", "release although a gate figure is below the champion's; the reason given is recorded"),
             Text("--min-gateway", "lowest gateway version that may install it (default: this version of tinymlops)"),
             Number("--shadow-agreement", "agreement the verifier must reach in shadow before a gateway promotes it (default 0.9)")));
+        root.Subcommands.Add(Make("release-app", "Sign a release of the gateway application: a publish folder packed as its bundle, which gateways install beside the running one.",
+            ReleaseCommand.ReleaseApp,
+            Text("--bundle", "the gateway's publish folder (dotnet publish gateway/TinyMlops.Gateway -r RUNTIME)", required: true),
+            Text("--version", "the application version it is released as (major.minor.patch)", required: true),
+            Choice("--runtime", "runtime it was published for", [.. GatewayAppChannels.Runtimes]),
+            Text("--registry", "registry folder (default registry)"),
+            Text("--keys", "key folder (default keys)")));
         var models = Make("models", "Registered versions with their lineage, aliases and releases.",
             ReleaseCommand.List,
             Text("--registry", "registry folder (default registry)"),

@@ -59,6 +59,41 @@ public static class ReleaseCommand
         return 0;
     }
 
+    /// <summary><c>release-app --bundle DIR --version V --runtime R [--registry DIR] [--keys DIR]</c>.</summary>
+    public static int ReleaseApp(Options o)
+    {
+        string folder = o.Get("bundle")!, version = o.Get("version")!, runtime = o.Get("runtime") ?? throw new UsageException("--runtime is required");
+        if (!Version.TryParse(version, out Version? v) || v.Build < 0 || v.Revision >= 0)
+        {
+            throw new UsageException($"--version {version} is not major.minor.patch");
+        }
+
+        KeyStore keys = KeyStore.Open(o.Get("keys") ?? "keys");
+        Console.WriteLine($"packing {folder} as gateway {version} for {runtime} ...");
+        byte[] bundle;
+        try
+        {
+            bundle = AppBundle.Pack(folder, new AppBundleInfo(version, runtime));
+        }
+        catch (Exception e) when (e is ArgumentException or System.IO.IOException)
+        {
+            throw new CliException(e.Message);
+        }
+
+        using ModelRegistry registry = ModelRegistry.Open(o.Get("registry") ?? DefaultRegistry);
+        StoredRelease r = registry.PublishApp(runtime, version, bundle, (sequence, artifact) => keys.Sign(new GatewayAppManifest
+        {
+            Vendor = keys.Vendor,
+            Runtime = runtime,
+            Sequence = sequence,
+            Created = DateTimeOffset.UtcNow,
+            AppVersion = version,
+            Artifacts = [artifact],
+        }));
+        Console.WriteLine($"signed application release {r.Sequence} for {runtime} (gateway {version}, {bundle.Length:N0} B bundle) with {keys.Current().Certificate.KeyId}");
+        return 0;
+    }
+
     /// <summary><c>models [--registry DIR] [--board-class N]</c>.</summary>
     public static int List(Options o)
     {

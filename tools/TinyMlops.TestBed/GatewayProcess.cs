@@ -130,6 +130,13 @@ public sealed class GatewayProcess : IDisposable
         throw new TimeoutException($"the gateway was not healthy after {seconds} s (last: {last}):\n{Output}");
     }
 
+    /// <summary>Waits for the process to end and returns its exit code.</summary>
+    public async Task<int> WaitForExitAsync(System.Threading.CancellationToken ct)
+    {
+        await _process.WaitForExitAsync(ct).ConfigureAwait(false);
+        return _process.ExitCode;
+    }
+
     /// <summary>SIGKILL: no shutdown code runs, nothing is flushed that was not already on disk.</summary>
     public void Kill()
     {

@@ -272,6 +272,31 @@ public sealed class ModelRegistry : IDisposable
         }
     }
 
+    /// <summary>
+    /// Publishes gateway application <paramref name="appVersion"/> for <paramref name="runtime"/>: stores
+    /// <paramref name="bundle"/> and has <paramref name="sign"/> sign the manifest for the channel's next sequence
+    /// (given the bundle's artifact), in one transaction.
+    /// </summary>
+    public StoredRelease PublishApp(string runtime, string appVersion, byte[] bundle, Func<long, ReleaseArtifact, SignedRelease> sign)
+    {
+        int channel = GatewayAppChannels.Of(runtime);
+        string sha = Convert.ToHexStringLower(SHA256.HashData(bundle));
+        var artifact = new ReleaseArtifact($"tinymlops-gateway-{appVersion}-{runtime}.tar.gz", "gateway-app", bundle.LongLength, sha);
+        lock (_gate)
+        {
+            using SqliteTransaction t = _db.BeginTransaction(deferred: false);
+            long sequence = (long)Scalar(t, "SELECT COALESCE(MAX(sequence), 0) + 1 FROM releases WHERE board_class = @c;", ("@c", channel))!;
+            byte[] document = sign(sequence, artifact).ToJson();
+            DateTimeOffset now = DateTimeOffset.UtcNow;
+            string version = $"gateway-app {appVersion}";
+            Execute(t, "INSERT OR IGNORE INTO blobs VALUES (@s, @c);", ("@s", sha), ("@c", bundle));
+            Execute(t, "INSERT INTO releases VALUES (@c, @s, @v, @t, NULL, @d);", ("@c", channel), ("@s", sequence), ("@v", version), ("@t", Stamp(now)), ("@d", document));
+            Execute(t, "INSERT OR IGNORE INTO release_artifacts VALUES (@c, @s, @h);", ("@c", channel), ("@s", sequence), ("@h", sha));
+            t.Commit();
+            return new StoredRelease(channel, sequence, version, now, null, document);
+        }
+    }
+
     /// <summary>Releases of <paramref name="boardClasses"/> above <paramref name="after"/>, in sequence order.</summary>
     public IReadOnlyList<StoredRelease> Releases(IReadOnlyCollection<int> boardClasses, long after = 0)
     {

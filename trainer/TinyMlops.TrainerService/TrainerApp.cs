@@ -14,6 +14,7 @@ using Microsoft.Net.Http.Headers;
 using TinyMlops.Contracts;
 using TinyMlops.Ingestion;
 using TinyMlops.Registry;
+using TinyMlops.Releases;
 
 namespace TinyMlops.TrainerService;
 
@@ -29,6 +30,9 @@ namespace TinyMlops.TrainerService;
 /// <item><c>POST /api/releases/status</c>: a gateway's step of installing a release.</item>
 /// <item><c>POST /api/rollouts/report</c>: a gateway's nodes in a release's rollout; the answer says which may be updated.</item>
 /// <item><c>GET /api/artifacts/{sha256}</c>: an artifact of a served release, resumable (HTTP Range, ETag = digest).</item>
+/// <item><c>GET /api/app/latest?runtime=R[&amp;newerThan=SEQ&amp;wait=SECONDS]</c> and <c>GET /api/app/{runtime}/{sequence}</c>:
+/// the gateway application's releases, which every authenticated gateway may take; their steps go to
+/// <c>POST /api/releases/status</c> with the runtime's channel as board class.</item>
 /// </list>
 /// </summary>
 public static class TrainerApp
@@ -47,6 +51,7 @@ public static class TrainerApp
         WebApplication app = builder.Build();
         IngestionApp.MapIngestion(app);
         MapReleases(app);
+        MapAppReleases(app);
         return app;
     }
 
@@ -111,7 +116,7 @@ public static class TrainerApp
                 return Results.BadRequest(new { error = $"a status is {{\"boardClass\", \"sequence\" > 0, \"step\": a-z and '_' (1-32), \"detail\": at most {ReleaseStatusReport.MaxDetail} characters}}" });
             }
 
-            if (!registry.BoardClassesOf(gateway).Contains(report.BoardClass))
+            if (!registry.BoardClassesOf(gateway).Contains(report.BoardClass) && !GatewayAppChannels.All.Contains(report.BoardClass))
             {
                 return Results.NotFound(new { error = $"{gateway} does not serve board class {report.BoardClass}" });
             }
@@ -148,7 +153,7 @@ public static class TrainerApp
             }
 
             bool wellFormed = sha256.Length == 64 && sha256.All(char.IsAsciiHexDigitLower);
-            byte[]? content = wellFormed && registry.IsReleased(sha256, registry.BoardClassesOf(gateway)) ? registry.Artifact(sha256) : null;
+            byte[]? content = wellFormed && registry.IsReleased(sha256, [.. registry.BoardClassesOf(gateway), .. GatewayAppChannels.All]) ? registry.Artifact(sha256) : null;
             return content == null
                 ? Results.NotFound(new { error = $"no released artifact {(wellFormed ? sha256 : "(not a lower-case SHA-256)")} for {gateway}" })
                 : Results.Bytes(content, "application/octet-stream", entityTag: new EntityTagHeaderValue("\"" + sha256 + "\""), enableRangeProcessing: true);
@@ -157,6 +162,49 @@ public static class TrainerApp
 
     /// <summary>Runs the service until it is stopped.</summary>
     public static async Task Main(string[] args) => await Build(args).RunAsync().ConfigureAwait(false);
+
+    /// <summary>Maps the gateway application's release endpoints.</summary>
+    public static void MapAppReleases(WebApplication app)
+    {
+        app.MapGet("/api/app/latest", async (HttpContext http, ModelRegistry registry, GatewayCredentials credentials, string? runtime, long? newerThan, double? wait, CancellationToken cancel) =>
+        {
+            if (credentials.Authenticate(http.Request.Headers.Authorization) is not { } gateway)
+            {
+                return IngestionApp.Unauthorized(credentials);
+            }
+
+            if (runtime == null || !GatewayAppChannels.Runtimes.Contains(runtime) || newerThan is < 0 || wait is < 0 or double.NaN)
+            {
+                return Results.BadRequest(new { error = $"runtime is one of {string.Join(", ", GatewayAppChannels.Runtimes)}, newerThan a sequence and wait a number of seconds" });
+            }
+
+            int channel = GatewayAppChannels.Of(runtime);
+            DateTime deadline = DateTime.UtcNow + TimeSpan.FromSeconds(Math.Min(wait ?? 0, MaxWait.TotalSeconds));
+            while (true)
+            {
+                StoredRelease? latest = registry.LatestReleases([channel]).SingleOrDefault();
+                if ((latest?.Sequence ?? 0) > (newerThan ?? -1) || DateTime.UtcNow >= deadline)
+                {
+                    return Results.Ok(new { gateway, runtime, sequence = latest?.Sequence ?? 0, version = latest?.Version, created = latest?.Created });
+                }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(500), cancel).ConfigureAwait(false);
+            }
+        });
+
+        app.MapGet("/api/app/{runtime}/{sequence:long}", (HttpContext http, ModelRegistry registry, GatewayCredentials credentials, string runtime, long sequence) =>
+        {
+            if (credentials.Authenticate(http.Request.Headers.Authorization) is not { } gateway)
+            {
+                return IngestionApp.Unauthorized(credentials);
+            }
+
+            StoredRelease? release = GatewayAppChannels.Runtimes.Contains(runtime) ? registry.Release(GatewayAppChannels.Of(runtime), sequence) : null;
+            return release == null
+                ? Results.NotFound(new { error = $"no application release {sequence} for {runtime}" })
+                : Results.Bytes(release.Document, "application/json");
+        });
+    }
 
     private static bool TryParseInstalled(string? text, out Dictionary<int, long> installed)
     {

@@ -64,6 +64,28 @@ public sealed class GatewayOptions
 
     /// <summary>Signed releases from the trainer.</summary>
     public ReleaseOptions Releases { get; set; } = new();
+
+    /// <summary>Signed releases of the gateway application itself.</summary>
+    public AppUpdateOptions App { get; set; } = new();
+}
+
+/// <summary>
+/// The gateway application's own update: bundles unpacked under <see cref="InstallRoot"/><c>/releases</c> and switched
+/// by its <c>current</c> link, which the service manager starts (see <c>deploy/tinymlops-gateway.service</c>).
+/// </summary>
+public sealed class AppUpdateOptions
+{
+    /// <summary>The folder holding <c>current</c>, <c>releases/</c> and <c>trial/</c>; empty turns application updates off.</summary>
+    public string? InstallRoot { get; set; }
+
+    /// <summary>Runtime identifier of the bundles to take; empty: this process's own (e.g. <c>linux-arm64</c>).</summary>
+    public string Runtime { get; set; } = "";
+
+    /// <summary>How long a new application must stay healthy after its start before it is kept.</summary>
+    public double TrialSeconds { get; set; } = 30;
+
+    /// <summary>How long a new application has to get there; past it, it exits non-zero so the service manager counts a failed start.</summary>
+    public double TrialDeadlineSeconds { get; set; } = 180;
 }
 
 /// <summary>
@@ -316,6 +338,7 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         Require(errors, o.Http.ManagementPort is >= 0 and <= 65535, $"Gateway:Http:ManagementPort {o.Http.ManagementPort} is not a port");
         Require(errors, string.IsNullOrEmpty(o.Http.OperatorTokenFile) || File.Exists(o.Http.OperatorTokenFile), $"Gateway:Http:OperatorTokenFile {o.Http.OperatorTokenFile} does not exist");
         Require(errors, string.IsNullOrEmpty(o.Uplink.CredentialFile) || File.Exists(o.Uplink.CredentialFile), $"Gateway:Uplink:CredentialFile {o.Uplink.CredentialFile} does not exist");
+        Require(errors, string.IsNullOrEmpty(o.App.InstallRoot) || !string.IsNullOrEmpty(o.Releases.RootKeyFile), "Gateway:App:InstallRoot needs Gateway:Releases:RootKeyFile (application releases are signed like model releases)");
         if (!string.IsNullOrEmpty(o.Releases.RootKeyFile))
         {
             Require(errors, File.Exists(o.Releases.RootKeyFile), $"Gateway:Releases:RootKeyFile {o.Releases.RootKeyFile} does not exist");
@@ -323,6 +346,7 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             Require(errors, o.Releases.Vendor.Length > 0, "Gateway:Releases:Vendor is required");
             Require(errors, o.Releases.BoardClass is >= 1 and <= 255, "Gateway:Releases:BoardClass must be 1..255 (the class of this gateway's nodes)");
             Require(errors, o.Releases.PollWaitSeconds is >= 0 and <= 60 && o.Releases.MaxRetrySeconds > 0 && o.Releases.HealthCheckSeconds > 0, "Gateway:Releases: PollWaitSeconds must be 0..60, MaxRetrySeconds and HealthCheckSeconds positive");
+            Require(errors, o.App.TrialSeconds > 0 && o.App.TrialDeadlineSeconds > o.App.TrialSeconds, "Gateway:App: TrialSeconds must be positive and below TrialDeadlineSeconds");
             Require(errors, o.Releases.ProbationEvents >= 0 && o.Releases.ProbationSeconds >= 0 && o.Releases.MaxFailureIncrease is >= 0 and <= 1, "Gateway:Releases: ProbationEvents and ProbationSeconds must not be negative, MaxFailureIncrease must be 0..1");
             Require(errors, o.Releases.ChunkBytes is >= 256 and <= Firmware.Core.Wire.WireCodec.MaxChunk, $"Gateway:Releases:ChunkBytes must be 256..{Firmware.Core.Wire.WireCodec.MaxChunk}");
             Require(errors, o.Releases.RolloutSyncSeconds > 0, "Gateway:Releases:RolloutSyncSeconds must be positive");

@@ -428,27 +428,35 @@ public sealed class ReleaseWorker(IOptions<GatewayOptions> options, GatewayStore
             log.LogInformation("release {Sequence}: {Step}: {Detail}", sequence, step, detail);
         }
 
+        await ReportAsync(_http, options.Value, new ReleaseStatusReport(options.Value.Releases.BoardClass, sequence, step, detail), log, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Sends <paramref name="report"/> to the trainer; a trainer out of reach only costs the report.</summary>
+    internal static async Task ReportAsync(HttpClient http, GatewayOptions o, ReleaseStatusReport report, ILogger log, CancellationToken ct)
+    {
         try
         {
-            using HttpRequestMessage m = Request("api/releases/status");
-            m.Method = HttpMethod.Post;
-            m.Content = JsonContent.Create(new ReleaseStatusReport(options.Value.Releases.BoardClass, sequence, step, detail));
+            using HttpRequestMessage m = TrainerRequest(o, HttpMethod.Post, "api/releases/status");
+            m.Content = JsonContent.Create(report);
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
             deadline.CancelAfter(TimeSpan.FromSeconds(10));
-            using HttpResponseMessage r = await _http.SendAsync(m, deadline.Token).ConfigureAwait(false);
+            using HttpResponseMessage r = await http.SendAsync(m, deadline.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is HttpRequestException or OperationCanceledException && !ct.IsCancellationRequested)
         {
-            log.LogDebug("release {Sequence}: step {Step} not reported to the trainer: {Message}", sequence, step, e.Message);
+            log.LogDebug("release {Sequence}: step {Step} not reported to the trainer: {Message}", report.Sequence, report.Step, e.Message);
         }
     }
 
-    private async Task<byte[]> FetchDocumentAsync(string path, CancellationToken ct)
+    private Task<byte[]> FetchDocumentAsync(string path, CancellationToken ct) => FetchDocumentAsync(_http, Request(path), ct);
+
+    /// <summary>A release document (at most 1 MiB) answered to <paramref name="m"/>, which this disposes.</summary>
+    internal static async Task<byte[]> FetchDocumentAsync(HttpClient http, HttpRequestMessage request, CancellationToken ct)
     {
-        using HttpRequestMessage m = Request(path);
+        using HttpRequestMessage m = request;
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
         deadline.CancelAfter(TimeSpan.FromSeconds(60));
-        using HttpResponseMessage response = await _http.SendAsync(m, HttpCompletionOption.ResponseHeadersRead, deadline.Token).ConfigureAwait(false);
+        using HttpResponseMessage response = await http.SendAsync(m, HttpCompletionOption.ResponseHeadersRead, deadline.Token).ConfigureAwait(false);
         response.EnsureSuccessStatusCode();
         if (response.Content.Headers.ContentLength > MaxDocumentBytes)
         {
@@ -486,7 +494,7 @@ public sealed class ReleaseWorker(IOptions<GatewayOptions> options, GatewayStore
         return m;
     }
 
-    private static byte[] ReadRootKey(string file)
+    internal static byte[] ReadRootKey(string file)
     {
         try
         {
