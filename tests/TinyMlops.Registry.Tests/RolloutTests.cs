@@ -12,26 +12,41 @@ public class RolloutTests : IDisposable
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "tinymlops-rollout-" + Guid.NewGuid().ToString("N"));
 
-    public RolloutTests()
+    [Fact]
+    public void Groups_advance_on_success_and_the_rollout_completes_with_a_new_champion() => GroupsAdvance(Seed(_dir, Path.Combine(_dir, "registry")));
+
+    [Fact]
+    public void A_group_whose_failures_pass_the_threshold_aborts_and_admits_no_one() => FailuresAbort(Seed(_dir, Path.Combine(_dir, "registry")));
+
+    [Fact]
+    public void A_group_that_rounds_to_no_nodes_is_passed_over() => EmptyGroupPassedOver(Seed(_dir, Path.Combine(_dir, "registry")));
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    /// <summary>
+    /// A registry at <paramref name="location"/> (a folder or a PostgreSQL database) with release 1 of board class 3
+    /// (keys and the model folder under <paramref name="work"/>); the scenarios open it through what this returns.
+    /// </summary>
+    internal static Func<ModelRegistry> Seed(string work, string location)
     {
-        Directory.CreateDirectory(_dir);
-        KeyStore keys = KeyStore.Create(Path.Combine(_dir, "keys"), Path.Combine(_dir, "offline"), "acme", TimeSpan.FromDays(1), DateTimeOffset.UtcNow);
-        string model = Path.Combine(_dir, "model");
+        Directory.CreateDirectory(work);
+        KeyStore keys = KeyStore.Create(Path.Combine(work, "keys"), Path.Combine(work, "offline"), "acme", TimeSpan.FromDays(1), DateTimeOffset.UtcNow);
+        string model = Path.Combine(work, "model");
         Directory.CreateDirectory(model);
         File.WriteAllBytes(Path.Combine(model, "detector.tmlm"), [1, 2, 3]);
         File.WriteAllBytes(Path.Combine(model, "verifier.onnx"), [4, 5, 6]);
         File.WriteAllText(Path.Combine(model, "model-card.json"), """{"board": "esp32-c3", "boardClass": 3, "codeVersion": "t", "dataset": {"contentHash": "d"}}""");
-        using ModelRegistry r = Open();
+        using ModelRegistry r = ModelRegistry.Open(location);
         RegisteredModel m = r.Register(model);
         r.Publish(m.Version, s => keys.Sign(new ReleaseManifest { Vendor = "acme", BoardClass = 3, Sequence = s, ModelVersion = m.Version, Created = DateTimeOffset.UtcNow }), null);
+        return () => ModelRegistry.Open(location);
     }
 
-    [Fact]
-    public void Groups_advance_on_success_and_the_rollout_completes_with_a_new_champion()
+    internal static void GroupsAdvance(Func<ModelRegistry> open)
     {
         string[] fleet = Enumerable.Range(1, 20).Select(i => $"node-{i:D2}").ToArray();
         long id;
-        using (ModelRegistry r = Open())
+        using (ModelRegistry r = open())
         {
             Assert.Equal("none", r.ReportRollout("gw-1", 3, 1, Pending(fleet)).State); // no rollout: nobody is admitted
             id = r.StartRollout(3, 1, RolloutPlan.ParseGroups("1,25%,100%"), 0.9, 0.2).Id;
@@ -44,7 +59,7 @@ public class RolloutTests : IDisposable
             Assert.Equal(5, a.Admitted.Count); // 25 % of 20, the canary included
         }
 
-        using (ModelRegistry r = Open()) // a trainer restart: the rollout carries on from the database
+        using (ModelRegistry r = open()) // a trainer restart: the rollout carries on from the database
         {
             RolloutAdmission a = r.ReportRollout("gw-1", 3, 1, []);
             Assert.Equal(5, a.Admitted.Count);
@@ -65,11 +80,10 @@ public class RolloutTests : IDisposable
         }
     }
 
-    [Fact]
-    public void A_group_whose_failures_pass_the_threshold_aborts_and_admits_no_one()
+    internal static void FailuresAbort(Func<ModelRegistry> open)
     {
         string[] fleet = Enumerable.Range(1, 10).Select(i => $"n{i}").ToArray();
-        using ModelRegistry r = Open();
+        using ModelRegistry r = open();
         long id = r.StartRollout(3, 1, RolloutPlan.ParseGroups("50%"), 0.5, 0.2).Id;
         RolloutAdmission a = r.ReportRollout("gw-1", 3, 1, Pending(fleet));
         Assert.Equal(5, a.Admitted.Count);
@@ -83,11 +97,10 @@ public class RolloutTests : IDisposable
         Assert.Throws<ArgumentException>(() => r.StartRollout(3, 9, ["100%"], 0.5, 0.2)); // no such release
     }
 
-    [Fact]
-    public void A_group_that_rounds_to_no_nodes_is_passed_over()
+    internal static void EmptyGroupPassedOver(Func<ModelRegistry> open)
     {
         string[] fleet = ["a", "b", "c", "d", "e"];
-        using ModelRegistry r = Open();
+        using ModelRegistry r = open();
         Assert.Equal([1, 1, 5], RolloutPlan.Sizes(RolloutPlan.ParseGroups("1,10%,100%"), fleet.Length)); // 10 % of 5 adds nobody
         r.StartRollout(3, 1, RolloutPlan.ParseGroups("1,10%,100%"), 0.9, 0.2);
         string canary = Assert.Single(r.ReportRollout("gw-1", 3, 1, Pending(fleet)).Admitted);
@@ -97,9 +110,6 @@ public class RolloutTests : IDisposable
         Assert.Equal("none", r.ReportRollout("gw-1", 2, 1, []).State); // another board class has no rollout
     }
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private ModelRegistry Open() => ModelRegistry.Open(Path.Combine(_dir, "registry"));
 
     private static RolloutNodeReport[] Pending(string[] nodes) => nodes.Select(n => new RolloutNodeReport(n, "pending", 0, null)).ToArray();
 }

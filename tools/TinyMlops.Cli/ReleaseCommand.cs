@@ -130,7 +130,7 @@ public static class ReleaseCommand
         string alias = o.Get("alias") ?? ModelRegistry.Champion;
         if (registry.Find(version) == null)
         {
-            throw new CliException($"no version '{version}' in {registry.Directory}");
+            throw new CliException($"no version '{version}' in {registry.Location}");
         }
 
         registry.SetAlias(version, alias, o.Get("reason")!);

@@ -5,7 +5,8 @@ using System.IO;
 using System.Linq;
 using System.Security.Cryptography;
 using System.Text.Json;
-using Microsoft.Data.Sqlite;
+using System.Data;
+using System.Data.Common;
 using TinyMlops.Contracts;
 using TinyMlops.Releases;
 
@@ -36,9 +37,10 @@ public sealed record StoredRelease(int BoardClass, long Sequence, string Version
 /// The trainer's registry: model versions with their lineage (training data, code, parent, model card, board class),
 /// their artifacts by SHA-256, aliases per board class, the evaluation figures each version scored on an evaluation
 /// set, the signed releases with their per-board-class sequence, and which board classes each gateway serves. All in
-/// one SQLite database (artifacts included: models are kilobytes), so a copy of the file is a copy of the registry.
-/// Thread-safe; several processes may share the file (WAL, a busy timeout, and sequences allocated inside an
-/// immediate transaction).
+/// one database, artifacts included (models are kilobytes): by default SQLite in a folder, so a copy of the file is a
+/// copy of the registry; or PostgreSQL, for several trainer instances behind one database. Thread-safe; several
+/// processes may share the store (SQLite: WAL and a busy timeout; either: every write transaction takes the store's
+/// writer lock first, so sequences are allocated once).
 /// </summary>
 public sealed class ModelRegistry : IDisposable
 {
@@ -58,78 +60,28 @@ public sealed class ModelRegistry : IDisposable
     ];
 
     private const int RequiredFiles = 3;
-    private readonly SqliteConnection _db;
+    private readonly RegistryStore _store;
+    private readonly DbConnection _db;
     private readonly object _gate = new();
 
-    private ModelRegistry(string directory, SqliteConnection db)
+    private ModelRegistry(RegistryStore store, DbConnection db)
     {
-        Directory = directory;
+        _store = store;
         _db = db;
     }
 
-    /// <summary>The registry folder.</summary>
-    public string Directory { get; }
+    /// <summary>Where the registry is: its folder, or its PostgreSQL server and database.</summary>
+    public string Location => _store.Location;
 
     /// <summary>
-    /// Opens (creating when absent) the registry in <paramref name="directory"/>; a file that is not a registry is an
-    /// <see cref="InvalidDataException"/> naming it.
+    /// Opens (creating when absent) the registry at <paramref name="location"/>: a folder (SQLite, the default) or a
+    /// PostgreSQL connection string or URL (the shared store several trainer instances use). A store that is not a
+    /// registry is an <see cref="InvalidDataException"/> naming it.
     /// </summary>
-    public static ModelRegistry Open(string directory)
+    public static ModelRegistry Open(string location)
     {
-        System.IO.Directory.CreateDirectory(directory);
-        string path = Path.Combine(directory, DatabaseFile);
-        var db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false, DefaultTimeout = 30 }.ToString());
-        try
-        {
-            db.Open();
-            using (SqliteCommand probe = db.CreateCommand())
-            {
-                probe.CommandText = "PRAGMA quick_check;"; // reads every page: a file that is not a database, or a damaged one, fails here
-                if (probe.ExecuteScalar() is not "ok")
-                {
-                    throw new InvalidDataException($"{path} is damaged (SQLite quick_check failed)");
-                }
-            }
-
-            using SqliteCommand c = db.CreateCommand();
-            c.CommandText = """
-                PRAGMA busy_timeout=30000; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;
-                CREATE TABLE IF NOT EXISTS models (version TEXT PRIMARY KEY, board TEXT NOT NULL, board_class INTEGER NOT NULL, number INTEGER NOT NULL,
-                  dataset_hash TEXT NOT NULL, code_version TEXT NOT NULL, parent TEXT, registered TEXT NOT NULL, UNIQUE (board, number));
-                CREATE TABLE IF NOT EXISTS model_artifacts (version TEXT NOT NULL, name TEXT NOT NULL, role TEXT NOT NULL, size INTEGER NOT NULL,
-                  sha256 TEXT NOT NULL, PRIMARY KEY (version, name));
-                CREATE TABLE IF NOT EXISTS blobs (sha256 TEXT PRIMARY KEY, content BLOB NOT NULL);
-                CREATE TABLE IF NOT EXISTS aliases (board_class INTEGER NOT NULL, alias TEXT NOT NULL, version TEXT NOT NULL, set_at TEXT NOT NULL,
-                  reason TEXT NOT NULL, PRIMARY KEY (board_class, alias));
-                CREATE TABLE IF NOT EXISTS alias_history (board_class INTEGER NOT NULL, alias TEXT NOT NULL, version TEXT NOT NULL, set_at TEXT NOT NULL, reason TEXT NOT NULL);
-                CREATE TABLE IF NOT EXISTS evaluations (version TEXT NOT NULL, dataset_hash TEXT NOT NULL, figures TEXT NOT NULL, PRIMARY KEY (version, dataset_hash));
-                CREATE TABLE IF NOT EXISTS releases (board_class INTEGER NOT NULL, sequence INTEGER NOT NULL, version TEXT NOT NULL, created TEXT NOT NULL,
-                  forced_reason TEXT, document BLOB NOT NULL, PRIMARY KEY (board_class, sequence));
-                CREATE TABLE IF NOT EXISTS release_artifacts (board_class INTEGER NOT NULL, sequence INTEGER NOT NULL, sha256 TEXT NOT NULL, PRIMARY KEY (board_class, sequence, sha256));
-                CREATE TABLE IF NOT EXISTS release_status (gateway TEXT NOT NULL, board_class INTEGER NOT NULL, sequence INTEGER NOT NULL, step TEXT NOT NULL,
-                  detail TEXT NOT NULL, at TEXT NOT NULL);
-                CREATE TABLE IF NOT EXISTS rollouts (id INTEGER PRIMARY KEY, board_class INTEGER NOT NULL, sequence INTEGER NOT NULL, version TEXT NOT NULL,
-                  groups TEXT NOT NULL, success_threshold REAL NOT NULL, abort_failure_rate REAL NOT NULL, state TEXT NOT NULL, current_group INTEGER NOT NULL,
-                  created TEXT NOT NULL, updated TEXT NOT NULL, reason TEXT NOT NULL);
-                CREATE TABLE IF NOT EXISTS rollout_nodes (rollout INTEGER NOT NULL, node TEXT NOT NULL, gateway TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL,
-                  last_error TEXT, updated TEXT NOT NULL, PRIMARY KEY (rollout, node));
-                CREATE TABLE IF NOT EXISTS gateway_boards (gateway TEXT NOT NULL, board_class INTEGER NOT NULL, PRIMARY KEY (gateway, board_class));
-                CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-                """;
-            c.ExecuteNonQuery();
-        }
-        catch (SqliteException e)
-        {
-            db.Dispose();
-            throw new InvalidDataException($"{path} is not a readable model registry: {e.Message}", e);
-        }
-        catch (InvalidDataException)
-        {
-            db.Dispose();
-            throw;
-        }
-
-        return new ModelRegistry(directory, db);
+        RegistryStore store = RegistryStore.For(location);
+        return new ModelRegistry(store, store.Open());
     }
 
     /// <summary>
@@ -156,8 +108,8 @@ public sealed class ModelRegistry : IDisposable
         (string board, int boardClass, string datasetHash, string codeVersion) = ReadCard(files.First(f => f.Role == "card").Content, modelDirectory);
         lock (_gate)
         {
-            using SqliteTransaction t = _db.BeginTransaction(deferred: false);
-            int number = (int)(long)Scalar(t, "SELECT COALESCE(MAX(number), 0) + 1 FROM models WHERE board = @b;", ("@b", board))!;
+            using DbTransaction t = BeginWrite();
+            int number = Convert.ToInt32(Scalar(t, "SELECT COALESCE(MAX(number), 0) + 1 FROM models WHERE board = @b;", ("@b", board)), CultureInfo.InvariantCulture);
             string version = $"{board}-{number}";
             string? parent = AliasOf(t, boardClass, Champion);
             DateTimeOffset now = DateTimeOffset.UtcNow;
@@ -167,7 +119,7 @@ public sealed class ModelRegistry : IDisposable
             foreach ((string name, string role, byte[] content) in files)
             {
                 string sha = Convert.ToHexStringLower(SHA256.HashData(content));
-                Execute(t, "INSERT OR IGNORE INTO blobs VALUES (@s, @c);", ("@s", sha), ("@c", content));
+                Execute(t, "INSERT INTO blobs VALUES (@s, @c) ON CONFLICT DO NOTHING;", ("@s", sha), ("@c", content));
                 Execute(t, "INSERT INTO model_artifacts VALUES (@v, @n, @r, @z, @s);", ("@v", version), ("@n", name), ("@r", role), ("@z", content.LongLength), ("@s", sha));
                 artifacts.Add(new ReleaseArtifact(name, role, content.LongLength, sha));
             }
@@ -185,12 +137,12 @@ public sealed class ModelRegistry : IDisposable
     {
         lock (_gate)
         {
-            ILookup<string, ReleaseArtifact> artifacts = Rows("SELECT version, name, role, size, sha256 FROM model_artifacts ORDER BY rowid;",
+            ILookup<string, ReleaseArtifact> artifacts = Rows($"SELECT version, name, role, size, sha256 FROM model_artifacts ORDER BY {_store.InsertionOrder};",
                 r => (Version: r.GetString(0), Artifact: new ReleaseArtifact(r.GetString(1), r.GetString(2), r.GetInt64(3), r.GetString(4))))
                 .ToLookup(a => a.Version, a => a.Artifact, StringComparer.Ordinal);
-            return Rows("SELECT version, board, board_class, number, dataset_hash, code_version, parent, registered FROM models WHERE @c IS NULL OR board_class = @c ORDER BY registered, board, number;",
+            return Rows("SELECT version, board, board_class, number, dataset_hash, code_version, parent, registered FROM models WHERE @any = 1 OR board_class = @c ORDER BY registered, board, number;",
                 m => new RegisteredModel(m.GetString(0), m.GetString(1), m.GetInt32(2), m.GetInt32(3), m.GetString(4), m.GetString(5), m.IsDBNull(6) ? null : m.GetString(6),
-                    ParseStamp(m.GetString(7)), artifacts[m.GetString(0)].ToArray()), ("@c", boardClass));
+                    ParseStamp(m.GetString(7)), artifacts[m.GetString(0)].ToArray()), AnyOr(boardClass), ("@c", boardClass ?? 0));
         }
     }
 
@@ -220,7 +172,7 @@ public sealed class ModelRegistry : IDisposable
         RegisteredModel m = Find(version) ?? throw new ArgumentException($"no version '{version}' in the registry", nameof(version));
         lock (_gate)
         {
-            using SqliteTransaction t = _db.BeginTransaction(deferred: false);
+            using DbTransaction t = BeginWrite();
             string now = Stamp(DateTimeOffset.UtcNow);
             Execute(t, "INSERT INTO aliases VALUES (@c, @a, @v, @t, @r) ON CONFLICT (board_class, alias) DO UPDATE SET version = @v, set_at = @t, reason = @r;",
                 ("@c", m.BoardClass), ("@a", alias), ("@v", version), ("@t", now), ("@r", reason));
@@ -257,14 +209,14 @@ public sealed class ModelRegistry : IDisposable
         RegisteredModel m = Find(version) ?? throw new ArgumentException($"no version '{version}' in the registry", nameof(version));
         lock (_gate)
         {
-            using SqliteTransaction t = _db.BeginTransaction(deferred: false);
-            long sequence = (long)Scalar(t, "SELECT COALESCE(MAX(sequence), 0) + 1 FROM releases WHERE board_class = @c;", ("@c", m.BoardClass))!;
+            using DbTransaction t = BeginWrite();
+            long sequence = Convert.ToInt64(Scalar(t, "SELECT COALESCE(MAX(sequence), 0) + 1 FROM releases WHERE board_class = @c;", ("@c", m.BoardClass)), CultureInfo.InvariantCulture);
             byte[] document = sign(sequence).ToJson();
             DateTimeOffset now = DateTimeOffset.UtcNow;
             Execute(t, "INSERT INTO releases VALUES (@c, @s, @v, @t, @f, @d);", ("@c", m.BoardClass), ("@s", sequence), ("@v", version), ("@t", Stamp(now)), ("@f", forcedReason), ("@d", document));
             foreach (ReleaseArtifact a in m.Artifacts)
             {
-                Execute(t, "INSERT OR IGNORE INTO release_artifacts VALUES (@c, @s, @h);", ("@c", m.BoardClass), ("@s", sequence), ("@h", a.Sha256));
+                Execute(t, "INSERT INTO release_artifacts VALUES (@c, @s, @h) ON CONFLICT DO NOTHING;", ("@c", m.BoardClass), ("@s", sequence), ("@h", a.Sha256));
             }
 
             t.Commit();
@@ -284,14 +236,14 @@ public sealed class ModelRegistry : IDisposable
         var artifact = new ReleaseArtifact($"tinymlops-gateway-{appVersion}-{runtime}.tar.gz", "gateway-app", bundle.LongLength, sha);
         lock (_gate)
         {
-            using SqliteTransaction t = _db.BeginTransaction(deferred: false);
-            long sequence = (long)Scalar(t, "SELECT COALESCE(MAX(sequence), 0) + 1 FROM releases WHERE board_class = @c;", ("@c", channel))!;
+            using DbTransaction t = BeginWrite();
+            long sequence = Convert.ToInt64(Scalar(t, "SELECT COALESCE(MAX(sequence), 0) + 1 FROM releases WHERE board_class = @c;", ("@c", channel)), CultureInfo.InvariantCulture);
             byte[] document = sign(sequence, artifact).ToJson();
             DateTimeOffset now = DateTimeOffset.UtcNow;
             string version = $"gateway-app {appVersion}";
-            Execute(t, "INSERT OR IGNORE INTO blobs VALUES (@s, @c);", ("@s", sha), ("@c", bundle));
+            Execute(t, "INSERT INTO blobs VALUES (@s, @c) ON CONFLICT DO NOTHING;", ("@s", sha), ("@c", bundle));
             Execute(t, "INSERT INTO releases VALUES (@c, @s, @v, @t, NULL, @d);", ("@c", channel), ("@s", sequence), ("@v", version), ("@t", Stamp(now)), ("@d", document));
-            Execute(t, "INSERT OR IGNORE INTO release_artifacts VALUES (@c, @s, @h);", ("@c", channel), ("@s", sequence), ("@h", sha));
+            Execute(t, "INSERT INTO release_artifacts VALUES (@c, @s, @h) ON CONFLICT DO NOTHING;", ("@c", channel), ("@s", sequence), ("@h", sha));
             t.Commit();
             return new StoredRelease(channel, sequence, version, now, null, document);
         }
@@ -378,7 +330,7 @@ public sealed class ModelRegistry : IDisposable
     {
         lock (_gate)
         {
-            return Rows("SELECT gateway, step, detail, at FROM release_status WHERE board_class = @c AND sequence = @s ORDER BY rowid;",
+            return Rows($"SELECT gateway, step, detail, at FROM release_status WHERE board_class = @c AND sequence = @s ORDER BY {_store.InsertionOrder};",
                 r => (r.GetString(0), r.GetString(1), r.GetString(2), ParseStamp(r.GetString(3))), ("@c", boardClass), ("@s", sequence));
         }
     }
@@ -397,18 +349,17 @@ public sealed class ModelRegistry : IDisposable
 
         lock (_gate)
         {
-            using SqliteTransaction t = _db.BeginTransaction(deferred: false);
+            using DbTransaction t = BeginWrite();
             string? version = (string?)Scalar(t, "SELECT version FROM releases WHERE board_class = @c AND sequence = @s;", ("@c", boardClass), ("@s", sequence))
                 ?? throw new ArgumentException($"there is no release {sequence} of board class {boardClass}");
-            if (Scalar(t, "SELECT id FROM rollouts WHERE board_class = @c AND state IN ('running', 'paused');", ("@c", boardClass)) is long active)
+            if (Scalar(t, "SELECT id FROM rollouts WHERE board_class = @c AND state IN ('running', 'paused');", ("@c", boardClass)) is { } open)
             {
-                throw new InvalidOperationException($"rollout {active} of board class {boardClass} is still open: abort it or let it complete first");
+                throw new InvalidOperationException($"rollout {open} of board class {boardClass} is still open: abort it or let it complete first");
             }
 
             string now = Stamp(DateTimeOffset.UtcNow);
-            Execute(t, "INSERT INTO rollouts (board_class, sequence, version, groups, success_threshold, abort_failure_rate, state, current_group, created, updated, reason) VALUES (@c, @s, @v, @g, @ok, @ab, 'running', 0, @t, @t, 'started');",
-                ("@c", boardClass), ("@s", sequence), ("@v", version), ("@g", string.Join(",", groups)), ("@ok", successThreshold), ("@ab", abortFailureRate), ("@t", now));
-            long id = (long)Scalar(t, "SELECT last_insert_rowid();")!;
+            long id = Convert.ToInt64(Scalar(t, "INSERT INTO rollouts (board_class, sequence, version, groups, success_threshold, abort_failure_rate, state, current_group, created, updated, reason) VALUES (@c, @s, @v, @g, @ok, @ab, 'running', 0, @t, @t, 'started') RETURNING id;",
+                ("@c", boardClass), ("@s", sequence), ("@v", version), ("@g", string.Join(",", groups)), ("@ok", successThreshold), ("@ab", abortFailureRate), ("@t", now)), CultureInfo.InvariantCulture);
             t.Commit();
             return Rollouts(null).Single(r => r.Id == id);
         }
@@ -423,10 +374,10 @@ public sealed class ModelRegistry : IDisposable
         }
     }
 
-    private List<Rollout> ReadRollouts(SqliteTransaction? t, int? boardClass) =>
-            Rows(t, "SELECT id, board_class, sequence, version, groups, success_threshold, abort_failure_rate, state, current_group, created, updated, reason FROM rollouts WHERE @c IS NULL OR board_class = @c ORDER BY id DESC;",
+    private List<Rollout> ReadRollouts(DbTransaction? t, int? boardClass) =>
+            Rows(t, "SELECT id, board_class, sequence, version, groups, success_threshold, abort_failure_rate, state, current_group, created, updated, reason FROM rollouts WHERE @any = 1 OR board_class = @c ORDER BY id DESC;",
                 r => new Rollout(r.GetInt64(0), r.GetInt32(1), r.GetInt64(2), r.GetString(3), r.GetString(4).Split(','), r.GetDouble(5), r.GetDouble(6), r.GetString(7), r.GetInt32(8),
-                    ParseStamp(r.GetString(9)), ParseStamp(r.GetString(10)), r.GetString(11)), ("@c", boardClass));
+                    ParseStamp(r.GetString(9)), ParseStamp(r.GetString(10)), r.GetString(11)), AnyOr(boardClass), ("@c", boardClass ?? 0));
 
     /// <summary>Pauses, resumes or aborts rollout <paramref name="id"/>, recording <paramref name="reason"/>.</summary>
     public Rollout SetRolloutState(long id, string state, string reason)
@@ -474,15 +425,15 @@ public sealed class ModelRegistry : IDisposable
         string? champion = null;
         lock (_gate)
         {
-            using SqliteTransaction t = _db.BeginTransaction(deferred: false);
+            using DbTransaction t = BeginWrite();
             string now = Stamp(DateTimeOffset.UtcNow);
             foreach (RolloutNodeReport n in nodes)
             {
                 // A finished node stays finished: a late or replayed report cannot reopen it.
                 Execute(t, """
                     INSERT INTO rollout_nodes VALUES (@r, @n, @g, @s, @a, @e, @t)
-                    ON CONFLICT (rollout, node) DO UPDATE SET gateway = @g, state = CASE WHEN state IN ('confirmed', 'failed') THEN state ELSE @s END,
-                      attempts = @a, last_error = COALESCE(@e, last_error), updated = @t;
+                    ON CONFLICT (rollout, node) DO UPDATE SET gateway = @g, state = CASE WHEN rollout_nodes.state IN ('confirmed', 'failed') THEN rollout_nodes.state ELSE @s END,
+                      attempts = @a, last_error = COALESCE(@e, rollout_nodes.last_error), updated = @t;
                     """, ("@r", r.Id), ("@n", n.Node), ("@g", gatewayId), ("@s", n.State), ("@a", n.Attempts), ("@e", n.LastError), ("@t", now));
             }
 
@@ -545,10 +496,10 @@ public sealed class ModelRegistry : IDisposable
         }
     }
 
-    private List<RolloutNode> NodesOf(SqliteTransaction? t, Rollout r)
+    private List<RolloutNode> NodesOf(DbTransaction? t, Rollout r)
     {
-        using SqliteCommand c = Command(t, "SELECT gateway, node, state, attempts, last_error, updated FROM rollout_nodes WHERE rollout = @r;", [("@r", r.Id)]);
-        using SqliteDataReader rd = c.ExecuteReader();
+        using DbCommand c = Command(t, "SELECT gateway, node, state, attempts, last_error, updated FROM rollout_nodes WHERE rollout = @r;", [("@r", r.Id)]);
+        using DbDataReader rd = c.ExecuteReader();
         var rows = new Dictionary<string, (string Gateway, string State, int Attempts, string? Error, DateTimeOffset At)>(StringComparer.Ordinal);
         while (rd.Read())
         {
@@ -565,7 +516,7 @@ public sealed class ModelRegistry : IDisposable
     {
         lock (_gate)
         {
-            using SqliteTransaction t = _db.BeginTransaction(deferred: false);
+            using DbTransaction t = BeginWrite();
             Execute(t, "DELETE FROM gateway_boards WHERE gateway = @g;", ("@g", gatewayId));
             foreach (int c in boardClasses.Distinct())
             {
@@ -630,46 +581,73 @@ public sealed class ModelRegistry : IDisposable
     {
         lock (_gate)
         {
-            return Rows($"SELECT board_class, alias, version, set_at, reason FROM {table} WHERE @c IS NULL OR board_class = @c ORDER BY rowid;",
-                r => new ModelAlias(r.GetInt32(0), r.GetString(1), r.GetString(2), ParseStamp(r.GetString(3)), r.GetString(4)), ("@c", boardClass));
+            return Rows($"SELECT board_class, alias, version, set_at, reason FROM {table} WHERE @any = 1 OR board_class = @c ORDER BY {_store.InsertionOrder};",
+                r => new ModelAlias(r.GetInt32(0), r.GetString(1), r.GetString(2), ParseStamp(r.GetString(3)), r.GetString(4)), AnyOr(boardClass), ("@c", boardClass ?? 0));
         }
     }
 
-    private string? AliasOf(SqliteTransaction? t, int boardClass, string alias) =>
+    private string? AliasOf(DbTransaction? t, int boardClass, string alias) =>
         (string?)Scalar(t, "SELECT version FROM aliases WHERE board_class = @c AND alias = @a;", ("@c", boardClass), ("@a", alias));
 
-    private SqliteCommand Command(SqliteTransaction? t, string sql, (string Name, object? Value)[] parameters)
+    // "Every board class" without a null parameter, whose type PostgreSQL could not tell.
+    private static (string, object?) AnyOr(int? boardClass) => ("@any", boardClass == null ? 1 : 0);
+
+    private DbTransaction BeginWrite()
     {
-        SqliteCommand c = _db.CreateCommand();
+        EnsureOpen();
+        return _store.BeginWrite(_db);
+    }
+
+    // A server restarted under a long-lived trainer: the next call connects again rather than failing for good.
+    private void EnsureOpen()
+    {
+        if (_db.State != ConnectionState.Open)
+        {
+            _db.Close();
+            _db.Open();
+        }
+    }
+
+    private DbCommand Command(DbTransaction? t, string sql, (string Name, object? Value)[] parameters)
+    {
+        if (t == null)
+        {
+            EnsureOpen();
+        }
+
+        DbCommand c = _db.CreateCommand();
         c.Transaction = t;
         c.CommandText = sql;
         foreach ((string name, object? value) in parameters)
         {
-            c.Parameters.AddWithValue(name, value ?? DBNull.Value);
+            DbParameter p = c.CreateParameter();
+            p.ParameterName = name;
+            p.Value = value ?? DBNull.Value;
+            c.Parameters.Add(p);
         }
 
         return c;
     }
 
-    private void Execute(SqliteTransaction? t, string sql, params (string, object?)[] parameters)
+    private void Execute(DbTransaction? t, string sql, params (string, object?)[] parameters)
     {
-        using SqliteCommand c = Command(t, sql, parameters);
+        using DbCommand c = Command(t, sql, parameters);
         c.ExecuteNonQuery();
     }
 
-    private object? Scalar(SqliteTransaction? t, string sql, params (string, object?)[] parameters)
+    private object? Scalar(DbTransaction? t, string sql, params (string, object?)[] parameters)
     {
-        using SqliteCommand c = Command(t, sql, parameters);
+        using DbCommand c = Command(t, sql, parameters);
         object? v = c.ExecuteScalar();
         return v is DBNull ? null : v;
     }
 
-    private List<T> Rows<T>(string sql, Func<SqliteDataReader, T> row, params (string, object?)[] parameters) => Rows(null, sql, row, parameters);
+    private List<T> Rows<T>(string sql, Func<DbDataReader, T> row, params (string, object?)[] parameters) => Rows(null, sql, row, parameters);
 
-    private List<T> Rows<T>(SqliteTransaction? t, string sql, Func<SqliteDataReader, T> row, params (string, object?)[] parameters)
+    private List<T> Rows<T>(DbTransaction? t, string sql, Func<DbDataReader, T> row, params (string, object?)[] parameters)
     {
-        using SqliteCommand c = Command(t, sql, parameters);
-        using SqliteDataReader r = c.ExecuteReader();
+        using DbCommand c = Command(t, sql, parameters);
+        using DbDataReader r = c.ExecuteReader();
         var rows = new List<T>();
         while (r.Read())
         {
@@ -679,7 +657,7 @@ public sealed class ModelRegistry : IDisposable
         return rows;
     }
 
-    private static StoredRelease ReadRelease(SqliteDataReader r) =>
+    private static StoredRelease ReadRelease(DbDataReader r) =>
         new(r.GetInt32(0), r.GetInt64(1), r.GetString(2), ParseStamp(r.GetString(3)), r.IsDBNull(4) ? null : r.GetString(4), (byte[])r.GetValue(5));
 
     private static string Stamp(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffffffZ", CultureInfo.InvariantCulture);

@@ -20,7 +20,8 @@ namespace TinyMlops.TrainerService;
 
 /// <summary>
 /// <c>tinymlops-trainer</c>: the ingestion endpoints (<see cref="IngestionApp"/>) and, for the same authenticated
-/// gateways, the registry's releases (<c>Trainer:RegistryDirectory</c>, default <c>registry</c>). A gateway sees only
+/// gateways, the registry's releases (<c>Trainer:Registry</c>: a folder, default <c>registry</c>, or a PostgreSQL
+/// connection string shared by several instances; <c>Trainer:RegistryDirectory</c> is its older name). A gateway sees only
 /// the board classes it was assigned (<c>tinymlops gateways assign</c>); anything else is 404, as if absent.
 /// <list type="bullet">
 /// <item><c>GET /api/releases/latest[?newerThan=CLASS:SEQ,…&amp;wait=SECONDS]</c>: the newest release of each
@@ -47,7 +48,7 @@ public static class TrainerApp
         configure?.Invoke(builder.Configuration);
         builder.Host.UseSystemd();
         IngestionApp.AddIngestion(builder);
-        builder.Services.AddSingleton(_ => ModelRegistry.Open(builder.Configuration["Trainer:RegistryDirectory"] ?? Path.Combine(Directory.GetCurrentDirectory(), "registry")));
+        builder.Services.AddSingleton(_ => ModelRegistry.Open(builder.Configuration["Trainer:Registry"] ?? builder.Configuration["Trainer:RegistryDirectory"] ?? Path.Combine(Directory.GetCurrentDirectory(), "registry")));
         WebApplication app = builder.Build();
         IngestionApp.MapIngestion(app);
         MapReleases(app);
