@@ -10,6 +10,10 @@ namespace TinyMlops.Cli;
 /// <summary>The declared command tree: every command, its options, their kinds, limits and help text.</summary>
 public static class Commands
 {
+    private const string RegistryHelp = "the registry: a folder (default registry) or a PostgreSQL connection string or postgresql:// URL";
+    private const string TrainerHelp = "a trainer service URL to work through instead of the registry (it signs with its own keys)";
+    private const string TokenHelp = "with --trainer: a file holding an operator token (owner-only; default: TINYMLOPS_OPERATOR_TOKEN)";
+
     /// <summary>Builds the root command.</summary>
     public static RootCommand Build()
     {
@@ -87,13 +91,13 @@ public static class Commands
             ReleaseCommand.Assign,
             Id(),
             Text("--board-classes", "board classes, comma-separated (e.g. 2,3)", required: true),
-            Text("--registry", "registry folder (default registry)")));
+            Text("--registry", RegistryHelp)));
         root.Subcommands.Add(gateways);
 
         root.Subcommands.Add(Make("release", "Register a trained model folder and sign its release, if it scores no worse than the champion.",
             ReleaseCommand.Release,
             Text("--model", "model folder written by 'tinymlops train'", required: true),
-            Text("--registry", "registry folder (default registry)"),
+            Text("--registry", RegistryHelp), Text("--trainer", TrainerHelp), Text("--token-file", TokenHelp),
             Text("--keys", "key folder (default keys)"),
             Text("--eval-data", "evaluation recordings (default: the set the registry judged the last release on)"),
             Text("--force", "release although a gate figure is below the champion's; the reason given is recorded"),
@@ -104,18 +108,18 @@ public static class Commands
             Text("--bundle", "the gateway's publish folder (dotnet publish gateway/TinyMlops.Gateway -r RUNTIME)", required: true),
             Text("--version", "the application version it is released as (major.minor.patch)", required: true),
             Choice("--runtime", "runtime it was published for", [.. GatewayAppChannels.Runtimes]),
-            Text("--registry", "registry folder (default registry)"),
+            Text("--registry", RegistryHelp),
             Text("--keys", "key folder (default keys)")));
         var models = Make("models", "Registered versions with their lineage, aliases and releases.",
             ReleaseCommand.List,
-            Text("--registry", "registry folder (default registry)"),
+            Text("--registry", RegistryHelp), Text("--trainer", TrainerHelp), Text("--token-file", TokenHelp),
             Count("--board-class", "only this board class"));
         models.Subcommands.Add(Make("promote", "Point an alias (champion by default) of a version's board class at it.",
             ReleaseCommand.Promote,
             new Argument<string>("version") { Description = "registered version, e.g. esp32-wroom-32-3" },
             Text("--reason", "why (recorded in the alias history)", required: true),
             Choice("--alias", "champion (default) or canary", ModelRegistry.Champion, ModelRegistry.Canary),
-            Text("--registry", "registry folder (default registry)")));
+            Text("--registry", RegistryHelp), Text("--trainer", TrainerHelp), Text("--token-file", TokenHelp)));
         root.Subcommands.Add(models);
 
         var rollout = new Command("rollout", "Staged rollouts of a release to the nodes, through their gateways.");
@@ -126,13 +130,13 @@ public static class Commands
             Text("--groups", "cumulative group sizes, node counts or shares (default 1,10%,50%,100%)"),
             Number("--success", "share of a group that must confirm before the next starts (default 0.95)"),
             Number("--abort", "share of a group failing that aborts the rollout (default 0.1)"),
-            Text("--registry", "registry folder (default registry)")));
+            Text("--registry", RegistryHelp), Text("--trainer", TrainerHelp), Text("--token-file", TokenHelp)));
         rollout.Subcommands.Add(Make("status", "Each group and each node of the newest rollout (or --id).", RolloutCommand.Status,
-            Count("--id", "rollout id"), Text("--registry", "registry folder (default registry)")));
+            Count("--id", "rollout id"), Text("--registry", RegistryHelp), Text("--trainer", TrainerHelp), Text("--token-file", TokenHelp)));
         foreach ((string name, string state, string what) in new[] { ("pause", "paused", "Stop admitting nodes (downloads under way finish)."), ("resume", "running", "Admit nodes again."), ("abort", "aborted", "End the rollout: no node is offered the release any more.") })
         {
             rollout.Subcommands.Add(Make(name, what, o => RolloutCommand.Change(o, state),
-                Count("--id", "rollout id (default: the newest)"), Text("--reason", "why (recorded)", required: true), Text("--registry", "registry folder (default registry)")));
+                Count("--id", "rollout id (default: the newest)"), Text("--reason", "why (recorded)", required: true), Text("--registry", RegistryHelp), Text("--trainer", TrainerHelp), Text("--token-file", TokenHelp)));
         }
 
         root.Subcommands.Add(rollout);

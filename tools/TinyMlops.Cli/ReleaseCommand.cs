@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using TinyMlops.Contracts;
@@ -10,14 +11,15 @@ namespace TinyMlops.Cli;
 
 /// <summary>
 /// <c>tinymlops release</c> (register + sign, behind the champion gate), <c>tinymlops models</c> (versions, aliases,
-/// lineage, releases), <c>tinymlops models promote</c> and <c>tinymlops gateways assign</c>, all on a local registry
-/// folder (the trainer service's <c>Trainer:RegistryDirectory</c>).
+/// lineage, releases) and <c>tinymlops models promote</c>, on the registry itself (<c>--registry</c>: a folder or a
+/// PostgreSQL database) or through a trainer service (<c>--trainer URL</c>, which signs with its own keys); and
+/// <c>tinymlops release-app</c> and <c>tinymlops gateways assign</c> on the registry.
 /// </summary>
 public static class ReleaseCommand
 {
     private const string DefaultRegistry = "registry";
 
-    /// <summary><c>release --model DIR [--registry DIR] [--keys DIR] [--eval-data DIR] [--force REASON] [--min-gateway V] [--shadow-agreement X]</c>.</summary>
+    /// <summary><c>release --model DIR [--registry DIR | --trainer URL] [--keys DIR] [--eval-data DIR] [--force REASON] [--min-gateway V] [--shadow-agreement X]</c>.</summary>
     public static int Release(Options o)
     {
         string? reason = o.Get("force");
@@ -26,12 +28,49 @@ public static class ReleaseCommand
             throw new UsageException("--force takes the reason the release goes out below the champion (it is recorded with the release)");
         }
 
+        ReleaseView view;
+        using (TrainerClient? trainer = TrainerClient.From(o))
+        {
+            if (trainer != null)
+            {
+                if (o.Get("keys") != null || o.Get("eval-data") != null)
+                {
+                    throw new UsageException("with --trainer the service signs with its own keys on its own evaluation set (Trainer:KeysDirectory, Trainer:EvaluationData): leave out --keys and --eval-data");
+                }
+
+                Console.Error.WriteLine($"[release] uploading {o.Get("model")} to {o.Get("trainer")}; the trainer evaluates it and its champion, then signs");
+                view = trainer.Release(o.Get("model")!, new Dictionary<string, string?>
+                {
+                    ["force"] = reason,
+                    ["minGateway"] = o.Get("min-gateway"),
+                    ["shadowAgreement"] = o.Get("shadow-agreement"),
+                }, PrintGate);
+            }
+            else
+            {
+                view = ReleaseLocally(o, reason);
+            }
+        }
+
+        PrintGate(view.Gate);
+        RegisteredModel m = view.Model;
+        Console.WriteLine($"registered {m.Version} (parent {m.Parent ?? "none"}, data {Short(m.DatasetHash)}, code {m.CodeVersion})");
+        Console.WriteLine($"signed release {view.Release.Sequence} of board class {view.Release.BoardClass} with {view.KeyId}{(view.Release.ForcedReason != null ? $", forced: {view.Release.ForcedReason}" : "")}; canary -> {m.Version}");
+        foreach (ReleaseArtifact a in m.Artifacts)
+        {
+            Console.WriteLine($"  {a.Name,-20} {a.Role,-14} {a.Size,9:N0} B  sha256 {a.Sha256}");
+        }
+
+        return 0;
+    }
+
+    private static ReleaseView ReleaseLocally(Options o, string? reason)
+    {
         using ModelRegistry registry = ModelRegistry.Open(o.Get("registry") ?? DefaultRegistry);
         KeyStore keys = KeyStore.Open(o.Get("keys") ?? "keys");
-        ReleaseOutcome r;
         try
         {
-            r = Releasing.Release(new ReleaseRequest
+            return ReleaseView.Of(Releasing.Release(new ReleaseRequest
             {
                 ModelDirectory = o.Get("model")!,
                 Registry = registry,
@@ -40,23 +79,13 @@ public static class ReleaseCommand
                 ForceReason = reason,
                 MinGatewayVersion = o.Get("min-gateway") ?? Releasing.CodeVersion.ToString(3),
                 ShadowAgreement = o.GetDouble("shadow-agreement", 0.9),
-            }, new Progress());
+            }, new Progress()), keys.Current().Certificate.KeyId);
         }
         catch (ReleaseGateException e)
         {
             PrintGate(e.Gate);
             throw new CliException(e.Message);
         }
-
-        PrintGate(r.Gate);
-        Console.WriteLine($"registered {r.Model.Version} (parent {r.Model.Parent ?? "none"}, data {Short(r.Model.DatasetHash)}, code {r.Model.CodeVersion})");
-        Console.WriteLine($"signed release {r.Release.Sequence} of board class {r.Release.BoardClass} with {keys.Current().Certificate.KeyId}{(r.Release.ForcedReason != null ? $", forced: {r.Release.ForcedReason}" : "")}; canary -> {r.Model.Version}");
-        foreach (ReleaseArtifact a in r.Model.Artifacts)
-        {
-            Console.WriteLine($"  {a.Name,-20} {a.Role,-14} {a.Size,9:N0} B  sha256 {a.Sha256}");
-        }
-
-        return 0;
     }
 
     /// <summary><c>release-app --bundle DIR --version V --runtime R [--registry DIR] [--keys DIR]</c>.</summary>
@@ -94,27 +123,39 @@ public static class ReleaseCommand
         return 0;
     }
 
-    /// <summary><c>models [--registry DIR] [--board-class N]</c>.</summary>
+    /// <summary><c>models [--registry DIR | --trainer URL] [--board-class N]</c>.</summary>
     public static int List(Options o)
     {
-        using ModelRegistry registry = ModelRegistry.Open(o.Get("registry") ?? DefaultRegistry);
         int? boardClass = o.Get("board-class") != null ? o.GetInt("board-class", 0) : null;
-        var models = registry.Models(boardClass);
-        var aliases = registry.Aliases(boardClass).ToLookup(a => a.Version, a => a.Alias, StringComparer.Ordinal);
-        var releases = registry.Releases(models.Select(m => m.BoardClass).Distinct().ToArray()).ToLookup(r => r.Version, StringComparer.Ordinal);
+        ModelsView view;
+        using (TrainerClient? trainer = TrainerClient.From(o))
+        {
+            if (trainer != null)
+            {
+                view = trainer.Get<ModelsView>("api/admin/models" + (boardClass is int c ? $"?boardClass={c}" : ""));
+            }
+            else
+            {
+                using ModelRegistry registry = ModelRegistry.Open(o.Get("registry") ?? DefaultRegistry);
+                view = registry.View(boardClass);
+            }
+        }
+
+        var aliases = view.Aliases.ToLookup(a => a.Version, a => a.Alias, StringComparer.Ordinal);
+        var releases = view.Releases.ToLookup(r => r.Version, StringComparer.Ordinal);
         Console.WriteLine($"{"version",-22} {"class",5} {"registered",-20} {"parent",-22} {"data",-12} {"code",-12} {"releases",-10} aliases");
-        foreach (RegisteredModel m in models)
+        foreach (RegisteredModel m in view.Models)
         {
             string rel = string.Join(",", releases[m.Version].Select(r => r.Sequence.ToString(CultureInfo.InvariantCulture) + (r.ForcedReason != null ? "!" : "")));
             Console.WriteLine($"{m.Version,-22} {m.BoardClass,5} {m.Registered:yyyy-MM-dd HH:mm:ss} {m.Parent ?? "-",-22} {Short(m.DatasetHash),-12} {Short(m.CodeVersion),-12} {(rel.Length == 0 ? "-" : rel),-10} {string.Join(",", aliases[m.Version])}");
         }
 
-        foreach (StoredRelease r in releases.SelectMany(g => g).Where(r => r.ForcedReason != null))
+        foreach (ReleaseSummary r in view.Releases.Where(r => r.ForcedReason != null))
         {
             Console.WriteLine($"release {r.Sequence} of class {r.BoardClass} ({r.Version}) was forced past the gate: {r.ForcedReason}");
         }
 
-        foreach (ModelAlias a in registry.AliasHistory(boardClass))
+        foreach (ModelAlias a in view.History)
         {
             Console.WriteLine($"{a.SetAt:yyyy-MM-dd HH:mm:ss} class {a.BoardClass} {a.Alias} -> {a.Version}: {a.Reason}");
         }
@@ -122,12 +163,22 @@ public static class ReleaseCommand
         return 0;
     }
 
-    /// <summary><c>models promote VERSION --reason TEXT [--alias champion|canary] [--registry DIR]</c>.</summary>
+    /// <summary><c>models promote VERSION --reason TEXT [--alias champion|canary] [--registry DIR | --trainer URL]</c>.</summary>
     public static int Promote(Options o)
     {
-        using ModelRegistry registry = ModelRegistry.Open(o.Get("registry") ?? DefaultRegistry);
         string version = o.Get("version")!;
         string alias = o.Get("alias") ?? ModelRegistry.Champion;
+        using (TrainerClient? trainer = TrainerClient.From(o))
+        {
+            if (trainer != null)
+            {
+                trainer.Post($"api/admin/models/{Uri.EscapeDataString(version)}/alias", new { target = alias, reason = o.Get("reason") });
+                Console.WriteLine($"{alias} -> {version}");
+                return 0;
+            }
+        }
+
+        using ModelRegistry registry = ModelRegistry.Open(o.Get("registry") ?? DefaultRegistry);
         if (registry.Find(version) == null)
         {
             throw new CliException($"no version '{version}' in {registry.Location}");

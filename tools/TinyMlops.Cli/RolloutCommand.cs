@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using TinyMlops.Registry;
@@ -6,7 +7,8 @@ using TinyMlops.Registry;
 namespace TinyMlops.Cli;
 
 /// <summary>
-/// <c>tinymlops rollout start|status|pause|resume|abort</c> on a registry folder: staged rollouts of a release
+/// <c>tinymlops rollout start|status|pause|resume|abort</c> on the registry or through a trainer service
+/// (<c>--trainer URL</c>): staged rollouts of a release
 /// (<see cref="RolloutPlan"/>), which gateways follow through the trainer service.
 /// </summary>
 public static class RolloutCommand
@@ -19,10 +21,8 @@ public static class RolloutCommand
             throw new UsageException("--board-class is required");
         }
 
-        using ModelRegistry registry = Open(o);
         int boardClass = o.GetInt("board-class", 0);
-        long sequence = o.Get("sequence") is { } s ? long.Parse(s, NumberStyles.None, CultureInfo.InvariantCulture)
-            : registry.LatestReleases([boardClass]).FirstOrDefault()?.Sequence ?? throw new CliException($"board class {boardClass} has no release: 'tinymlops release' one first");
+        long? given = o.Get("sequence") is { } s ? long.Parse(s, NumberStyles.None, CultureInfo.InvariantCulture) : null;
         string[] groups;
         try
         {
@@ -40,13 +40,25 @@ public static class RolloutCommand
         }
 
         Rollout r;
-        try
+        using (TrainerClient? trainer = TrainerClient.From(o))
         {
-            r = registry.StartRollout(boardClass, sequence, groups, success, abort);
-        }
-        catch (InvalidOperationException e)
-        {
-            throw new CliException(e.Message);
+            if (trainer != null)
+            {
+                r = trainer.Post<Rollout>("api/admin/rollouts", new { boardClass, sequence = given, groups = string.Join(",", groups), success, abort });
+            }
+            else
+            {
+                using ModelRegistry registry = Open(o);
+                long sequence = given ?? registry.LatestReleases([boardClass]).FirstOrDefault()?.Sequence ?? throw new CliException($"board class {boardClass} has no release: 'tinymlops release' one first");
+                try
+                {
+                    r = registry.StartRollout(boardClass, sequence, groups, success, abort);
+                }
+                catch (InvalidOperationException e)
+                {
+                    throw new CliException(e.Message);
+                }
+            }
         }
 
         Console.WriteLine($"rollout {r.Id}: release {r.Sequence} ({r.Version}) of board class {r.BoardClass} in groups {string.Join(", ", r.Groups)}; next group when {r.SuccessThreshold:P0} of one confirm, abort when more than {r.AbortFailureRate:P0} fail");
@@ -56,9 +68,7 @@ public static class RolloutCommand
     /// <summary><c>rollout status [--id N] [--registry DIR]</c>: the newest rollout (or N), each group and each node.</summary>
     public static int Status(Options o)
     {
-        using ModelRegistry registry = Open(o);
-        Rollout r = Find(registry, o);
-        var nodes = registry.RolloutNodes(r.Id);
+        (Rollout r, IReadOnlyList<RolloutNode> nodes) = View(o);
         Console.WriteLine($"rollout {r.Id}: release {r.Sequence} ({r.Version}) of board class {r.BoardClass}: {r.State.ToUpperInvariant()} at group {r.CurrentGroup + 1} of {r.Groups.Count} ({r.Reason}), since {r.Updated:yyyy-MM-dd HH:mm:ss}");
         for (int g = 0; g < r.Groups.Count; g++)
         {
@@ -78,15 +88,25 @@ public static class RolloutCommand
     /// <summary><c>rollout pause|resume|abort [--id N] --reason TEXT [--registry DIR]</c>.</summary>
     public static int Change(Options o, string state)
     {
-        using ModelRegistry registry = Open(o);
-        Rollout r = Find(registry, o);
-        try
+        Rollout r = View(o).Rollout;
+        using (TrainerClient? trainer = TrainerClient.From(o))
         {
-            r = registry.SetRolloutState(r.Id, state, o.Get("reason")!);
-        }
-        catch (InvalidOperationException e)
-        {
-            throw new CliException(e.Message);
+            if (trainer != null)
+            {
+                r = trainer.Post<Rollout>($"api/admin/rollouts/{r.Id}/state", new { target = state, reason = o.Get("reason") });
+            }
+            else
+            {
+                using ModelRegistry registry = Open(o);
+                try
+                {
+                    r = registry.SetRolloutState(r.Id, state, o.Get("reason")!);
+                }
+                catch (InvalidOperationException e)
+                {
+                    throw new CliException(e.Message);
+                }
+            }
         }
 
         Console.WriteLine($"rollout {r.Id} is {r.State}: {r.Reason}");
@@ -95,10 +115,21 @@ public static class RolloutCommand
 
     private static ModelRegistry Open(Options o) => ModelRegistry.Open(o.Get("registry") ?? "registry");
 
-    private static Rollout Find(ModelRegistry registry, Options o)
+    /// <summary>The newest rollout (or <c>--id</c>) with its nodes, from the trainer or the registry.</summary>
+    private static RolloutView View(Options o)
     {
         long? id = o.Get("id") is { } s ? long.Parse(s, NumberStyles.None, CultureInfo.InvariantCulture) : null;
-        return registry.Rollouts(null).FirstOrDefault(r => id == null || r.Id == id)
+        using (TrainerClient? trainer = TrainerClient.From(o))
+        {
+            if (trainer != null)
+            {
+                return trainer.Get<RolloutView>("api/admin/rollouts/current" + (id is long i ? $"?id={i}" : ""));
+            }
+        }
+
+        using ModelRegistry registry = Open(o);
+        Rollout r = registry.Rollouts(null).FirstOrDefault(r => id == null || r.Id == id)
             ?? throw new CliException(id == null ? "there is no rollout yet: 'tinymlops rollout start' one" : $"there is no rollout {id}");
+        return new RolloutView(r, registry.RolloutNodes(r.Id));
     }
 }

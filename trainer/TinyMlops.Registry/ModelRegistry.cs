@@ -33,6 +33,16 @@ public sealed record ModelAlias(int BoardClass, string Alias, string Version, Da
 /// <param name="Document">The <see cref="SignedRelease"/> JSON gateways fetch.</param>
 public sealed record StoredRelease(int BoardClass, long Sequence, string Version, DateTimeOffset Created, string? ForcedReason, byte[] Document);
 
+/// <summary>A release without its document: what listings show.</summary>
+public sealed record ReleaseSummary(int BoardClass, long Sequence, string Version, DateTimeOffset Created, string? ForcedReason)
+{
+    /// <summary>The summary of <paramref name="r"/>.</summary>
+    public static ReleaseSummary Of(StoredRelease r) => new(r.BoardClass, r.Sequence, r.Version, r.Created, r.ForcedReason);
+}
+
+/// <summary>What <c>tinymlops models</c> lists: versions, where the aliases point, releases, and the aliases' history.</summary>
+public sealed record ModelsView(IReadOnlyList<RegisteredModel> Models, IReadOnlyList<ModelAlias> Aliases, IReadOnlyList<ReleaseSummary> Releases, IReadOnlyList<ModelAlias> History);
+
 /// <summary>
 /// The trainer's registry: model versions with their lineage (training data, code, parent, model card, board class),
 /// their artifacts by SHA-256, aliases per board class, the evaluation figures each version scored on an evaluation
@@ -127,6 +137,13 @@ public sealed class ModelRegistry : IDisposable
             t.Commit();
             return new RegisteredModel(version, board, boardClass, number, datasetHash, codeVersion, parent, now, artifacts);
         }
+    }
+
+    /// <summary>Versions (of <paramref name="boardClass"/> when given) with their aliases, releases and alias history.</summary>
+    public ModelsView View(int? boardClass)
+    {
+        IReadOnlyList<RegisteredModel> models = Models(boardClass);
+        return new ModelsView(models, Aliases(boardClass), Releases(models.Select(m => m.BoardClass).Distinct().ToArray()).Select(ReleaseSummary.Of).ToList(), AliasHistory(boardClass));
     }
 
     /// <summary>The version named <paramref name="version"/>, or null.</summary>

@@ -85,3 +85,6 @@ public static class RolloutPlan
         return int.TryParse(g, NumberStyles.None, CultureInfo.InvariantCulture, out size) && size >= 1;
     }
 }
+
+/// <summary>A rollout with each of its nodes, as <c>tinymlops rollout status</c> shows it.</summary>
+public sealed record RolloutView(Rollout Rollout, IReadOnlyList<RolloutNode> Nodes);

@@ -46,6 +46,21 @@ public sealed record GateFigure(string Name, bool HigherIsBetter, double Candida
 /// <summary>The outcome of a release.</summary>
 public sealed record ReleaseOutcome(RegisteredModel Model, StoredRelease Release, string? Champion, IReadOnlyList<GateFigure> Gate);
 
+/// <summary>The files of a model folder a release reads, as paths inside it: what an upload to the trainer service carries.</summary>
+public static class ReleaseFolder
+{
+    /// <summary>The registry's files and the detector's conformance vectors (the golden rows come from them).</summary>
+    public static IReadOnlyList<string> Files { get; } =
+        [.. ModelRegistry.ModelFiles.Select(f => f.Name), "conformance/detector/model.tmlm", "conformance/detector/case.json", "conformance/detector/inputs.f32", "conformance/detector/expected.bin"];
+}
+
+/// <summary>A release as the trainer service answers it (the outcome, its document left out, and the signing key).</summary>
+public sealed record ReleaseView(RegisteredModel Model, ReleaseSummary Release, string? Champion, IReadOnlyList<GateFigure> Gate, string KeyId)
+{
+    /// <summary>The view of <paramref name="outcome"/> signed with <paramref name="keyId"/>.</summary>
+    public static ReleaseView Of(ReleaseOutcome outcome, string keyId) => new(outcome.Model, ReleaseSummary.Of(outcome.Release), outcome.Champion, outcome.Gate, keyId);
+}
+
 /// <summary>A release refused by the gate; the figures say why.</summary>
 public sealed class ReleaseGateException(string message, IReadOnlyList<GateFigure> gate) : Exception(message)
 {

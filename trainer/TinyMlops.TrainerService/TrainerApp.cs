@@ -53,6 +53,7 @@ public static class TrainerApp
         IngestionApp.MapIngestion(app);
         MapReleases(app);
         MapAppReleases(app);
+        AdminEndpoints.Map(app);
         return app;
     }
 

@@ -4,11 +4,12 @@ using System.IO;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace TinyMlops.Gateway.Configuration;
+namespace TinyMlops.Contracts;
 
 /// <summary>
-/// The operator tokens the label API accepts, read from a file (one per line; <c>#</c> comments) and re-read when it
-/// changes. Compared by SHA-256 digest in constant time. Thread-safe.
+/// The operator tokens an operator API accepts (the gateway's label API, the trainer's admin API), read from a file
+/// (one per line, at least 16 characters; <c>#</c> comments) and re-read when it changes. Compared by SHA-256 digest
+/// in constant time. Thread-safe.
 /// </summary>
 public sealed class OperatorTokens(string? path)
 {
