@@ -26,16 +26,8 @@ public class AppUpdateTests
     [Fact]
     public async Task A_new_application_is_installed_beside_the_running_one_and_one_that_cannot_start_is_rolled_back()
     {
-        string root = Harness.Temp("app-update");
-        KeyStore keys = KeyStore.Create(Path.Combine(root, "keys"), Path.Combine(root, "offline"), "acme", TimeSpan.FromDays(30), DateTimeOffset.UtcNow);
-        string registryDir = Path.Combine(root, "registry"), store = Path.Combine(root, "store");
-        using (ModelRegistry registry = ModelRegistry.Open(registryDir))
-        {
-            registry.AssignGateway("gw-test", [1]);
-        }
-
-        int trainerPort = Harness.FreePort();
-        await using WebApplication trainer = await ReleaseUpdateTests.StartTrainer(registryDir, store, trainerPort);
+        await using ReleaseBed bed = await ReleaseBed.Start("app-update");
+        (string root, string registryDir, WebApplication trainer, string gatewayDir) = (bed.Root, bed.RegistryDir, bed.Trainer, bed.GatewayDir);
 
         // What an install from the README leaves: release 0.1.0 unpacked under releases/, `current` linking to it,
         // and the boot check beside them.
@@ -48,11 +40,8 @@ public class AppUpdateTests
         string boot = Path.Combine(install, "tinymlops-gateway-boot");
         File.Copy(Path.Combine(Boards.Checkout.FindRoot(), "gateway", "deploy", "tinymlops-gateway-boot"), boot);
 
-        string gatewayDir = Harness.Temp("gateway");
-        RunningGateway.Prepare(gatewayDir);
-        Contracts.SecretFile.WriteAllText(Path.Combine(gatewayDir, "trainer.credential"), Ingestion.GatewayCredentials.Issue(Path.Combine(store, "gateways.json"), "gw-test"));
         int http = Harness.FreePort();
-        Dictionary<string, string?> settings = RunningGateway.Settings(gatewayDir, Harness.FreePort(), http, $"http://127.0.0.1:{trainerPort}/");
+        Dictionary<string, string?> settings = RunningGateway.Settings(gatewayDir, Harness.FreePort(), http, bed.TrainerUrl);
         ReleaseUpdateTests.TakeReleases(settings, root, minShadowWindows: 20);
         settings["Urls"] = $"http://127.0.0.1:{http}";
         settings["Gateway:App:InstallRoot"] = install;

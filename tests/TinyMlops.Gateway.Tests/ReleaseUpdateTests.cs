@@ -31,32 +31,15 @@ public class ReleaseUpdateTests
     [Fact]
     public async Task A_signed_verifier_is_shadowed_promoted_and_bad_releases_are_refused_with_their_reason()
     {
-        string root = Harness.Temp("releases");
-        KeyStore keys = KeyStore.Create(Path.Combine(root, "keys"), Path.Combine(root, "offline"), "acme", TimeSpan.FromDays(30), DateTimeOffset.UtcNow);
-        string registryDir = Path.Combine(root, "registry"), store = Path.Combine(root, "store");
-        using (ModelRegistry registry = ModelRegistry.Open(registryDir))
-        {
-            registry.AssignGateway("gw-test", [BoardClass]);
-        }
-
-        int trainerPort = Harness.FreePort();
-        await using WebApplication trainer = await StartTrainer(registryDir, store, trainerPort);
-
-        string gatewayDir = Harness.Temp("gateway");
-        RunningGateway.Prepare(gatewayDir);
-        Contracts.SecretFile.WriteAllText(Path.Combine(gatewayDir, "trainer.credential"), Ingestion.GatewayCredentials.Issue(Path.Combine(store, "gateways.json"), "gw-test"));
-        await using RunningGateway g = await RunningGateway.Start($"http://127.0.0.1:{trainerPort}/", s => TakeReleases(s, root, minShadowWindows: 20), gatewayDir);
+        await using ReleaseBed bed = await ReleaseBed.Start("releases");
+        (string root, KeyStore keys, string registryDir, WebApplication trainer, string gatewayDir) = (bed.Root, bed.Keys, bed.RegistryDir, bed.Trainer, bed.GatewayDir);
+        await using RunningGateway g = await RunningGateway.Start(bed.TrainerUrl, s => TakeReleases(s, root, minShadowWindows: 20), gatewayDir);
 
         // Windows on the gateway for a shadow run: 30 events, verified by the verifier it started with.
         using (IMqttClient node = await Harness.ConnectNode(g.MqttPort, "node-1"))
         {
-            for (uint i = 1; i <= 30; i++)
-            {
-                Assert.True((await Harness.Publish(node, "tinymlops/node-1/up/event", Harness.EventFrame(i, (i % 2 == 0 ? 1 : -1) * (0.2f + (i / 40f))))).IsSuccess);
-            }
+            await StoreWindows(g, node, 30);
         }
-
-        await Harness.Eventually(() => Task.FromResult(g.Get<Storage.GatewayStore>().RecentVerified(100).Count), n => n == 30, "events verified");
         VerifierModel first = g.Get<VerifierHost>().Current!;
 
         // Release 1: a retrained verifier that agrees with the current one. It is promoted and running.
@@ -252,32 +235,16 @@ public class ReleaseUpdateTests
     [Fact]
     public async Task A_verifier_whose_health_drops_after_promotion_is_rolled_back_and_its_events_are_verified_again()
     {
-        string root = Harness.Temp("probation");
-        KeyStore keys = KeyStore.Create(Path.Combine(root, "keys"), Path.Combine(root, "offline"), "acme", TimeSpan.FromDays(30), DateTimeOffset.UtcNow);
-        string registryDir = Path.Combine(root, "registry"), store = Path.Combine(root, "store");
-        using (ModelRegistry registry = ModelRegistry.Open(registryDir))
-        {
-            registry.AssignGateway("gw-test", [BoardClass]);
-        }
-
-        int trainerPort = Harness.FreePort();
-        await using WebApplication trainer = await StartTrainer(registryDir, store, trainerPort);
-        string gatewayDir = Harness.Temp("gateway");
-        RunningGateway.Prepare(gatewayDir);
+        await using ReleaseBed bed = await ReleaseBed.Start("probation");
+        (string root, KeyStore keys, string registryDir, WebApplication trainer, string gatewayDir) = (bed.Root, bed.Keys, bed.RegistryDir, bed.Trainer, bed.GatewayDir);
         byte[] original = File.ReadAllBytes(Path.Combine(gatewayDir, "verifier.onnx"));
-        Contracts.SecretFile.WriteAllText(Path.Combine(gatewayDir, "trainer.credential"), Ingestion.GatewayCredentials.Issue(Path.Combine(store, "gateways.json"), "gw-test"));
-        await using RunningGateway g = await RunningGateway.Start($"http://127.0.0.1:{trainerPort}/", s =>
+        await using RunningGateway g = await RunningGateway.Start(bed.TrainerUrl, s =>
         {
             TakeReleases(s, root, minShadowWindows: 20);
             s["Gateway:Releases:ProbationSeconds"] = "300";
         }, gatewayDir);
         using IMqttClient node = await Harness.ConnectNode(g.MqttPort, "node-1");
-        for (uint i = 1; i <= 30; i++)
-        {
-            Assert.True((await Harness.Publish(node, "tinymlops/node-1/up/event", Harness.EventFrame(i, (i % 2 == 0 ? 1 : -1) * (0.2f + (i / 40f))))).IsSuccess);
-        }
-
-        await Harness.Eventually(() => Task.FromResult(g.Get<Storage.GatewayStore>().RecentVerified(100).Count), n => n == 30, "events verified");
+        await StoreWindows(g, node, 30);
 
         // The release agrees with the current verifier on every stored window, so shadow passes and it is promoted.
         Publish(registryDir, keys, root, Harness.UnstableVerifier(2), shadowAgreement: 0.9);
@@ -306,6 +273,20 @@ public class ReleaseUpdateTests
         Assert.True(long.Parse(failures.Split(' ')[1]) >= 2, failures);
         Assert.Contains("tinymlops_gateway_release_sequence 0", await g.Metrics());
         await trainer.StopAsync();
+    }
+
+    /// <summary>
+    /// <paramref name="count"/> events from <paramref name="node"/>, stored and verified by the gateway's verifier:
+    /// the recent windows a shadow run judges a new verifier on.
+    /// </summary>
+    internal static async Task StoreWindows(RunningGateway g, IMqttClient node, uint count)
+    {
+        for (uint i = 1; i <= count; i++)
+        {
+            Assert.True((await Harness.Publish(node, $"tinymlops/{node.Options.ClientId}/up/event", Harness.EventFrame(i, (i % 2 == 0 ? 1 : -1) * (0.2f + (i / 40f))))).IsSuccess);
+        }
+
+        await Harness.Eventually(() => Task.FromResult(g.Get<Storage.GatewayStore>().RecentVerified(100).Count), n => n == count, "events verified");
     }
 
     /// <summary>The gateway settings that make it take releases signed under <paramref name="root"/>'s keys, polling briskly.</summary>
@@ -374,4 +355,31 @@ public class ReleaseUpdateTests
         using ModelRegistry registry = ModelRegistry.Open(registryDir);
         return registry.StatusOf(boardClass, sequence).Last(s => s.Step == step).Detail;
     }
+}
+
+/// <summary>
+/// What a gateway's release test starts from: keys under a fresh root, a registry in which <c>gw-test</c> serves board
+/// class 1, the trainer service on it, and a prepared gateway folder holding <c>gw-test</c>'s credential.
+/// </summary>
+internal sealed record ReleaseBed(string Root, KeyStore Keys, string RegistryDir, WebApplication Trainer, string TrainerUrl, string GatewayDir) : IAsyncDisposable
+{
+    public static async Task<ReleaseBed> Start(string name)
+    {
+        string root = Harness.Temp(name);
+        KeyStore keys = KeyStore.Create(Path.Combine(root, "keys"), Path.Combine(root, "offline"), "acme", TimeSpan.FromDays(30), DateTimeOffset.UtcNow);
+        string registryDir = Path.Combine(root, "registry"), store = Path.Combine(root, "store");
+        using (ModelRegistry registry = ModelRegistry.Open(registryDir))
+        {
+            registry.AssignGateway("gw-test", [1]);
+        }
+
+        int port = Harness.FreePort();
+        WebApplication trainer = await ReleaseUpdateTests.StartTrainer(registryDir, store, port);
+        string gatewayDir = Harness.Temp("gateway");
+        RunningGateway.Prepare(gatewayDir);
+        Contracts.SecretFile.WriteAllText(Path.Combine(gatewayDir, "trainer.credential"), Ingestion.GatewayCredentials.Issue(Path.Combine(store, "gateways.json"), "gw-test"));
+        return new ReleaseBed(root, keys, registryDir, trainer, $"http://127.0.0.1:{port}/", gatewayDir);
+    }
+
+    public ValueTask DisposeAsync() => Trainer.DisposeAsync();
 }
