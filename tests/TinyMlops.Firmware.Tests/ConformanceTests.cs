@@ -42,8 +42,8 @@ public class ConformanceTests
                 foreach (string file in Directory.GetFiles(dir))
                 {
                     string committed = Path.Combine(Repo.Conformance, Path.GetFileName(dir), Path.GetFileName(file));
-                    Assert.True(File.Exists(committed), committed + " is missing: run `dotnet run --project tools/TinyMlops.Cli -- conformance`");
-                    Assert.True(File.ReadAllBytes(file).AsSpan().SequenceEqual(File.ReadAllBytes(committed)), committed + " is stale: run `dotnet run --project tools/TinyMlops.Cli -- conformance`");
+                    Assert.True(File.Exists(committed), committed + " is missing: run `dotnet run -c Release --project tools/TinyMlops.Cli -- conformance`");
+                    Assert.True(File.ReadAllBytes(file).AsSpan().SequenceEqual(File.ReadAllBytes(committed)), committed + " is stale: run `dotnet run -c Release --project tools/TinyMlops.Cli -- conformance`");
                 }
             }
         }
