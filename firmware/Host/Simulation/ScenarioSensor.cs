@@ -1,0 +1,150 @@
+using System;
+using System.Collections.Generic;
+using TinyMlops.Firmware.Core.Node;
+
+namespace TinyMlops.Firmware.Host.Simulation;
+
+/// <summary>One replayable recording at the node's sample rate (g per axis).</summary>
+/// <param name="Name">How a schedule names it (the recording's id).</param>
+/// <param name="Condition">What it is: <c>healthy</c> or the fault's label, the ground truth of its windows.</param>
+public sealed record SensorTrack(string Name, string Condition, float[] X, float[] Y, float[] Z);
+
+/// <summary>What a sensor does from a point in time: play a track, and/or start or end a fault.</summary>
+/// <param name="AtSeconds">Sample time since the start, in seconds (samples read / sample rate).</param>
+/// <param name="Play">Track to switch to (null: keep the current one).</param>
+/// <param name="Fault">Fault from then on (null: keep the current one; <see cref="SensorFault.None"/> ends it).</param>
+public sealed record SensorStep(double AtSeconds, string? Play, SensorFault? Fault);
+
+/// <summary>Faults a real sensor has, as a node sees them.</summary>
+public enum SensorFault
+{
+    /// <summary>Working.</summary>
+    None,
+
+    /// <summary>The same sample again and again (a stuck register, a sensor that stopped converting).</summary>
+    Stuck,
+
+    /// <summary>Not-a-number samples (a broken conversion, garbage on the bus).</summary>
+    NaN,
+
+    /// <summary>Every read fails (a disconnected sensor, a bus fault).</summary>
+    Fail,
+}
+
+/// <summary>
+/// A sensor that follows a schedule in sample time: it replays one track at a time, each from where it last stopped
+/// (and from its start again at its end), switching tracks and starting or ending faults at the steps' times. Time
+/// is samples read divided by the sample rate, so a run is the same however fast the host replays it.
+/// <see cref="Condition"/> says what the node is being shown now, for scoring what it detected. Read by one
+/// sampling thread; <see cref="Condition"/> and <see cref="Fault"/> may be read from any.
+/// </summary>
+public sealed class ScenarioSensor : IAccelerometer
+{
+    private readonly Dictionary<string, SensorTrack> _tracks = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _positions = new(StringComparer.Ordinal);
+    private readonly SensorStep[] _steps;
+    private readonly double _rateHz;
+    private readonly float[] _last = new float[3];
+    private SensorTrack _track;
+    private int _nextStep;
+    private volatile string _condition;
+    private volatile int _fault;
+
+    /// <summary>
+    /// A sensor over <paramref name="tracks"/> following <paramref name="steps"/> (in time order; the first plays at
+    /// 0 s) at <paramref name="rateHz"/> samples per second; throws <see cref="ArgumentException"/> naming a step that
+    /// plays an unknown track or goes back in time.
+    /// </summary>
+    public ScenarioSensor(IEnumerable<SensorTrack> tracks, IReadOnlyList<SensorStep> steps, double rateHz)
+    {
+        foreach (SensorTrack t in tracks)
+        {
+            if (t.X.Length == 0 || t.Y.Length != t.X.Length || t.Z.Length != t.X.Length)
+            {
+                throw new ArgumentException($"track '{t.Name}' has no samples or axes of different lengths");
+            }
+
+            _tracks[t.Name] = t;
+            _positions[t.Name] = 0;
+        }
+
+        if (!(rateHz > 0))
+        {
+            throw new ArgumentException($"the sample rate must be positive, not {rateHz}");
+        }
+
+        if (steps.Count == 0 || steps[0].AtSeconds != 0 || steps[0].Play == null)
+        {
+            throw new ArgumentException("a schedule starts with a step at 0 s that plays a track");
+        }
+
+        for (int i = 0; i < steps.Count; i++)
+        {
+            if (steps[i].Play is { } play && !_tracks.ContainsKey(play))
+            {
+                throw new ArgumentException($"step {i} plays '{play}', which is not one of the tracks ({string.Join(", ", _tracks.Keys)})");
+            }
+
+            if (i > 0 && !(steps[i].AtSeconds >= steps[i - 1].AtSeconds))
+            {
+                throw new ArgumentException($"step {i} at {steps[i].AtSeconds} s comes before step {i - 1} at {steps[i - 1].AtSeconds} s");
+            }
+        }
+
+        _steps = [.. steps];
+        _rateHz = rateHz;
+        _track = _tracks[steps[0].Play!];
+        _condition = _track.Condition;
+    }
+
+    /// <summary>Samples asked for so far (failed reads included: time passes for a broken sensor too).</summary>
+    public long Reads { get; private set; }
+
+    /// <summary>The condition the node is shown now (the current track's), for scoring.</summary>
+    public string Condition => _condition;
+
+    /// <summary>The fault in force now.</summary>
+    public SensorFault Fault => (SensorFault)_fault;
+
+    /// <inheritdoc />
+    public bool TryRead(float[] xyz)
+    {
+        double now = Reads / _rateHz;
+        while (_nextStep < _steps.Length && _steps[_nextStep].AtSeconds <= now)
+        {
+            SensorStep s = _steps[_nextStep++];
+            if (s.Play != null)
+            {
+                _track = _tracks[s.Play];
+                _condition = _track.Condition;
+            }
+
+            if (s.Fault is { } f)
+            {
+                _fault = (int)f;
+            }
+        }
+
+        Reads++;
+        switch ((SensorFault)_fault)
+        {
+            case SensorFault.Fail:
+                return false;
+            case SensorFault.Stuck:
+                xyz[0] = _last[0];
+                xyz[1] = _last[1];
+                xyz[2] = _last[2];
+                return true;
+            case SensorFault.NaN:
+                xyz[0] = xyz[1] = xyz[2] = float.NaN;
+                return true;
+        }
+
+        int i = _positions[_track.Name];
+        xyz[0] = _last[0] = _track.X[i];
+        xyz[1] = _last[1] = _track.Y[i];
+        xyz[2] = _last[2] = _track.Z[i];
+        _positions[_track.Name] = i + 1 == _track.X.Length ? 0 : i + 1;
+        return true;
+    }
+}

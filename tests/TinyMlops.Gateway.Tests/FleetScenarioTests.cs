@@ -1,0 +1,95 @@
+using System;
+using System.Linq;
+using TinyMlops.Firmware.Host.Simulation;
+using TinyMlops.TestBed;
+using Xunit;
+
+namespace TinyMlops.Gateway.Tests;
+
+/// <summary>
+/// The fleet simulator's scenarios: a schedule in sample time switches a node's sensor between recordings, each
+/// resumed where it stopped, and starts and ends the faults a real sensor has; a scenario file with a mistake is
+/// refused saying where.
+/// </summary>
+public class FleetScenarioTests
+{
+    private static readonly string[] Boards = ["esp32-wroom-32", "esp32-c3"];
+    private static readonly string[] Recordings = ["config1-speed050", "config2-speed050"];
+
+    [Fact]
+    public void A_schedule_switches_recordings_in_sample_time_and_injects_sensor_faults()
+    {
+        var healthy = new SensorTrack("h", "healthy", [1, 2, 3, 4], [10, 20, 30, 40], [0, 0, 0, 0]);
+        var faulty = new SensorTrack("f", "imbalance", [-1, -2], [-10, -20], [5, 5]);
+        // At 10 samples per second: 0.3 s of h, then f, a stuck sensor at 0.5 s, NaN at 0.7 s, a dead one at 0.8 s,
+        // and back to h, working, at 0.9 s.
+        var sensor = new ScenarioSensor([healthy, faulty],
+        [
+            new SensorStep(0, "h", null), new SensorStep(0.3, "f", null), new SensorStep(0.5, null, SensorFault.Stuck),
+            new SensorStep(0.7, null, SensorFault.NaN), new SensorStep(0.8, null, SensorFault.Fail), new SensorStep(0.9, "h", SensorFault.None),
+        ], rateHz: 10);
+        var xyz = new float[3];
+        var xs = new System.Collections.Generic.List<float>();
+        var conditions = new System.Collections.Generic.List<string>();
+        int failed = 0;
+        for (int i = 0; i < 11; i++)
+        {
+            if (sensor.TryRead(xyz))
+            {
+                xs.Add(xyz[0]);
+            }
+            else
+            {
+                failed++;
+                xs.Add(float.PositiveInfinity); // marks the failed read
+            }
+
+            conditions.Add(sensor.Condition);
+        }
+
+        Assert.Equal(new float[] { 1, 2, 3, -1, -2, -2, -2, float.NaN, float.PositiveInfinity, 4, 1 }, xs); // h resumes at its 4th sample
+        Assert.Equal(1, failed);
+        Assert.Equal(Enumerable.Repeat("healthy", 3).Concat(Enumerable.Repeat("imbalance", 6)).Concat(["healthy", "healthy"]), conditions);
+        Assert.Equal(11, sensor.Reads);
+        Assert.Equal(SensorFault.None, sensor.Fault);
+
+        Assert.Throws<ArgumentException>(() => new ScenarioSensor([healthy], [new SensorStep(0, "nope", null)], 10));
+        Assert.Throws<ArgumentException>(() => new ScenarioSensor([healthy], [new SensorStep(1, "h", null)], 10));
+        Assert.Throws<ArgumentException>(() => new ScenarioSensor([healthy], [new SensorStep(0, "h", null), new SensorStep(2, "h", null), new SensorStep(1, "h", null)], 10));
+    }
+
+    [Fact]
+    public void A_scenario_file_is_read_and_every_mistake_is_refused_with_where_it_is()
+    {
+        var nodes = FleetScenario.Parse("""
+            // two fans on line 4
+            {"nodes": [
+              {"id": "fan-1", "board": "esp32-wroom-32", "schedule": [{"at": 0, "play": "config1-speed050"}, {"at": 60, "play": "config2-speed050"},
+                {"at": 90, "fault": "stuck-sensor"}, {"at": 95, "fault": "none"}]},
+              {"id": "fan-2", "board": "esp32-c3", "schedule": [{"at": 0, "play": "config1-speed050", "fault": "nan-samples"}]},
+            ]}
+            """, Boards, Recordings);
+        Assert.Equal(["fan-1", "fan-2"], nodes.Select(n => n.Id));
+        Assert.Equal(new SensorStep(90, null, SensorFault.Stuck), nodes[0].Schedule[2]);
+        Assert.Equal(new SensorStep(0, "config1-speed050", SensorFault.NaN), nodes[1].Schedule[0]);
+
+        foreach ((string json, string said) in new[]
+        {
+            ("[]", "non-empty \"nodes\""),
+            ("{\"nodes\": [{\"board\": \"esp32-c3\", \"schedule\": []}]}", "nodes[0]: \"id\" is required"),
+            ("{\"nodes\": [{\"id\": \"gateway-x\", \"board\": \"esp32-c3\", \"schedule\": [{\"at\": 0, \"play\": \"config1-speed050\"}]}]}", "reserved"),
+            ("{\"nodes\": [{\"id\": \"a\", \"board\": \"esp8266\", \"schedule\": [{\"at\": 0, \"play\": \"config1-speed050\"}]}]}", "board 'esp8266'"),
+            ("{\"nodes\": [{\"id\": \"a\", \"board\": \"esp32-c3\", \"schedule\": [{\"at\": 0, \"play\": \"config9\"}]}]}", "nodes[0].schedule[0]: no recording 'config9'"),
+            ("{\"nodes\": [{\"id\": \"a\", \"board\": \"esp32-c3\", \"schedule\": [{\"at\": 5, \"play\": \"config1-speed050\"}]}]}", "the first step is at 0"),
+            ("{\"nodes\": [{\"id\": \"a\", \"board\": \"esp32-c3\", \"schedule\": [{\"at\": 0, \"play\": \"config1-speed050\"}, {\"at\": 9, \"fault\": \"smoke\"}]}]}", "nodes[0].schedule[1]: fault \"smoke\""),
+            ("{\"nodes\": [{\"id\": \"a\", \"board\": \"esp32-c3\", \"schedule\": [{\"at\": 0, \"play\": \"config1-speed050\"}, {\"at\": -1, \"fault\": \"none\"}]}]}", "\"at\" must be a time"),
+            ("{\"nodes\": [{\"id\": \"a\", \"board\": \"esp32-c3\", \"schedule\": [{\"at\": 0, \"play\": \"config1-speed050\"}, {\"at\": 9}]}]}", "a step plays a recording"),
+            ("{\"nodes\": [{\"id\": \"a\", \"board\": \"esp32-c3\", \"schedule\": [{\"at\": 0, \"play\": \"config1-speed050\"}]}, {\"id\": \"a\", \"board\": \"esp32-c3\", \"schedule\": [{\"at\": 0, \"play\": \"config1-speed050\"}]}]}", "nodes[1]: id 'a' is given twice"),
+            ("{\"nodes\": [", "not JSON"),
+        })
+        {
+            FormatException e = Assert.Throws<FormatException>(() => FleetScenario.Parse(json, Boards, Recordings));
+            Assert.Contains(said, e.Message);
+        }
+    }
+}
