@@ -1,5 +1,8 @@
 using System;
+using System.IO;
 using System.Linq;
+using System.Text.Json;
+using System.Threading.Tasks;
 using TinyMlops.Firmware.Host.Simulation;
 using TinyMlops.TestBed;
 using Xunit;
@@ -91,5 +94,57 @@ public class FleetScenarioTests
             FormatException e = Assert.Throws<FormatException>(() => FleetScenario.Parse(json, Boards, Recordings));
             Assert.Contains(said, e.Message);
         }
+    }
+}
+
+/// <summary><c>tinymlops fleet</c> against a running gateway: every node logs in, detects, and gets verdicts back, scored per condition.</summary>
+public class FleetCommandTests
+{
+    [Fact]
+    public async Task A_fleet_runs_against_a_gateway_and_is_scored_per_condition()
+    {
+        string gatewayDir = Harness.Temp("fleet-gateway");
+        RunningGateway.Prepare(gatewayDir);
+        File.WriteAllBytes(Path.Combine(gatewayDir, "verifier.onnx"), Harness.Verifier(1, 36));
+        await using RunningGateway g = await RunningGateway.Start(null, null, gatewayDir);
+        string model = Harness.Temp("fleet-model"), outDir = Harness.Temp("fleet-out");
+        File.WriteAllBytes(Path.Combine(model, "detector.tmlm"), Recordings.EveryWindowSuspicious(Boards.Checkout.FindRoot()));
+        string nodes = Path.Combine(gatewayDir, "nodes.json"), keys = Path.Combine(gatewayDir, "node-keys.json");
+        string[] args = ["fleet", "--model", model, "--broker", $"mqtt://127.0.0.1:{g.MqttPort}", "--nodes", "3", "--duration", "12", "--speed", "4",
+            "--gateway-nodes", nodes, "--gateway-keys", keys, "--out", outDir];
+
+        Assert.Equal(0, Cli.Program.Main(args));
+        using JsonDocument summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "fleet-summary.json")));
+        JsonElement[] report = [.. summary.RootElement.GetProperty("nodes").EnumerateArray()];
+        Assert.Equal(["fan-001", "fan-002", "fan-003"], report.Select(n => n.GetProperty("id").GetString()));
+        Assert.All(report, n =>
+        {
+            Assert.True(n.GetProperty("windows").GetInt64() > 10, n.ToString());
+            Assert.True(n.GetProperty("eventsSent").GetInt64() > 0, n.ToString());
+            Assert.True(n.GetProperty("verdicts").GetInt64() > 0, n.ToString());
+            Assert.Equal(1u, n.GetProperty("modelVersion").GetUInt32());
+        });
+
+        // Up to 48 s of recording per node (less where the host falls behind): a third healthy, then each imbalance; this
+        // detector flags every window.
+        var conditions = summary.RootElement.GetProperty("conditions").EnumerateArray().ToDictionary(c => c.GetProperty("condition").GetString()!);
+        Assert.Equal(["healthy", "imbalance"], conditions.Keys.Order());
+        foreach (JsonElement c in conditions.Values)
+        {
+            long windows = c.GetProperty("windows").GetInt64(), events = c.GetProperty("events").GetInt64();
+            Assert.True(windows > 20 && events > 0 && events <= windows + 3 && c.GetProperty("verdicts").GetInt64() > 0, c.ToString());
+        }
+
+        Assert.True(new Contracts.NodeKeys(keys).All.ContainsKey("fan-002"));
+
+        // A second run takes up the same identities and node storage.
+        string identities = File.ReadAllText(Path.Combine(outDir, "identities.json"));
+        Assert.Equal(0, Cli.Program.Main(["fleet", "--model", model, "--broker", $"mqtt://127.0.0.1:{g.MqttPort}", "--nodes", "3", "--duration", "6", "--speed", "4", "--out", outDir]));
+        Assert.Equal(identities, File.ReadAllText(Path.Combine(outDir, "identities.json")));
+
+        Assert.Equal(2, Cli.Program.Main(["fleet", "--model", model, "--broker", "http://x", "--out", outDir]));
+        string bad = Path.Combine(outDir, "bad.json");
+        File.WriteAllText(bad, """{"nodes": [{"id": "a", "board": "esp32-c3", "schedule": [{"at": 0, "play": "config7"}]}]}""");
+        Assert.Equal(2, Cli.Program.Main(["fleet", "--model", model, "--scenario", bad, "--out", outDir]));
     }
 }

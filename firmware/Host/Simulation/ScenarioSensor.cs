@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Threading;
 using TinyMlops.Firmware.Core.Node;
 
 namespace TinyMlops.Firmware.Host.Simulation;
@@ -42,12 +43,15 @@ public sealed class ScenarioSensor : IAccelerometer
 {
     private readonly Dictionary<string, SensorTrack> _tracks = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _positions = new(StringComparer.Ordinal);
+    private readonly List<string> _conditions = [];
+    private readonly long[] _readsByCondition;
     private readonly SensorStep[] _steps;
     private readonly double _rateHz;
     private readonly float[] _last = new float[3];
     private SensorTrack _track;
     private int _nextStep;
     private volatile string _condition;
+    private int _conditionIndex;
     private volatile int _fault;
 
     /// <summary>
@@ -66,7 +70,13 @@ public sealed class ScenarioSensor : IAccelerometer
 
             _tracks[t.Name] = t;
             _positions[t.Name] = 0;
+            if (!_conditions.Contains(t.Condition))
+            {
+                _conditions.Add(t.Condition);
+            }
         }
+
+        _readsByCondition = new long[_conditions.Count];
 
         if (!(rateHz > 0))
         {
@@ -95,6 +105,7 @@ public sealed class ScenarioSensor : IAccelerometer
         _rateHz = rateHz;
         _track = _tracks[steps[0].Play!];
         _condition = _track.Condition;
+        _conditionIndex = _conditions.IndexOf(_condition);
     }
 
     /// <summary>Samples asked for so far (failed reads included: time passes for a broken sensor too).</summary>
@@ -105,6 +116,15 @@ public sealed class ScenarioSensor : IAccelerometer
 
     /// <summary>The fault in force now.</summary>
     public SensorFault Fault => (SensorFault)_fault;
+
+    /// <summary>Samples asked for while each condition was shown (any thread).</summary>
+    public IEnumerable<KeyValuePair<string, long>> ReadsByCondition()
+    {
+        for (int i = 0; i < _conditions.Count; i++)
+        {
+            yield return new KeyValuePair<string, long>(_conditions[i], Interlocked.Read(ref _readsByCondition[i]));
+        }
+    }
 
     /// <inheritdoc />
     public bool TryRead(float[] xyz)
@@ -117,6 +137,7 @@ public sealed class ScenarioSensor : IAccelerometer
             {
                 _track = _tracks[s.Play];
                 _condition = _track.Condition;
+                _conditionIndex = _conditions.IndexOf(_condition);
             }
 
             if (s.Fault is { } f)
@@ -126,6 +147,7 @@ public sealed class ScenarioSensor : IAccelerometer
         }
 
         Reads++;
+        Interlocked.Increment(ref _readsByCondition[_conditionIndex]);
         switch ((SensorFault)_fault)
         {
             case SensorFault.Fail:
