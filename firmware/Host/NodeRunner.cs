@@ -52,6 +52,8 @@ public sealed class NodeRunner : IAsyncDisposable, INodeUplink, INodeClock
     private System.Threading.Tasks.Task<bool>? _connecting;
     private volatile bool _stopped;
     private volatile bool _online; // connected and the controller told so: only then do its publishes go out
+    private volatile bool _linkDown;
+    private volatile bool _clockUnset;
 
     /// <summary>Work state for the scheduler: idle, queued, running, or running with more asked for.</summary>
     internal int WorkState;
@@ -87,6 +89,35 @@ public sealed class NodeRunner : IAsyncDisposable, INodeUplink, INodeClock
 
     /// <summary>True while connected to the broker.</summary>
     public bool IsConnected => _mqtt.IsConnected;
+
+    /// <summary>
+    /// True: the node's network is gone (Wi-Fi lost, a cable pulled): the session is dropped without a goodbye and
+    /// no reconnect is tried until it is false again. The controller keeps its events and resends them after.
+    /// </summary>
+    public bool LinkDown
+    {
+        get => _linkDown;
+        set
+        {
+            _linkDown = value;
+            if (value)
+            {
+                _online = false;
+                _ = DropAsync();
+            }
+            else
+            {
+                _scheduler?.Schedule(this);
+            }
+        }
+    }
+
+    /// <summary>True: the node's wall clock is unset, as before SNTP answers after a boot (time since boot, from 1970).</summary>
+    public bool ClockUnset
+    {
+        get => _clockUnset;
+        set => _clockUnset = value;
+    }
 
     /// <summary>Sensor reads that threw (counted, the sample becomes a dropped window as on the device).</summary>
     public long SampleFailures => Interlocked.Read(ref _sampleFailures);
@@ -126,7 +157,7 @@ public sealed class NodeRunner : IAsyncDisposable, INodeUplink, INodeClock
     }
 
     /// <inheritdoc />
-    public long UnixMs() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+    public long UnixMs() => _clockUnset ? (long)_clock.Elapsed.TotalMilliseconds : DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 
     /// <inheritdoc />
     public long Ticks() => _clock.Elapsed.Ticks;
@@ -233,7 +264,7 @@ public sealed class NodeRunner : IAsyncDisposable, INodeUplink, INodeClock
                     _connectAfter = DateTime.UtcNow + _options.ReconnectDelay;
                 }
             }
-            else if (_connecting == null && !_mqtt.IsConnected && DateTime.UtcNow >= _connectAfter)
+            else if (_connecting == null && !_linkDown && !_mqtt.IsConnected && DateTime.UtcNow >= _connectAfter)
             {
                 _online = false;
                 _connecting = ConnectAsync();
@@ -275,6 +306,19 @@ public sealed class NodeRunner : IAsyncDisposable, INodeUplink, INodeClock
         catch (Exception e) when (e is MQTTnet.Exceptions.MqttCommunicationException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
         {
             // Not acknowledged: the controller keeps the event and sends it again after the next connect.
+        }
+    }
+
+    // A lost link ends the TCP session as a pulled cable would: the broker publishes the will once it notices.
+    private async Task DropAsync()
+    {
+        try
+        {
+            await _mqtt.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().WithReason(MqttClientDisconnectOptionsReason.UnspecifiedError).Build());
+        }
+        catch (Exception e) when (e is MQTTnet.Exceptions.MqttCommunicationException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
+        {
+            // already gone
         }
     }
 

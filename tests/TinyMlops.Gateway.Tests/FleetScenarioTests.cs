@@ -110,7 +110,7 @@ public class FleetCommandTests
         string model = Harness.Temp("fleet-model"), outDir = Harness.Temp("fleet-out");
         File.WriteAllBytes(Path.Combine(model, "detector.tmlm"), Recordings.EveryWindowSuspicious(Boards.Checkout.FindRoot()));
         string nodes = Path.Combine(gatewayDir, "nodes.json"), keys = Path.Combine(gatewayDir, "node-keys.json");
-        string[] args = ["fleet", "--model", model, "--broker", $"mqtt://127.0.0.1:{g.MqttPort}", "--nodes", "3", "--duration", "12", "--speed", "4",
+        string[] args = ["fleet", "--model", model, "--broker", $"mqtt://127.0.0.1:{g.MqttPort}", "--nodes", "3", "--samples", "30", "--speed", "4",
             "--gateway-nodes", nodes, "--gateway-keys", keys, "--out", outDir];
 
         Assert.Equal(0, Cli.Program.Main(args));
@@ -125,8 +125,7 @@ public class FleetCommandTests
             Assert.Equal(1u, n.GetProperty("modelVersion").GetUInt32());
         });
 
-        // Up to 48 s of recording per node (less where the host falls behind): a third healthy, then each imbalance; this
-        // detector flags every window.
+        // 30 s of recording per node: a third healthy, then each imbalance; this detector flags every window.
         var conditions = summary.RootElement.GetProperty("conditions").EnumerateArray().ToDictionary(c => c.GetProperty("condition").GetString()!);
         Assert.Equal(["healthy", "imbalance"], conditions.Keys.Order());
         foreach (JsonElement c in conditions.Values)
@@ -139,8 +138,29 @@ public class FleetCommandTests
 
         // A second run takes up the same identities and node storage.
         string identities = File.ReadAllText(Path.Combine(outDir, "identities.json"));
-        Assert.Equal(0, Cli.Program.Main(["fleet", "--model", model, "--broker", $"mqtt://127.0.0.1:{g.MqttPort}", "--nodes", "3", "--duration", "6", "--speed", "4", "--out", outDir]));
+        Assert.Equal(0, Cli.Program.Main(["fleet", "--model", model, "--broker", $"mqtt://127.0.0.1:{g.MqttPort}", "--nodes", "3", "--samples", "6", "--speed", "4", "--out", outDir]));
         Assert.Equal(identities, File.ReadAllText(Path.Combine(outDir, "identities.json")));
+
+        // Node events from a scenario file: the link goes and comes back, the clock is unset, the node power-cycles.
+        string scenario = Path.Combine(outDir, "faults.json");
+        File.WriteAllText(scenario, """
+            {"nodes": [{"id": "fan-009", "board": "esp32-wroom-32", "schedule": [
+              {"at": 0, "play": "config1-speed050"}, {"at": 4, "node": "link-down"}, {"at": 8, "node": "link-up"},
+              {"at": 10, "node": "clock-unset"}, {"at": 12, "play": "config2-speed050", "node": "reset"}]}]}
+            """);
+        Assert.Equal(0, Cli.Program.Main(["fleet", "--model", model, "--broker", $"mqtt://127.0.0.1:{g.MqttPort}", "--scenario", scenario, "--samples", "16", "--speed", "4",
+            "--gateway-nodes", nodes, "--gateway-keys", keys, "--out", Path.Combine(outDir, "faults")]));
+        using (JsonDocument faults = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "faults", "fleet-summary.json"))))
+        {
+            JsonElement node = Assert.Single(faults.RootElement.GetProperty("nodes").EnumerateArray());
+            Assert.Equal(1, faults.RootElement.GetProperty("resets").GetInt32());
+            Assert.True(node.GetProperty("boot").GetUInt32() >= 2, node.ToString()); // it booted again from its storage
+            Assert.True(node.GetProperty("connected").GetBoolean(), node.ToString()); // back after the link came up, and after the reset
+            Assert.True(node.GetProperty("verdicts").GetInt64() > 0, node.ToString());
+        }
+
+        string clock = (await g.Metrics()).Split('\n').Single(l => l.StartsWith("tinymlops_gateway_clock_implausible_total ", StringComparison.Ordinal));
+        Assert.True(long.Parse(clock.Split(' ')[1]) > 0, clock); // events stamped by the unset clock were flagged, and kept
 
         Assert.Equal(2, Cli.Program.Main(["fleet", "--model", model, "--broker", "http://x", "--out", outDir]));
         string bad = Path.Combine(outDir, "bad.json");

@@ -113,7 +113,8 @@ public static class Commands
             Text("--data", "recordings to replay (default: the shipped fan recording)"),
             Text("--gateway-nodes", "the gateway's nodes.json to register the nodes' logins in"),
             Text("--gateway-keys", "the gateway's node-keys file to register the nodes' update keys in"),
-            Number("--duration", "seconds to run (default 60)"),
+            Number("--duration", "wall-clock seconds to run (default 60)"),
+            Number("--samples", "instead of --duration: run until every node has replayed this many seconds of recording"),
             Number("--speed", "replay rate: 1 is the board's real sample rate (default 1)"),
             Text("--out", "folder for identities, node storage and fleet-summary.json (default out/fleet)")));
         root.Subcommands.Add(Make("release-app", "Sign a release of the gateway application: a publish folder packed as its bundle, which gateways install beside the running one.",

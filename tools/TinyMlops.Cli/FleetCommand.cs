@@ -39,10 +39,18 @@ public static class FleetCommand
         }
 
         double seconds = o.GetDouble("duration", 60), speed = o.GetDouble("speed", 1);
-        if (!(seconds > 0) || !(speed is > 0 and <= 100))
+        double? samples = o.Get("samples") != null ? o.GetDouble("samples", 0) : null;
+        if (!(seconds > 0) || !(speed is > 0 and <= 100) || samples is <= 0)
         {
-            throw new UsageException("--duration is seconds (more than 0) and --speed a replay rate in (0, 100]");
+            throw new UsageException("--duration and --samples are seconds (more than 0) and --speed a replay rate in (0, 100]");
         }
+
+        if (samples != null && o.Get("duration") != null)
+        {
+            throw new UsageException("--duration (wall-clock time) and --samples (recording time per node) are two ways to say how long: give one");
+        }
+
+        double recording = samples ?? seconds * speed;
 
         string data = o.Get("data") ?? Path.Combine(Checkout.FindRoot(), "data", "uci-accelerometer-fan");
         Console.Error.WriteLine($"[fleet] reading recordings from {data}");
@@ -54,7 +62,7 @@ public static class FleetCommand
         {
             nodes = o.Get("scenario") is { } scenario
                 ? FleetScenario.Parse(File.ReadAllText(scenario), boards, recordings)
-                : DefaultScenario(o.GetInt("nodes", 3), o.Get("board") ?? "esp32-wroom-32", seconds * speed, recordings, boards);
+                : DefaultScenario(o.GetInt("nodes", 3), o.Get("board") ?? "esp32-wroom-32", recording, recordings, boards);
         }
         catch (FormatException e)
         {
@@ -69,22 +77,36 @@ public static class FleetCommand
             return new SensorTrack(r.Id, r.Label, Resampler.Resample(r.X, r.SampleRateHz, rate), Resampler.Resample(r.Y, r.SampleRateHz, rate), Resampler.Resample(r.Z, r.SampleRateHz, rate));
         }).ToList();
 
-        Console.Error.WriteLine($"[fleet] {nodes.Count} nodes against mqtt://{host}:{port} for {seconds:F0} s at {speed:F1}x ({seconds * speed:F0} s of recording each)");
+        Console.Error.WriteLine(samples == null
+            ? $"[fleet] {nodes.Count} nodes against mqtt://{host}:{port} for {seconds:F0} s at {speed:F1}x (up to {recording:F0} s of recording each)"
+            : $"[fleet] {nodes.Count} nodes against mqtt://{host}:{port} until each has replayed {recording:F0} s of recording, at {speed:F1}x");
         var clock = Stopwatch.StartNew();
         FleetRun run = FleetRun.Start(nodes, identities, Tracks, File.ReadAllBytes(modelFile), Path.Combine(outDir, "nodes"), host, port, speed);
         IReadOnlyList<FleetNodeReport> report;
         IReadOnlyList<ConditionScore> scores;
+        int resets;
         try
         {
-            while (clock.Elapsed.TotalSeconds < seconds)
+            // A host too slow to keep up still ends: ten times the nominal time, then it says so.
+            double limit = samples == null ? seconds : (10 * recording / speed) + 60;
+            while (samples == null ? clock.Elapsed.TotalSeconds < seconds : run.MinSampleSeconds < recording)
             {
-                Thread.Sleep(TimeSpan.FromSeconds(Math.Min(2, Math.Max(0.05, seconds - clock.Elapsed.TotalSeconds))));
-                IReadOnlyList<FleetNodeReport> now = run.Nodes();
-                Console.Error.WriteLine($"[fleet] {clock.Elapsed.TotalSeconds,5:F0} s: {now.Count(n => n.Connected)}/{now.Count} connected, {now.Sum(n => n.Windows)} windows, {now.Sum(n => n.EventsSent)} events, {now.Sum(n => n.Verdicts)} verdicts");
+                if (clock.Elapsed.TotalSeconds > limit)
+                {
+                    throw new CliException($"the fleet replayed only {run.MinSampleSeconds:F0} of {recording:F0} s of recording in {limit:F0} s: this host cannot keep up at {speed}x");
+                }
+
+                Thread.Sleep(TimeSpan.FromSeconds(samples == null ? Math.Min(2, Math.Max(0.05, seconds - clock.Elapsed.TotalSeconds)) : 0.2));
+                if (samples == null || clock.Elapsed.TotalSeconds % 2 < 0.2)
+                {
+                    IReadOnlyList<FleetNodeReport> now = run.Nodes();
+                    Console.Error.WriteLine($"[fleet] {clock.Elapsed.TotalSeconds,5:F0} s: {now.Count(n => n.Connected)}/{now.Count} connected, {run.MinSampleSeconds:F0} s replayed, {now.Sum(n => n.Windows)} windows, {now.Sum(n => n.EventsSent)} events, {now.Sum(n => n.Verdicts)} verdicts");
+                }
             }
 
             report = run.Nodes();
             scores = run.Scores();
+            resets = run.Resets;
         }
         finally
         {
@@ -93,7 +115,7 @@ public static class FleetCommand
 
         Print(report, scores);
         string summary = Path.Combine(outDir, "fleet-summary.json");
-        File.WriteAllText(summary, JsonSerializer.Serialize(new { broker = $"mqtt://{host}:{port}", seconds, speed, nodes = report, conditions = scores }, new JsonSerializerOptions(JsonSerializerOptions.Web) { WriteIndented = true }));
+        File.WriteAllText(summary, JsonSerializer.Serialize(new { broker = $"mqtt://{host}:{port}", seconds = clock.Elapsed.TotalSeconds, recordingSeconds = run.MinSampleSeconds, speed, resets, nodes = report, conditions = scores }, new JsonSerializerOptions(JsonSerializerOptions.Web) { WriteIndented = true }));
         Console.WriteLine($"wrote {summary}; node storage (A/B slots, boot records) under {Path.Combine(outDir, "nodes")}");
         return report.Any(n => n.Windows == 0) ? 1 : 0;
     }
@@ -172,10 +194,10 @@ public static class FleetCommand
 
     private static void Print(IReadOnlyList<FleetNodeReport> nodes, IReadOnlyList<ConditionScore> scores)
     {
-        Console.WriteLine($"{"node",-12} {"board",-16} {"link",-5} {"windows",8} {"flagged",8} {"events",7} {"acked",6} {"verdicts",8} {"model",6} {"update",-15} showing");
+        Console.WriteLine($"{"node",-12} {"board",-16} {"link",-5} {"boot",4} {"windows",8} {"flagged",8} {"events",7} {"acked",6} {"verdicts",8} {"model",6} {"update",-15} showing");
         foreach (FleetNodeReport n in nodes)
         {
-            Console.WriteLine($"{n.Id,-12} {n.Board,-16} {(n.Connected ? "up" : "down"),-5} {n.Windows,8} {n.Suspicious,8} {n.EventsSent,7} {n.EventsAcknowledged,6} {n.Verdicts,8} {n.ModelVersion,6} {n.UpdateState,-15} {n.Condition}");
+            Console.WriteLine($"{n.Id,-12} {n.Board,-16} {(n.Connected ? "up" : "down"),-5} {n.Boot,4} {n.Windows,8} {n.Suspicious,8} {n.EventsSent,7} {n.EventsAcknowledged,6} {n.Verdicts,8} {n.ModelVersion,6} {n.UpdateState,-15} {n.Condition}");
         }
 
         Console.WriteLine($"{"condition",-12} {"windows",8} {"events",7} {"verdicts",8} {"alarms",7}  (events and alarms as a share of the windows shown)");

@@ -25,7 +25,7 @@ public sealed record FleetIdentity(string Password, byte[] Key);
 public sealed record ConditionScore(string Condition, long Windows, long Events, long Verdicts, long Confirmed);
 
 /// <summary>One node at the end of a run.</summary>
-public sealed record FleetNodeReport(string Id, string Board, bool Connected, long Windows, long Suspicious, long EventsSent, long EventsAcknowledged, long Verdicts,
+public sealed record FleetNodeReport(string Id, string Board, bool Connected, uint Boot, long Windows, long Suspicious, long EventsSent, long EventsAcknowledged, long Verdicts,
     uint ModelVersion, long InstalledSequence, string UpdateState, string Condition);
 
 /// <summary>
@@ -38,13 +38,21 @@ public sealed record FleetNodeReport(string Id, string Board, bool Connected, lo
 /// </summary>
 public sealed class FleetRun : IAsyncDisposable, INodeTraffic
 {
-    private readonly List<(FleetNode Spec, NodeRunner Runner, ScenarioSensor Sensor, int Window)> _nodes = [];
+    private readonly List<Slot> _nodes = [];
     private readonly ConcurrentDictionary<(string Node, uint Sequence), string> _eventCondition = new();
+    private readonly ConcurrentDictionary<(string Node, uint Boot, uint Sequence), byte> _counted = new();
+    private readonly CancellationTokenSource _stop = new();
+    private Task _events = Task.CompletedTask;
     private readonly ConcurrentDictionary<string, long[]> _tallies = new(StringComparer.Ordinal); // events, verdicts, confirmed
     private readonly Dictionary<string, int> _byId = new(StringComparer.Ordinal);
     private readonly NodeScheduler _scheduler;
 
     private FleetRun(int workers) => _scheduler = new NodeScheduler(workers, "fleet");
+
+    /// <summary>Power cycles so far (<c>reset</c> and <c>reset-on-download</c> events that happened).</summary>
+    public int Resets => _resets;
+
+    private int _resets;
 
     /// <summary>
     /// Starts <paramref name="nodes"/> against the broker at <paramref name="host"/>:<paramref name="port"/>:
@@ -76,24 +84,76 @@ public sealed class FleetRun : IAsyncDisposable, INodeTraffic
 
             var sensor = new ScenarioSensor(trackSets[n.Board], n.Schedule, board.Sampling!.SampleRateHz);
             NodeConfig config = HostNodeConfig.FromBoard(board, n.Id, id.Key, id.Password, host, port, null, 30);
-            var runner = new NodeRunner(config, sensor, SimulatedNode.Models(nodeFolder), new FileModelStorage(Path.Combine(nodeFolder, "state")), null,
-                new NodeRunnerOptions { Host = host, Port = port, Password = id.Password, Speed = speed, Scheduler = run._scheduler, Traffic = run }, log);
-            runner.Start();
+            var options = new NodeRunnerOptions { Host = host, Port = port, Password = id.Password, Speed = speed, Scheduler = run._scheduler, Traffic = run };
+            var slot = new Slot(n, sensor, board.Sampling.WindowLength, board.Sampling.SampleRateHz, () =>
+                new NodeRunner(config, sensor, SimulatedNode.Models(nodeFolder), new FileModelStorage(Path.Combine(nodeFolder, "state")), null, options, log));
+            slot.Runner.Start();
             run._byId[n.Id] = run._nodes.Count;
-            run._nodes.Add((n, runner, sensor, board.Sampling.WindowLength));
+            run._nodes.Add(slot);
         }
 
+        run._events = Task.Run(() => run.RunEventsAsync(run._stop.Token));
         return run;
     }
 
+    /// <summary>The least recording time any node has replayed so far, in seconds.</summary>
+    public double MinSampleSeconds => _nodes.Count == 0 ? 0 : _nodes.Min(n => n.Sensor.Reads / n.RateHz);
+
     /// <summary>Nodes connected to the broker now.</summary>
     public int Connected => _nodes.Count(n => n.Runner.IsConnected);
+
+    /// <summary>Applies each node's events as its sample time reaches them (a power cycle replaces its runner on the same storage).</summary>
+    private async Task RunEventsAsync(CancellationToken ct)
+    {
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                foreach (Slot slot in _nodes)
+                {
+                    double now = slot.Sensor.Reads / slot.RateHz;
+                    while (slot.NextEvent < slot.Spec.Events.Count && slot.Spec.Events[slot.NextEvent].AtSeconds <= now)
+                    {
+                        string kind = slot.Spec.Events[slot.NextEvent++].Kind;
+                        switch (kind)
+                        {
+                            case "link-down" or "link-up":
+                                slot.Runner.LinkDown = slot.LinkDown = kind == "link-down";
+                                break;
+                            case "clock-unset" or "clock-set":
+                                slot.Runner.ClockUnset = slot.ClockUnset = kind == "clock-unset";
+                                break;
+                            case "reset":
+                                await slot.ResetAsync().ConfigureAwait(false);
+                                Interlocked.Increment(ref _resets);
+                                break;
+                            case "reset-on-download":
+                                slot.ResetOnDownload = true;
+                                break;
+                        }
+                    }
+
+                    if (slot.ResetOnDownload && slot.Runner.Controller.Updater.State == UpdateState.Downloading)
+                    {
+                        slot.ResetOnDownload = false;
+                        await slot.ResetAsync().ConfigureAwait(false);
+                        Interlocked.Increment(ref _resets);
+                    }
+                }
+
+                await Task.Delay(50, ct).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
 
     /// <summary>Each node as it stands now.</summary>
     public IReadOnlyList<FleetNodeReport> Nodes() => _nodes.Select(n =>
     {
         NodeController c = n.Runner.Controller;
-        return new FleetNodeReport(n.Spec.Id, n.Spec.Board, n.Runner.IsConnected, c.Pipeline.Windows, c.Pipeline.Suspicious, c.EventsSent, c.EventsAcknowledged, c.VerdictsReceived,
+        return new FleetNodeReport(n.Spec.Id, n.Spec.Board, n.Runner.IsConnected, c.Boot, c.Pipeline.Windows, c.Pipeline.Suspicious, c.EventsSent, c.EventsAcknowledged, c.VerdictsReceived,
             c.Updater.ActiveModel?.Header.ModelVersion ?? 0, c.Updater.InstalledSequence, StateName(c.Updater.State), n.Sensor.Condition);
     }).ToList();
 
@@ -101,11 +161,11 @@ public sealed class FleetRun : IAsyncDisposable, INodeTraffic
     public IReadOnlyList<ConditionScore> Scores()
     {
         var windows = new Dictionary<string, long>(StringComparer.Ordinal);
-        foreach ((_, _, ScenarioSensor sensor, int window) in _nodes)
+        foreach (Slot slot in _nodes)
         {
-            foreach ((string condition, long reads) in sensor.ReadsByCondition())
+            foreach ((string condition, long reads) in slot.Sensor.ReadsByCondition())
             {
-                windows[condition] = windows.GetValueOrDefault(condition) + (reads / window);
+                windows[condition] = windows.GetValueOrDefault(condition) + (reads / slot.Window);
             }
         }
 
@@ -126,8 +186,11 @@ public sealed class FleetRun : IAsyncDisposable, INodeTraffic
 
         try
         {
-            if (WireCodec.Decode(payload, 0, payload.Length) is EventMessage e && _eventCondition.TryAdd((nodeId, e.Sequence), node.Sensor.Condition))
+            // A resend after a reconnect is the same event (node, boot, sequence): counted once. The verdict names only
+            // the sequence, so it is matched to the newest event of that sequence.
+            if (WireCodec.Decode(payload, 0, payload.Length) is EventMessage e && _counted.TryAdd((nodeId, e.Boot, e.Sequence), 0))
             {
+                _eventCondition[(nodeId, e.Sequence)] = node.Sensor.Condition;
                 Interlocked.Increment(ref Tally(node.Sensor.Condition)[0]);
             }
         }
@@ -166,16 +229,19 @@ public sealed class FleetRun : IAsyncDisposable, INodeTraffic
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
-        foreach ((_, NodeRunner runner, _, _) in _nodes)
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await _events.ConfigureAwait(false);
+        foreach (Slot slot in _nodes)
         {
-            await runner.DisposeAsync().ConfigureAwait(false);
+            await slot.Runner.DisposeAsync().ConfigureAwait(false);
         }
 
         _scheduler.Dispose();
+        _stop.Dispose();
     }
 
     // Written only while starting, before any traffic: read without a lock.
-    private (FleetNode Spec, NodeRunner Runner, ScenarioSensor Sensor, int Window)? Find(string nodeId) => _byId.TryGetValue(nodeId, out int i) ? _nodes[i] : null;
+    private Slot? Find(string nodeId) => _byId.TryGetValue(nodeId, out int i) ? _nodes[i] : null;
 
     private static string StateName(int state) => state switch
     {
@@ -189,4 +255,39 @@ public sealed class FleetRun : IAsyncDisposable, INodeTraffic
     };
 
     private long[] Tally(string condition) => _tallies.GetOrAdd(condition, _ => new long[3]);
+
+    /// <summary>One node: its spec, its sensor (which outlives a power cycle: the world goes on), and its current runner.</summary>
+    private sealed class Slot(FleetNode spec, ScenarioSensor sensor, int window, double rateHz, Func<NodeRunner> boot)
+    {
+        private volatile NodeRunner _runner = boot();
+
+        public FleetNode Spec { get; } = spec;
+
+        public ScenarioSensor Sensor { get; } = sensor;
+
+        public int Window { get; } = window;
+
+        public double RateHz { get; } = rateHz;
+
+        public NodeRunner Runner => _runner;
+
+        public int NextEvent { get; set; }
+
+        public bool LinkDown { get; set; }
+
+        public bool ClockUnset { get; set; }
+
+        public bool ResetOnDownload { get; set; }
+
+        /// <summary>A power cycle: the runner stops, and a new one boots (the next boot count) from what the node's storage kept.</summary>
+        public async Task ResetAsync()
+        {
+            await _runner.DisposeAsync().ConfigureAwait(false);
+            NodeRunner next = boot();
+            next.LinkDown = LinkDown;
+            next.ClockUnset = ClockUnset;
+            next.Start();
+            _runner = next;
+        }
+    }
 }

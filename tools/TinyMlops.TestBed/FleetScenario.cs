@@ -8,8 +8,11 @@ using TinyMlops.Firmware.Host.Simulation;
 
 namespace TinyMlops.TestBed;
 
-/// <summary>One node of a fleet scenario: who it is, on which board, and what its sensor is shown when.</summary>
-public sealed record FleetNode(string Id, string Board, IReadOnlyList<SensorStep> Schedule);
+/// <summary>What happens to a node itself at a point in sample time (see <see cref="FleetScenario.NodeEvents"/>).</summary>
+public sealed record NodeEvent(double AtSeconds, string Kind);
+
+/// <summary>One node of a fleet scenario: who it is, on which board, what its sensor is shown when, and what befalls it.</summary>
+public sealed record FleetNode(string Id, string Board, IReadOnlyList<SensorStep> Schedule, IReadOnlyList<NodeEvent> Events);
 
 /// <summary>
 /// A fleet scenario file (docs/fleet.md): which node, which recording, which fault, when. JSON:
@@ -29,6 +32,13 @@ public static class FleetScenario
         ["nan-samples"] = SensorFault.NaN,
         ["sensor-fail"] = SensorFault.Fail,
     };
+
+    /// <summary>
+    /// What a step's <c>node</c> may say: <c>link-down</c> / <c>link-up</c> (the network goes and comes back),
+    /// <c>clock-unset</c> / <c>clock-set</c> (the wall clock reads time since boot, as before SNTP), <c>reset</c> (a
+    /// power cycle now), <c>reset-on-download</c> (a power cycle the next time an update is half downloaded).
+    /// </summary>
+    public static IReadOnlyList<string> NodeEvents { get; } = ["link-down", "link-up", "clock-unset", "clock-set", "reset", "reset-on-download"];
 
     /// <summary>
     /// Reads a scenario; <paramref name="boards"/> are the known board names and <paramref name="recordings"/> the
@@ -77,6 +87,8 @@ public static class FleetScenario
                 }
 
                 var steps = new List<SensorStep>();
+                var events = new List<NodeEvent>();
+                double last = 0;
                 int s = 0;
                 foreach (JsonElement step in schedule.EnumerateArray())
                 {
@@ -87,7 +99,7 @@ public static class FleetScenario
                         throw new FormatException($"{at}: \"at\" must be a time in seconds, 0 or more");
                     }
 
-                    if (steps.Count > 0 && seconds < steps[^1].AtSeconds)
+                    if (s > 1 && seconds < last)
                     {
                         throw new FormatException($"{at}: {seconds.ToString(CultureInfo.InvariantCulture)} s comes before the step above it");
                     }
@@ -105,9 +117,23 @@ public static class FleetScenario
                             : throw new FormatException($"{at}: fault {f.GetRawText()} is not one of {string.Join(", ", Faults.Keys)}");
                     }
 
+                    string? happens = null;
+                    if (step.TryGetProperty("node", out JsonElement e))
+                    {
+                        happens = e.ValueKind == JsonValueKind.String && NodeEvents.Contains(e.GetString()) ? e.GetString()
+                            : throw new FormatException($"{at}: node event {e.GetRawText()} is not one of {string.Join(", ", NodeEvents)}");
+                        events.Add(new NodeEvent(seconds, happens!));
+                    }
+
+                    last = seconds;
+                    if (play == null && fault == null && happens == null)
+                    {
+                        throw new FormatException($"{at}: a step plays a recording (\"play\"), starts or ends a sensor fault (\"fault\"), or says what befalls the node (\"node\")");
+                    }
+
                     if (play == null && fault == null)
                     {
-                        throw new FormatException($"{at}: a step plays a recording (\"play\"), starts or ends a fault (\"fault\"), or both");
+                        continue;
                     }
 
                     if (steps.Count == 0 && (seconds != 0 || play == null))
@@ -118,7 +144,12 @@ public static class FleetScenario
                     steps.Add(new SensorStep(seconds, play, fault));
                 }
 
-                result.Add(new FleetNode(id, board, steps));
+                if (steps.Count == 0)
+                {
+                    throw new FormatException($"{where}: the schedule plays no recording (its first step is at 0 and plays one)");
+                }
+
+                result.Add(new FleetNode(id, board, steps, events));
             }
 
             return result;
