@@ -74,6 +74,13 @@ public sealed class AppUpdateWorker(
             return;
         }
 
+        if (new FileInfo(Path.Combine(Root, "current")).LinkTarget == null)
+        {
+            // Without the link there is nothing to switch: every release would be fetched and unpacked in vain.
+            log.LogError("application updates are off: {Current} is not a link to the running bundle (gateway/README.md, \"Updating the application\")", Path.Combine(Root, "current"));
+            return;
+        }
+
         var releaseVerifier = new ReleaseVerifier(ReleaseWorker.ReadRootKey(o.Releases.RootKeyFile!), o.Releases.Vendor, [], ReleaseWorker.GatewayVersion);
         _state = ReleaseState.Load(StateFile);
         await TakeRollbackAsync(stoppingToken).ConfigureAwait(false);
