@@ -71,7 +71,9 @@ public static class FleetCommand
 
         string outDir = o.Get("out") ?? Path.Combine("out", "fleet");
         Dictionary<string, FleetIdentity> identities = Provision(nodes, outDir, o.Get("gateway-nodes"), o.Get("gateway-keys"));
-        IReadOnlyList<SensorTrack> Tracks(BoardProfile board) => dataset.Recordings.Select(r =>
+        // Only what the schedules play is resampled: each recording costs a sinc pass per axis at every board's rate.
+        var played = new HashSet<string>(nodes.SelectMany(n => n.Schedule).Select(step => step.Play).OfType<string>(), StringComparer.Ordinal);
+        IReadOnlyList<SensorTrack> Tracks(BoardProfile board) => dataset.Recordings.Where(r => played.Contains(r.Id)).Select(r =>
         {
             double rate = board.Sampling!.SampleRateHz;
             return new SensorTrack(r.Id, r.Label, Resampler.Resample(r.X, r.SampleRateHz, rate), Resampler.Resample(r.Y, r.SampleRateHz, rate), Resampler.Resample(r.Z, r.SampleRateHz, rate));

@@ -99,9 +99,6 @@ public sealed class FleetRun : IAsyncDisposable, INodeTraffic
     /// <summary>The least recording time any node has replayed so far, in seconds.</summary>
     public double MinSampleSeconds => _nodes.Count == 0 ? 0 : _nodes.Min(n => n.Sensor.Reads / n.RateHz);
 
-    /// <summary>Nodes connected to the broker now.</summary>
-    public int Connected => _nodes.Count(n => n.Runner.IsConnected);
-
     /// <summary>Applies each node's events as its sample time reaches them (a power cycle replaces its runner on the same storage).</summary>
     private async Task RunEventsAsync(CancellationToken ct)
     {

@@ -113,54 +113,43 @@ public static class AdminEndpoints
                 return Results.NotFound(new { error = $"no version '{version}' in {registry.Location}" });
             }
 
-            try
+            return Refusals(() =>
             {
                 registry.SetAlias(version, change.Target, change.Reason);
                 return Results.NoContent();
-            }
-            catch (ArgumentException e)
-            {
-                return Results.BadRequest(new { error = e.Message });
-            }
+            });
         });
 
-        admin.MapPost("/rollouts", IResult (ModelRegistry registry, RolloutStartRequest start) =>
+        admin.MapPost("/rollouts", (ModelRegistry registry, RolloutStartRequest start) => Refusals(() =>
         {
-            try
-            {
-                long sequence = start.Sequence ?? registry.LatestReleases([start.BoardClass]).FirstOrDefault()?.Sequence
-                    ?? throw new ArgumentException($"board class {start.BoardClass} has no release: 'tinymlops release' one first");
-                return Results.Ok(registry.StartRollout(start.BoardClass, sequence, RolloutPlan.ParseGroups(start.Groups), start.Success, start.Abort));
-            }
-            catch (ArgumentException e)
-            {
-                return Results.BadRequest(new { error = e.Message });
-            }
-            catch (InvalidOperationException e)
-            {
-                return Results.Conflict(new { error = e.Message });
-            }
-        });
+            long sequence = start.Sequence ?? registry.LatestReleases([start.BoardClass]).FirstOrDefault()?.Sequence
+                ?? throw new ArgumentException($"board class {start.BoardClass} has no release: 'tinymlops release' one first");
+            return Results.Ok(registry.StartRollout(start.BoardClass, sequence, RolloutPlan.ParseGroups(start.Groups), start.Success, start.Abort));
+        }));
 
         admin.MapGet("/rollouts/current", (ModelRegistry registry, long? id) =>
             registry.Rollouts(null).FirstOrDefault(r => id == null || r.Id == id) is { } r
                 ? Results.Ok(new RolloutView(r, registry.RolloutNodes(r.Id)))
                 : Results.NotFound(new { error = id == null ? "there is no rollout yet: 'tinymlops rollout start' one" : $"there is no rollout {id}" }));
 
-        admin.MapPost("/rollouts/{id:long}/state", IResult (ModelRegistry registry, long id, ChangeRequest change) =>
+        admin.MapPost("/rollouts/{id:long}/state", (ModelRegistry registry, long id, ChangeRequest change) =>
+            Refusals(() => Results.Ok(registry.SetRolloutState(id, change.Target, change.Reason))));
+    }
+
+    // The registry says why it refuses by the exception's type: what was asked is wrong (400), or the state forbids it (409).
+    private static IResult Refusals(Func<IResult> work)
+    {
+        try
         {
-            try
-            {
-                return Results.Ok(registry.SetRolloutState(id, change.Target, change.Reason));
-            }
-            catch (ArgumentException e)
-            {
-                return Results.BadRequest(new { error = e.Message });
-            }
-            catch (InvalidOperationException e)
-            {
-                return Results.Conflict(new { error = e.Message });
-            }
-        });
+            return work();
+        }
+        catch (ArgumentException e)
+        {
+            return Results.BadRequest(new { error = e.Message });
+        }
+        catch (InvalidOperationException e)
+        {
+            return Results.Conflict(new { error = e.Message });
+        }
     }
 }

@@ -331,17 +331,7 @@ public sealed class AppUpdateWorker(
     private async Task StepAsync(long sequence, string step, string detail, CancellationToken ct)
     {
         LastStep = step;
-        metrics.CountReleaseStep("app_" + step);
-        if (step is "refused" or "rolled_back" or "trial_failed")
-        {
-            log.LogError("application release {Sequence}: {Step}: {Detail}", sequence, step, detail);
-        }
-        else
-        {
-            log.LogInformation("application release {Sequence}: {Step}: {Detail}", sequence, step, detail);
-        }
-
-        await ReleaseWorker.ReportAsync(_http, options.Value, new ReleaseStatusReport(Channel, sequence, step, detail), log, ct).ConfigureAwait(false);
+        await ReleaseWorker.RecordStepAsync(_http, options.Value, metrics, log, "application release", "app_" + step, new ReleaseStatusReport(Channel, sequence, step, detail), ct).ConfigureAwait(false);
     }
 
     private static string ReadOr(string file, string fallback)

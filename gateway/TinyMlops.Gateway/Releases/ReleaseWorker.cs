@@ -31,8 +31,8 @@ namespace TinyMlops.Gateway.Releases;
 /// it meets the release's threshold, by renaming it over <see cref="VerifierOptions.ModelFile"/> (the hot swap picks
 /// it up), keeping the previous file beside it; and puts the previous one back when the new one has not come up
 /// within <see cref="ReleaseOptions.HealthCheckSeconds"/> or, on probation, fails on more live events than the
-/// previous one did. Only a release that passed probation goes on to the nodes. Nothing unverified reaches the model file. Each step is
-/// logged, counted, and reported to the trainer (<c>POST /api/releases/status</c>). A release refused for good is
+/// previous one did. Only a release that passed probation goes on to the nodes. Nothing unverified reaches the model
+/// file. Each step is logged, counted, and reported to the trainer (<c>POST /api/releases/status</c>). A release refused for good is
 /// remembered with its reason and not fetched again; transport failures are retried with back-off.
 /// </summary>
 public sealed class ReleaseWorker(IOptions<GatewayOptions> options, GatewayStore store, VerifierHost verifiers, NodeUpdateRelay relay, GatewayMetrics metrics, ILogger<ReleaseWorker> log)
@@ -418,22 +418,25 @@ public sealed class ReleaseWorker(IOptions<GatewayOptions> options, GatewayStore
     private async Task StepAsync(long sequence, string step, string detail, CancellationToken ct)
     {
         LastStep = step;
-        metrics.CountReleaseStep(step);
-        if (step is "refused" or "rolled_back")
+        await RecordStepAsync(_http, options.Value, metrics, log, "release", step, new ReleaseStatusReport(options.Value.Releases.BoardClass, sequence, step, detail), ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Counts (as <paramref name="counted"/>), logs and reports one step of installing a release of kind
+    /// <paramref name="what"/> to the trainer; a trainer out of reach only costs the report.
+    /// </summary>
+    internal static async Task RecordStepAsync(HttpClient http, GatewayOptions o, GatewayMetrics metrics, ILogger log, string what, string counted, ReleaseStatusReport report, CancellationToken ct)
+    {
+        metrics.CountReleaseStep(counted);
+        if (report.Step is "refused" or "rolled_back" or "trial_failed")
         {
-            log.LogError("release {Sequence}: {Step}: {Detail}", sequence, step, detail);
+            log.LogError("{What} {Sequence}: {Step}: {Detail}", what, report.Sequence, report.Step, report.Detail);
         }
         else
         {
-            log.LogInformation("release {Sequence}: {Step}: {Detail}", sequence, step, detail);
+            log.LogInformation("{What} {Sequence}: {Step}: {Detail}", what, report.Sequence, report.Step, report.Detail);
         }
 
-        await ReportAsync(_http, options.Value, new ReleaseStatusReport(options.Value.Releases.BoardClass, sequence, step, detail), log, ct).ConfigureAwait(false);
-    }
-
-    /// <summary>Sends <paramref name="report"/> to the trainer; a trainer out of reach only costs the report.</summary>
-    internal static async Task ReportAsync(HttpClient http, GatewayOptions o, ReleaseStatusReport report, ILogger log, CancellationToken ct)
-    {
         try
         {
             using HttpRequestMessage m = TrainerRequest(o, HttpMethod.Post, "api/releases/status");
@@ -444,7 +447,7 @@ public sealed class ReleaseWorker(IOptions<GatewayOptions> options, GatewayStore
         }
         catch (Exception e) when (e is HttpRequestException or OperationCanceledException && !ct.IsCancellationRequested)
         {
-            log.LogDebug("release {Sequence}: step {Step} not reported to the trainer: {Message}", report.Sequence, report.Step, e.Message);
+            log.LogDebug("{What} {Sequence}: step {Step} not reported to the trainer: {Message}", what, report.Sequence, report.Step, e.Message);
         }
     }
 
