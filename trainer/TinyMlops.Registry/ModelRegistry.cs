@@ -190,12 +190,17 @@ public sealed class ModelRegistry : IDisposable
         lock (_gate)
         {
             using DbTransaction t = BeginWrite();
-            string now = Stamp(DateTimeOffset.UtcNow);
-            Execute(t, "INSERT INTO aliases VALUES (@c, @a, @v, @t, @r) ON CONFLICT (board_class, alias) DO UPDATE SET version = @v, set_at = @t, reason = @r;",
-                ("@c", m.BoardClass), ("@a", alias), ("@v", version), ("@t", now), ("@r", reason));
-            Execute(t, "INSERT INTO alias_history VALUES (@c, @a, @v, @t, @r);", ("@c", m.BoardClass), ("@a", alias), ("@v", version), ("@t", now), ("@r", reason));
+            SetAlias(t, m.BoardClass, version, alias, reason);
             t.Commit();
         }
+    }
+
+    private void SetAlias(DbTransaction t, int boardClass, string version, string alias, string reason)
+    {
+        string now = Stamp(DateTimeOffset.UtcNow);
+        Execute(t, "INSERT INTO aliases VALUES (@c, @a, @v, @t, @r) ON CONFLICT (board_class, alias) DO UPDATE SET version = @v, set_at = @t, reason = @r;",
+            ("@c", boardClass), ("@a", alias), ("@v", version), ("@t", now), ("@r", reason));
+        Execute(t, "INSERT INTO alias_history VALUES (@c, @a, @v, @t, @r);", ("@c", boardClass), ("@a", alias), ("@v", version), ("@t", now), ("@r", reason));
     }
 
     /// <summary>The figures (JSON) <paramref name="version"/> scored on the evaluation set with hash <paramref name="datasetHash"/>, or null.</summary>
@@ -439,7 +444,6 @@ public sealed class ModelRegistry : IDisposable
             return new RolloutAdmission(null, "none", []);
         }
 
-        string? champion = null;
         lock (_gate)
         {
             using DbTransaction t = BeginWrite();
@@ -491,7 +495,12 @@ public sealed class ModelRegistry : IDisposable
 
                 Execute(t, "UPDATE rollouts SET state = @s, current_group = @g, reason = @why, updated = @t WHERE id = @i;",
                     ("@s", next), ("@g", nextGroup), ("@why", reason), ("@t", now), ("@i", r.Id));
-                champion = next == "completed" ? r.Version : null;
+                if (next == "completed")
+                {
+                    // In the same transaction: nobody sees a completed rollout whose version is not yet the champion.
+                    SetAlias(t, r.BoardClass, r.Version, Champion, $"rollout {r.Id} completed");
+                }
+
                 r = r with { State = next, CurrentGroup = nextGroup, Reason = reason! }; // the next group is judged at once: it may be empty
             }
 
@@ -504,11 +513,6 @@ public sealed class ModelRegistry : IDisposable
 
             string[] admitted = ordered.Take(admittedCount).Where(n => n.Gateway == gatewayId).Select(n => n.Node).ToArray();
             t.Commit();
-            if (champion != null)
-            {
-                SetAlias(champion, Champion, $"rollout {r.Id} completed");
-            }
-
             return new RolloutAdmission(r.Id, r.State, admitted);
         }
     }
