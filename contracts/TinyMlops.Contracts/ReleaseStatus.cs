@@ -2,7 +2,7 @@ namespace TinyMlops.Contracts;
 
 /// <summary>
 /// A gateway's report of one step of installing a release (<c>POST /api/releases/status</c> on the trainer):
-/// <c>fetched</c>, <c>verified</c>, <c>downloaded</c>, <c>shadow_waiting</c>, <c>shadow_passed</c>, <c>promoted</c>,
+/// <c>fetched</c>, <c>verified</c>, <c>downloaded</c>, <c>shadow_waiting</c>, <c>shadow_passed</c>, <c>shadow_skipped</c> (no verifier installed yet), <c>promoted</c>,
 /// <c>running</c>, <c>refused</c> or <c>rolled_back</c>, with a line of detail (why, for a refusal).
 /// </summary>
 public sealed record ReleaseStatusReport(int BoardClass, long Sequence, string Step, string Detail)

@@ -10,6 +10,7 @@ public class BoardProfileTests
 
     [Theory]
     [InlineData("esp32-wroom-32", "ESP32_REV3", 1)]
+    [InlineData("esp32-wroom-32-100hz", "ESP32_REV3", 1)]
     [InlineData("esp32-wrover", "ESP32_PSRAM_REV3", 1)]
     [InlineData("esp32-s3", "ESP32_S3", 2)]
     [InlineData("esp32-c3", "ESP32_C3", 3)]
@@ -36,7 +37,7 @@ public class BoardProfileTests
     [Fact]
     public void Every_file_in_boards_is_valid_and_named_by_its_board()
     {
-        Assert.Equal(6, BoardProfile.List(Dir).Count);
+        Assert.Equal(7, BoardProfile.List(Dir).Count);
         foreach (string name in BoardProfile.List(Dir))
         {
             Assert.Equal(name, BoardProfile.Load(name, Dir).Name);

@@ -19,6 +19,15 @@ public static class Commands
     {
         var root = new RootCommand("TinyMlops: train, quantise, provision and benchmark the node, gateway and trainer tiers.");
 
+        root.Subcommands.Add(Make("demo", "The three tiers on the shipped fan recording: train two model versions, release them, roll them out over the air to gateways and simulated nodes, verify what the nodes flag, and summarise (the main job).",
+            DemoCommand.Run,
+            Count("--nodes", "simulated nodes (default 4), node i at the i-th held-out fan speed"),
+            Count("--gateways", "gateways, each its own process with its embedded broker (default 1)"),
+            Number("--duration", "seconds the nodes replay held-out recordings once release 1 runs on them (default 120)"),
+            Number("--speed", "replay rate: 1 is the board's real sample rate (default 4)"),
+            Text("--broker", "mqtt://HOST:PORT of an external broker the gateway joins instead of hosting its own (one gateway)"),
+            Text("--out", "output folder, cleared when it holds an earlier demo (default out/demo)")));
+
         root.Subcommands.Add(Make("detect", "Fit detectors on the shipped fan recording, quantise them to int8 and run the firmware core over every held-out window (the main job).",
             DetectCommand.Run,
             Text("--board", "board profile (default esp32-wroom-32)"),
@@ -35,7 +44,10 @@ public static class Commands
             Count("--hidden", "verifier hidden units (default 32)"),
             Count("--epochs", "verifier training epochs (default 300)"),
             Number("--uci-rate", "sample rate of the UCI fan copy in Hz, which it does not state (default 100)"),
-            Choice("--cv", "also evaluate leave-one-group-out: 'groups' (default: the single split only)", "none", "groups")));
+            Choice("--cv", "also evaluate leave-one-group-out: 'groups' (default: the single split only)", "none", "groups"),
+            Choice("--detector", "the node's detector: 'pca' (healthy windows only, threshold for 1 % false alarms) or 'supervised' (logistic on every class, threshold for --detector-recall; the verifier confirms) (default pca)", "pca", "supervised"),
+            Number("--detector-recall", "with --detector supervised: share of fault validation windows it must flag (default 0.99)"),
+            Text("--hold-out", "groups (operating points, e.g. speed025,speed035) left out of training and evaluation, kept for a fleet or demo to replay")));
 
         root.Subcommands.Add(Make("eval", "A trained model folder's figures on any recordings, as JSON.",
             TrainCommand.Eval,

@@ -10,6 +10,7 @@ using TinyMlops.Firmware.Core.Models;
 using TinyMlops.Firmware.Core.Node;
 using TinyMlops.Quantization;
 using TinyMlops.Trainer;
+using TinyMlops.Trainer.Models;
 using TinyMlops.Trainer.Data;
 
 namespace TinyMlops.Cli;
@@ -166,54 +167,6 @@ public static class FanConditions
         3 => "imbalance, opposite",
         _ => "configuration " + configuration,
     };
-}
-
-/// <summary>Logistic regression on standardised features (full-batch gradient descent, L2), as a one-layer detector.</summary>
-public static class LogisticDetector
-{
-    /// <summary>Fits weights for P(fault) on <paramref name="x"/> with labels 0 (healthy) / 1 (fault).</summary>
-    public static FloatDetector Fit(float[][] x, int[] y, int iterations = 3000, double rate = 0.5, double l2 = 1e-3)
-    {
-        FloatDetector probe = FloatDetector.FitStandardisation(x);
-        float[][] z = x.Select(probe.Standardize).ToArray();
-        int n = z[0].Length;
-        var w = new double[n];
-        double b = 0;
-        for (int it = 0; it < iterations; it++)
-        {
-            var gw = new double[n];
-            double gb = 0;
-            for (int k = 0; k < z.Length; k++)
-            {
-                double logit = b;
-                for (int i = 0; i < n; i++)
-                {
-                    logit += w[i] * z[k][i];
-                }
-
-                double err = (1 / (1 + Math.Exp(-logit))) - y[k];
-                for (int i = 0; i < n; i++)
-                {
-                    gw[i] += err * z[k][i];
-                }
-
-                gb += err;
-            }
-
-            for (int i = 0; i < n; i++)
-            {
-                w[i] -= rate * ((gw[i] / z.Length) + (l2 * w[i]));
-            }
-
-            b -= rate * gb / z.Length;
-        }
-
-        return new FloatDetector
-        {
-            Mean = probe.Mean, Std = probe.Std, Head = DetectorHead.Direct, Threshold = 0.0,
-            Layers = { new DenseLayer(new[] { w.Select(v => (float)v).ToArray() }, new[] { (float)b }, false) },
-        };
-    }
 }
 
 /// <summary>k-means on standardised features, as a <see cref="FloatDetector"/> scoring distance to the nearest centroid.</summary>

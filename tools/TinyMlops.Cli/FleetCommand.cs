@@ -150,7 +150,7 @@ public static class FleetCommand
     }
 
     /// <summary>Each node's MQTT password and update key: kept in the run's folder, registered with the gateway where asked.</summary>
-    private static Dictionary<string, FleetIdentity> Provision(IReadOnlyList<FleetNode> nodes, string outDir, string? gatewayNodes, string? gatewayKeys)
+    internal static Dictionary<string, FleetIdentity> Provision(IReadOnlyList<FleetNode> nodes, string outDir, string? gatewayNodes, string? gatewayKeys)
     {
         Directory.CreateDirectory(outDir);
         string file = Path.Combine(outDir, "identities.json");
@@ -184,7 +184,7 @@ public static class FleetCommand
         return result;
     }
 
-    private static (string Host, int Port) Broker(string url)
+    internal static (string Host, int Port) Broker(string url)
     {
         if (!Uri.TryCreate(url, UriKind.Absolute, out Uri? u) || u.Scheme != "mqtt" || u.Port is < 1 or > 65535)
         {

@@ -24,7 +24,15 @@ public static class TrainCommand
             VerifierEpochs = o.GetInt("epochs", 300),
             UciSampleRateHz = o.GetDouble("uci-rate", TrainOptions.DefaultUciRate),
             CrossValidateGroups = o.Get("cv") == "groups",
+            Detector = o.Get("detector") ?? TrainOptions.PcaDetectorKind,
+            DetectorRecall = o.GetDouble("detector-recall", 0.99),
+            ExcludeGroups = (o.Get("hold-out") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
         };
+        if (options.Detector is not (TrainOptions.PcaDetectorKind or TrainOptions.SupervisedDetectorKind) || options.DetectorRecall is not (> 0 and <= 1))
+        {
+            throw new UsageException($"--detector is {TrainOptions.PcaDetectorKind} or {TrainOptions.SupervisedDetectorKind}, and --detector-recall a share in (0, 1]");
+        }
+
         try
         {
             ModelCard card = TrainingRun.Run(options, new Progress());

@@ -24,6 +24,9 @@ public sealed record FleetIdentity(string Password, byte[] Key);
 /// <param name="Confirmed">Verdicts that said fault (an alarm).</param>
 public sealed record ConditionScore(string Condition, long Windows, long Events, long Verdicts, long Confirmed);
 
+/// <summary>One recording a node was shown (from its schedule, up to the node's sample time) and the alarms raised on it.</summary>
+public sealed record FleetEpisode(string Node, string Track, string Condition, long Alarms);
+
 /// <summary>One node at the end of a run.</summary>
 public sealed record FleetNodeReport(string Id, string Board, bool Connected, uint Boot, long Windows, long Suspicious, long EventsSent, long EventsAcknowledged, long Verdicts,
     uint ModelVersion, long InstalledSequence, string UpdateState, string Condition);
@@ -39,7 +42,8 @@ public sealed record FleetNodeReport(string Id, string Board, bool Connected, ui
 public sealed class FleetRun : IAsyncDisposable, INodeTraffic
 {
     private readonly List<Slot> _nodes = [];
-    private readonly ConcurrentDictionary<(string Node, uint Sequence), string> _eventCondition = new();
+    private readonly ConcurrentDictionary<(string Node, uint Sequence), (string Condition, string Track)> _eventCondition = new();
+    private readonly ConcurrentDictionary<(string Node, string Track), long> _alarmsByTrack = new();
     private readonly ConcurrentDictionary<(string Node, uint Boot, uint Sequence), byte> _counted = new();
     private readonly CancellationTokenSource _stop = new();
     private Task _events = Task.CompletedTask;
@@ -58,10 +62,11 @@ public sealed class FleetRun : IAsyncDisposable, INodeTraffic
     /// Starts <paramref name="nodes"/> against the broker at <paramref name="host"/>:<paramref name="port"/>:
     /// identities from <paramref name="identities"/>, each node's storage under <paramref name="folder"/>, its tracks
     /// at its board's rate from <paramref name="tracks"/>, <paramref name="model"/> installed as release 1 where a
-    /// node has none yet, replayed at <paramref name="speed"/> times real time.
+    /// node has none yet (null: new nodes start empty and wait for their first model over the air), replayed at
+    /// <paramref name="speed"/> times real time; <paramref name="held"/> nodes wait for <see cref="Release"/>.
     /// </summary>
     public static FleetRun Start(IReadOnlyList<FleetNode> nodes, IReadOnlyDictionary<string, FleetIdentity> identities, Func<BoardProfile, IReadOnlyList<SensorTrack>> tracks,
-        byte[] model, string folder, string host, int port, double speed, Action<string>? log = null)
+        byte[]? model, string folder, string host, int port, double speed, Action<string>? log = null, bool held = false)
     {
         var run = new FleetRun(Math.Max(1, Environment.ProcessorCount));
         var boards = new Dictionary<string, BoardProfile>(StringComparer.Ordinal);
@@ -76,13 +81,13 @@ public sealed class FleetRun : IAsyncDisposable, INodeTraffic
 
             FleetIdentity id = identities[n.Id];
             string nodeFolder = Path.Combine(folder, n.Id);
-            if (!Directory.Exists(Path.Combine(nodeFolder, "models")))
+            if (model != null && !Directory.Exists(Path.Combine(nodeFolder, "models")))
             {
                 // A new node, as provisioning leaves it; one that ran before boots from what it kept (A/B slots).
                 SimulatedNode.Install(nodeFolder, board, n.Id, id.Key, model, 1);
             }
 
-            var sensor = new ScenarioSensor(trackSets[n.Board], n.Schedule, board.Sampling!.SampleRateHz);
+            var sensor = new ScenarioSensor(trackSets[n.Board], n.Schedule, board.Sampling!.SampleRateHz) { Held = held };
             NodeConfig config = HostNodeConfig.FromBoard(board, n.Id, id.Key, id.Password, host, port, null, 30);
             var options = new NodeRunnerOptions { Host = host, Port = port, Password = id.Password, Speed = speed, Scheduler = run._scheduler, Traffic = run };
             var slot = new Slot(n, sensor, board.Sampling.WindowLength, board.Sampling.SampleRateHz, () =>
@@ -94,6 +99,15 @@ public sealed class FleetRun : IAsyncDisposable, INodeTraffic
 
         run._events = Task.Run(() => run.RunEventsAsync(run._stop.Token));
         return run;
+    }
+
+    /// <summary>Starts every held node's schedule (see <see cref="ScenarioSensor.Held"/>): from now on its windows are scored.</summary>
+    public void Release()
+    {
+        foreach (Slot slot in _nodes)
+        {
+            slot.Sensor.Held = false;
+        }
     }
 
     /// <summary>The least recording time any node has replayed so far, in seconds.</summary>
@@ -173,10 +187,18 @@ public sealed class FleetRun : IAsyncDisposable, INodeTraffic
         }).ToList();
     }
 
+    /// <summary>Every recording each node has been shown so far (its schedule's steps it reached), with the alarms on it.</summary>
+    public IReadOnlyList<FleetEpisode> Episodes() => _nodes.SelectMany(n =>
+    {
+        double now = n.Sensor.Reads / n.RateHz;
+        return n.Spec.Schedule.Where(step => step.Play != null && step.AtSeconds <= now && n.Sensor.Reads > 0).Select(step => step.Play!).Distinct(StringComparer.Ordinal)
+            .Select(track => new FleetEpisode(n.Spec.Id, track, n.Sensor.ConditionOf(track), _alarmsByTrack.GetValueOrDefault((n.Spec.Id, track))));
+    }).ToList();
+
     /// <inheritdoc />
     public void Sent(string nodeId, string topic, byte[] payload)
     {
-        if (!topic.EndsWith("/up/event", StringComparison.Ordinal) || Find(nodeId) is not { } node)
+        if (!topic.EndsWith("/up/event", StringComparison.Ordinal) || Find(nodeId) is not { } node || node.Sensor.Held)
         {
             return;
         }
@@ -187,7 +209,7 @@ public sealed class FleetRun : IAsyncDisposable, INodeTraffic
             // the sequence, so it is matched to the newest event of that sequence.
             if (WireCodec.Decode(payload, 0, payload.Length) is EventMessage e && _counted.TryAdd((nodeId, e.Boot, e.Sequence), 0))
             {
-                _eventCondition[(nodeId, e.Sequence)] = node.Sensor.Condition;
+                _eventCondition[(nodeId, e.Sequence)] = (node.Sensor.Condition, node.Sensor.Track);
                 Interlocked.Increment(ref Tally(node.Sensor.Condition)[0]);
             }
         }
@@ -207,13 +229,14 @@ public sealed class FleetRun : IAsyncDisposable, INodeTraffic
 
         try
         {
-            if (WireCodec.Decode(payload, 0, payload.Length) is VerdictMessage v && _eventCondition.TryRemove((nodeId, v.EventSequence), out string? condition))
+            if (WireCodec.Decode(payload, 0, payload.Length) is VerdictMessage v && _eventCondition.TryRemove((nodeId, v.EventSequence), out (string Condition, string Track) shown))
             {
-                long[] t = Tally(condition);
+                long[] t = Tally(shown.Condition);
                 Interlocked.Increment(ref t[1]);
                 if (v.IsFault)
                 {
                     Interlocked.Increment(ref t[2]);
+                    _alarmsByTrack.AddOrUpdate((nodeId, shown.Track), 1, (_, n) => n + 1);
                 }
             }
         }

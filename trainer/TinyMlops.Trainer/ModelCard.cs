@@ -16,7 +16,7 @@ public sealed record Budget(int FlashBytes, int FlashLimit, int ModelRamBytes, i
 public sealed record DatasetCard(string Format, string ContentHash, int Recordings, int Windows, string[] Assumptions, string[] TrainGroups, string[] ValidationGroups, string[] TestGroups, int TrainWindows, int ValidationWindows, int TestWindows);
 
 /// <summary>The node's detector, float and int8.</summary>
-public sealed record DetectorCard(string Kind, string Int8Calibration, double TargetFalseAlarmRate, double FloatThreshold, int Int8Threshold, BinaryMetrics Float, BinaryMetrics Int8, double RocAucDrop, double DecisionAgreement, int ModelBytes, int ParameterBytes, int WorkingBytes, long Macs, Budget Budget);
+public sealed record DetectorCard(string Kind, string ThresholdRule, string Int8Calibration, double TargetFalseAlarmRate, double FloatThreshold, int Int8Threshold, BinaryMetrics Float, BinaryMetrics Int8, double RocAucDrop, double DecisionAgreement, int ModelBytes, int ParameterBytes, int WorkingBytes, long Macs, Budget Budget);
 
 /// <summary>The gateway's verifier.</summary>
 public sealed record VerifierCard(string Kind, string Int8Method, string[] Classes, MulticlassMetrics Float, double OnnxParityMaxAbs, int OnnxBytes, MulticlassMetrics Int8, BinaryMetrics FaultFloat, BinaryMetrics FaultInt8, double MacroF1DropPoints, double Int8Agreement, int Int8OnnxBytes);
@@ -74,7 +74,7 @@ public sealed class ModelCard
             }
         }
 
-        sb.Append(c, $"\n## Detector (node)\n\n{Detector.Kind}; threshold for a {Detector.TargetFalseAlarmRate:P1} false-alarm rate on healthy validation windows.\n\n");
+        sb.Append(c, $"\n## Detector (node)\n\n{Detector.Kind}; {Detector.ThresholdRule}.\n\n");
         sb.Append("| | ROC-AUC | precision | recall | F1 | false-alarm rate | TP | FP | TN | FN |\n|---|---|---|---|---|---|---|---|---|---|\n");
         Row(sb, "float", Detector.Float);
         Row(sb, "int8", Detector.Int8);

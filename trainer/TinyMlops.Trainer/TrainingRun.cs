@@ -35,6 +35,25 @@ public sealed record TrainOptions
     /// <summary>Share of healthy validation windows the detector may flag.</summary>
     public double FalseAlarmRate { get; init; } = 0.01;
 
+    /// <summary>
+    /// The node's detector: <see cref="PcaDetectorKind"/> (healthy windows only, threshold for
+    /// <see cref="FalseAlarmRate"/>) or <see cref="SupervisedDetectorKind"/> (logistic on every class, threshold for
+    /// <see cref="DetectorRecall"/>: it screens, the verifier confirms).
+    /// </summary>
+    public string Detector { get; init; } = PcaDetectorKind;
+
+    /// <summary>Share of fault validation windows a supervised detector must flag.</summary>
+    public double DetectorRecall { get; init; } = 0.99;
+
+    /// <summary>Groups (operating points) left out of training, validation and test: held out for whoever runs the model next.</summary>
+    public IReadOnlyCollection<string> ExcludeGroups { get; init; } = [];
+
+    /// <summary><see cref="Detector"/> for the healthy-only PCA detector.</summary>
+    public const string PcaDetectorKind = "pca";
+
+    /// <summary><see cref="Detector"/> for the supervised screening detector.</summary>
+    public const string SupervisedDetectorKind = "supervised";
+
     /// <summary>PCA rank of the detector.</summary>
     public int PcaRank { get; init; } = 8;
 
@@ -88,8 +107,15 @@ public static class TrainingRun
         int hop = window / 4;
         double rate = board.Sampling.SampleRateHz;
         progress?.Report($"{data.Recordings.Count} recordings ({data.Format}), resampling to {rate} Hz, windows of {window} every {hop}");
-        List<FeatureRow> rows = FeatureTable.Build(data.Recordings, rate, window, hop, board.Sampling.Bands, progress);
-        Dictionary<string, Split> split = FeatureTable.SplitGroups(data.Recordings.Select(r => r.Group), o.Seed);
+        var excluded = new HashSet<string>(o.ExcludeGroups, StringComparer.Ordinal);
+        Recording[] recordings = data.Recordings.Where(r => !excluded.Contains(r.Group)).ToArray();
+        if (excluded.Count > 0)
+        {
+            progress?.Report($"{data.Recordings.Count - recordings.Length} recordings of {excluded.Count} held-out groups left out");
+        }
+
+        List<FeatureRow> rows = FeatureTable.Build(recordings, rate, window, hop, board.Sampling.Bands, progress);
+        Dictionary<string, Split> split = FeatureTable.SplitGroups(recordings.Select(r => r.Group), o.Seed);
         FeatureRow[] train = rows.Where(r => split[r.Group] == Split.Train).ToArray();
         FeatureRow[] validation = rows.Where(r => split[r.Group] == Split.Validation).ToArray();
         FeatureRow[] test = rows.Where(r => split[r.Group] == Split.Test).ToArray();
@@ -112,10 +138,34 @@ public static class TrainingRun
             throw new InvalidDataException($"only {healthyTrain.Length} healthy training windows; the detector needs healthy recordings in the training groups");
         }
 
-        progress?.Report($"detector: PCA rank {o.PcaRank} on {healthyTrain.Length} healthy windows");
-        FloatDetector detector = PcaDetector.Fit(healthyTrain, o.PcaRank, o.Seed);
-        double[] healthyValidation = validation.Where(r => r.Label == Dataset.HealthyLabel).Select(r => detector.Score(r.Features)).ToArray();
-        detector.Threshold = PcaDetector.ThresholdFor(healthyValidation, o.FalseAlarmRate);
+        FloatDetector detector;
+        string detectorKind, thresholdRule;
+        if (o.Detector == TrainOptions.SupervisedDetectorKind)
+        {
+            progress?.Report($"detector: logistic on {train.Length} windows of every class");
+            detector = LogisticDetector.Fit(train.Select(r => r.Features).ToArray(), train.Select(r => r.Label == Dataset.HealthyLabel ? 0 : 1).ToArray());
+            double[] faultValidation = validation.Where(r => r.Label != Dataset.HealthyLabel).Select(r => detector.Score(r.Features)).ToArray();
+            if (faultValidation.Length == 0)
+            {
+                throw new InvalidDataException($"the validation split ({string.Join(", ", validation.Select(r => r.Group).Distinct())}) holds no fault window to set a supervised detector's threshold on");
+            }
+
+            detector.Threshold = LogisticDetector.ThresholdForRecall(faultValidation, o.DetectorRecall);
+            (detectorKind, thresholdRule) = ("Logistic regression on standardised features, fault logit", $"threshold for {o.DetectorRecall:P0} of fault validation windows flagged (it screens; the verifier confirms)");
+        }
+        else if (o.Detector == TrainOptions.PcaDetectorKind)
+        {
+            progress?.Report($"detector: PCA rank {o.PcaRank} on {healthyTrain.Length} healthy windows");
+            detector = PcaDetector.Fit(healthyTrain, o.PcaRank, o.Seed);
+            double[] healthyValidation = validation.Where(r => r.Label == Dataset.HealthyLabel).Select(r => detector.Score(r.Features)).ToArray();
+            detector.Threshold = PcaDetector.ThresholdFor(healthyValidation, o.FalseAlarmRate);
+            (detectorKind, thresholdRule) = ($"ML.NET RandomizedPca, rank {o.PcaRank}, squared reconstruction error", $"threshold for a {o.FalseAlarmRate:P1} false-alarm rate on healthy validation windows");
+        }
+        else
+        {
+            throw new ArgumentException($"detector '{o.Detector}' is not {TrainOptions.PcaDetectorKind} or {TrainOptions.SupervisedDetectorKind}");
+        }
+
         // Calibrate on every training window, not only healthy ones: a node sees faults too, and a reconstruction
         // whose input saturates the int8 range would hide exactly the windows the detector exists for.
         // The range tail is chosen on training and validation windows (never test): the candidate whose int8
@@ -217,7 +267,8 @@ public static class TrainingRun
         {
             Board = board.Name,
             BoardClass = board.BoardClass,
-            Dataset = new DatasetCard(data.Format, data.ContentHash, data.Recordings.Count, rows.Count, data.Assumptions.ToArray(),
+            Dataset = new DatasetCard(data.Format, data.ContentHash, recordings.Length, rows.Count,
+                [.. data.Assumptions, .. excluded.Count == 0 ? Array.Empty<string>() : [$"groups held out of training and evaluation: {string.Join(", ", excluded.Order(StringComparer.Ordinal))}"]],
                 split.Where(kv => kv.Value == Split.Train).Select(kv => kv.Key).OrderBy(k => k, StringComparer.Ordinal).ToArray(),
                 split.Where(kv => kv.Value == Split.Validation).Select(kv => kv.Key).OrderBy(k => k, StringComparer.Ordinal).ToArray(),
                 split.Where(kv => kv.Value == Split.Test).Select(kv => kv.Key).OrderBy(k => k, StringComparer.Ordinal).ToArray(),
@@ -229,7 +280,7 @@ public static class TrainingRun
             Hop = hop,
             Bands = board.Sampling.Bands,
             Features = train[0].Features.Length,
-            Detector = new DetectorCard($"ML.NET RandomizedPca, rank {o.PcaRank}, squared reconstruction error", $"post-training quantisation on {detectorCalibration.Length} training windows, range tail {detectorTail}", o.FalseAlarmRate, detector.Threshold, int8.Header.Threshold,
+            Detector = new DetectorCard(detectorKind, thresholdRule, $"post-training quantisation on {detectorCalibration.Length} training windows, range tail {detectorTail}", o.Detector == TrainOptions.PcaDetectorKind ? o.FalseAlarmRate : double.NaN, detector.Threshold, int8.Header.Threshold,
                 detFloat, detInt8, Math.Abs(detFloat.RocAuc - detInt8.RocAuc), agreement, blob.Length, q.ParameterBytes, int8.WorkingBytes, int8.Macs, budget),
             Verifier = new VerifierCard($"MLP {verifier.Mean.Length}-{o.VerifierHidden}-{classes.Length}, ReLU, softmax; ONNX opset {Onnx.OnnxGraphBuilder.Opset}", $"QDQ int8, {best.Description}, {QatEpochs} epochs of quantisation-aware fine-tuning", classes, ver, parity, onnx.Length, verInt8, FaultMetrics(probabilities, predicted), FaultMetrics(probabilitiesInt8, predictedInt8), (ver.MacroF1 - verInt8.MacroF1) * 100, predicted.Zip(predictedInt8, (a, b) => a == b ? 1.0 : 0.0).Average(), onnxInt8.Length),
             Cascade = cascade,

@@ -49,6 +49,7 @@ public sealed class ScenarioSensor : IAccelerometer
     private readonly double _rateHz;
     private readonly float[] _last = new float[3];
     private SensorTrack _track;
+    private volatile string _trackName;
     private int _nextStep;
     private volatile string _condition;
     private int _conditionIndex;
@@ -104,15 +105,34 @@ public sealed class ScenarioSensor : IAccelerometer
         _steps = [.. steps];
         _rateHz = rateHz;
         _track = _tracks[steps[0].Play!];
+        _trackName = _track.Name;
         _condition = _track.Condition;
         _conditionIndex = _conditions.IndexOf(_condition);
     }
 
-    /// <summary>Samples asked for so far (failed reads included: time passes for a broken sensor too).</summary>
+    /// <summary>Samples asked for so far (failed reads included: time passes for a broken sensor too), held ones not.</summary>
     public long Reads { get; private set; }
+
+    /// <summary>
+    /// While true the schedule's clock stands still: the first step's track plays, and nothing read counts as shown
+    /// (a node that is still being commissioned, whose windows are not scored). Any thread may set it.
+    /// </summary>
+    public bool Held
+    {
+        get => _held;
+        set => _held = value;
+    }
+
+    private volatile bool _held;
 
     /// <summary>The condition the node is shown now (the current track's), for scoring.</summary>
     public string Condition => _condition;
+
+    /// <summary>The condition of track <paramref name="name"/>.</summary>
+    public string ConditionOf(string name) => _tracks[name].Condition;
+
+    /// <summary>The track the node is shown now (any thread).</summary>
+    public string Track => _trackName;
 
     /// <summary>The fault in force now.</summary>
     public SensorFault Fault => (SensorFault)_fault;
@@ -129,6 +149,12 @@ public sealed class ScenarioSensor : IAccelerometer
     /// <inheritdoc />
     public bool TryRead(float[] xyz)
     {
+        if (_held)
+        {
+            Replay(xyz);
+            return true;
+        }
+
         double now = Reads / _rateHz;
         while (_nextStep < _steps.Length && _steps[_nextStep].AtSeconds <= now)
         {
@@ -136,6 +162,7 @@ public sealed class ScenarioSensor : IAccelerometer
             if (s.Play != null)
             {
                 _track = _tracks[s.Play];
+                _trackName = _track.Name;
                 _condition = _track.Condition;
                 _conditionIndex = _conditions.IndexOf(_condition);
             }
@@ -162,11 +189,16 @@ public sealed class ScenarioSensor : IAccelerometer
                 return true;
         }
 
+        Replay(xyz);
+        return true;
+    }
+
+    private void Replay(float[] xyz)
+    {
         int i = _positions[_track.Name];
         xyz[0] = _last[0] = _track.X[i];
         xyz[1] = _last[1] = _track.Y[i];
         xyz[2] = _last[2] = _track.Z[i];
         _positions[_track.Name] = i + 1 == _track.X.Length ? 0 : i + 1;
-        return true;
     }
 }

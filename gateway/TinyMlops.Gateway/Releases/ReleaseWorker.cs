@@ -178,6 +178,15 @@ public sealed class ReleaseWorker(IOptions<GatewayOptions> options, GatewayStore
             return false;
         }
 
+        if (verifiers.Current == null && !File.Exists(o.Verifier.ModelFile))
+        {
+            // A gateway commissioned without a verifier has stored no verdicts to shadow against and has none to lose:
+            // the verified release is its first verifier (probation still watches it on live events).
+            candidate.Release();
+            await StepAsync(sequence, "shadow_skipped", "no verifier installed yet: nothing to compare with", ct).ConfigureAwait(false);
+            return await PromoteAsync(sequence, release, onnxBytes, candidate.Version, detectorFile, document, ct).ConfigureAwait(false);
+        }
+
         int windows;
         double agreement;
         string? mismatch;
