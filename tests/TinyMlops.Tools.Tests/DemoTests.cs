@@ -18,17 +18,34 @@ public class DemoTests
     public void A_short_demo_confirms_every_injected_fault_and_ends_with_release_2_on_every_node()
     {
         string dir = Path.Combine(Path.GetTempPath(), "tinymlops-demo-" + Guid.NewGuid().ToString("N"));
+        // The default scenario's three nodes, one of which loses power while its first model is downloading.
+        string scenario = Path.Combine(Path.GetTempPath(), "tinymlops-demo-scenario-" + Guid.NewGuid().ToString("N") + ".json");
+        File.WriteAllText(scenario, JsonSerializer.Serialize(new
+        {
+            nodes = new[] { "025", "035", "045" }.Select((speed, i) => new
+            {
+                id = $"fan-{i + 1:D3}",
+                board = DemoCommand.Board,
+                schedule = new object[]
+                {
+                    new { at = 0, play = $"config1-speed{speed}", node = i == 1 ? "reset-on-download" : null },
+                    new { at = 64, play = $"config2-speed{speed}" },
+                    new { at = 128, play = $"config3-speed{speed}" },
+                },
+            }),
+        }, new JsonSerializerOptions { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull }));
         var output = new StringWriter();
         TextWriter oldOut = Console.Out;
         Console.SetOut(output);
         int exit;
         try
         {
-            exit = Program.Main(["demo", "--nodes", "3", "--duration", "24", "--speed", "8", "--out", dir]);
+            exit = Program.Main(["demo", "--scenario", scenario, "--duration", "24", "--speed", "8", "--out", dir]);
         }
         finally
         {
             Console.SetOut(oldOut);
+            File.Delete(scenario);
         }
 
         bool passed = false;
@@ -40,6 +57,7 @@ public class DemoTests
             Assert.True(s.GetProperty("everyFaultConfirmed").GetBoolean(), output.ToString());
             Assert.True(s.GetProperty("everyNodeHasModel").GetBoolean(), output.ToString());
             Assert.True(s.GetProperty("secondVersionEverywhere").GetBoolean(), output.ToString());
+            Assert.Equal(1, s.GetProperty("resets").GetInt32()); // fan-002 went down mid-download and still confirmed both releases
 
             // Both imbalance recordings of each node's held-out speed were shown and alarmed on.
             Assert.Equal("6 of 6 confirmed", s.GetProperty("injectedFaults").GetProperty("imbalance").GetString());

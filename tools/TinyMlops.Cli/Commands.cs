@@ -26,6 +26,7 @@ public static class Commands
             Number("--duration", "seconds the nodes replay held-out recordings once release 1 runs on them (default 120)"),
             Number("--speed", "replay rate: 1 is the board's real sample rate (default 4)"),
             Text("--broker", "mqtt://HOST:PORT of an external broker the gateway joins instead of hosting its own (one gateway)"),
+            Text("--scenario", "a fleet scenario file (docs/fleet.md) for the nodes instead of the default; its nodes are esp32-wroom-32-100hz"),
             Text("--out", "output folder, cleared when it holds an earlier demo (default out/demo)")));
 
         root.Subcommands.Add(Make("detect", "Fit detectors on the shipped fan recording, quantise them to int8 and run the firmware core over every held-out window (the main job).",

@@ -51,19 +51,40 @@ public static class DemoCommand
             throw new UsageException("--broker with --gateways above 1: every gateway would verify every node's events on one broker; give one gateway, or none of --broker");
         }
 
-        if (nodeCount < gatewayCount)
+        string root = Checkout.FindRoot();
+        string data = Path.Combine(root, "data", "uci-accelerometer-fan");
+        IReadOnlyList<FleetNode> nodes;
+        try
         {
-            throw new UsageException($"--nodes {nodeCount} is fewer than --gateways {gatewayCount}: each gateway needs a node");
+            nodes = o.Get("scenario") is { } file ? FleetScenario.Parse(File.ReadAllText(file), BoardNames(), RecordingIds(data)) : Scenario(nodeCount, duration * speed, data);
+        }
+        catch (FormatException e)
+        {
+            throw new UsageException($"{o.Get("scenario")}: {e.Message}");
         }
 
-        string root = Checkout.FindRoot();
+        if (nodes.Count < gatewayCount)
+        {
+            throw new UsageException($"{nodes.Count} nodes are fewer than --gateways {gatewayCount}: each gateway needs a node");
+        }
+
+        if (nodes.FirstOrDefault(n => n.Board != Board) is { } other)
+        {
+            throw new UsageException($"node {other.Id} is a {other.Board}: the demo's models are trained for {Board}, as its nodes must be");
+        }
+
         string outDir = Path.GetFullPath(o.Get("out") ?? Path.Combine(root, "out", "demo"));
         PrepareOutput(outDir);
-        return RunAsync(root, outDir, nodeCount, gatewayCount, duration, speed, broker).GetAwaiter().GetResult();
+        return RunAsync(root, outDir, nodes, gatewayCount, duration, speed, broker).GetAwaiter().GetResult();
     }
 
-    private static async Task<int> RunAsync(string root, string outDir, int nodeCount, int gatewayCount, double duration, double speed, string? broker)
+    private static string[] BoardNames() => [.. BoardProfile.List(Path.Combine(Checkout.FindRoot(), "boards"))];
+
+    private static string[] RecordingIds(string data) => [.. DatasetLoader.Load(data).Recordings.Select(r => r.Id)];
+
+    private static async Task<int> RunAsync(string root, string outDir, IReadOnlyList<FleetNode> nodes, int gatewayCount, double duration, double speed, string? broker)
     {
+        int nodeCount = nodes.Count;
         var clock = Stopwatch.StartNew();
         void Say(string line) => Console.WriteLine($"[demo {clock.Elapsed.TotalSeconds,6:F1} s] {line}");
         BoardProfile board = BoardProfile.Load(Board);
@@ -115,7 +136,6 @@ public static class DemoCommand
         await trainer.StartAsync();
         Say($"step 3/6: trainer service on http://127.0.0.1:{trainerPort}; starting {gatewayCount} gateway(s){(broker == null ? " with their embedded brokers" : $" on {broker}")}");
 
-        IReadOnlyList<FleetNode> nodes = Scenario(nodeCount, duration * speed, data);
         var gateways = new List<DemoGateway>();
         var runs = new List<FleetRun>();
         try
@@ -213,8 +233,6 @@ public static class DemoCommand
     /// </summary>
     private static IReadOnlyList<FleetNode> Scenario(int count, double recordingSeconds, string data)
     {
-        string[] boards = [.. BoardProfile.List(Path.Combine(Checkout.FindRoot(), "boards"))];
-        string[] recordings = [.. DatasetLoader.Load(data).Recordings.Select(r => r.Id)];
         var json = new
         {
             nodes = Enumerable.Range(1, count).Select(i => new
@@ -229,7 +247,7 @@ public static class DemoCommand
                 },
             }),
         };
-        return FleetScenario.Parse(JsonSerializer.Serialize(json), boards, recordings);
+        return FleetScenario.Parse(JsonSerializer.Serialize(json), BoardNames(), RecordingIds(data));
     }
 
     /// <summary>
@@ -361,7 +379,7 @@ public static class DemoCommand
             windows, events, events / (double)Math.Max(1, windows), faultWindows, faultConfirmed, recall, healthy.Windows, healthy.Events, healthy.Confirmed, healthy.Verdicts - healthy.Confirmed, healthyAlarms,
             recall >= 0.95, healthyAlarms <= 0.01,
             episodes.ToDictionary(e => e.Key, e => $"{e.Value.Confirmed} of {e.Value.Shown} confirmed"), everyFault, everyModel, secondEverywhere,
-            scores, [one, two], nodes.Select(n => new DemoNode(n.Id, n.Condition, versions.GetValueOrDefault(n.InstalledSequence, "none"), n.InstalledSequence, n.UpdateState, n.Windows, n.EventsSent, n.Verdicts)).ToList(),
+            runs.Sum(r => r.Resets), scores, [one, two], nodes.Select(n => new DemoNode(n.Id, n.Condition, versions.GetValueOrDefault(n.InstalledSequence, "none"), n.InstalledSequence, n.UpdateState, n.Windows, n.EventsSent, n.Verdicts)).ToList(),
             outDir);
     }
 
@@ -388,6 +406,7 @@ public static class DemoCommand
             Console.WriteLine($"  {n.Id,-9} {n.Showing,-10} {n.Model,-24} {n.Release,7} {n.Update,-12} {n.Windows,7} {n.Events,6} {n.Verdicts,8}");
         }
 
+        Console.WriteLine($"  node power cycles (scenario)     {s.Resets}");
         Console.WriteLine($"  every injected fault confirmed: {(s.EveryFaultConfirmed ? "yes" : "NO")}; every node runs a valid model: {(s.EveryNodeHasModel ? "yes" : "NO")}; release 2 confirmed on every node: {(s.SecondVersionEverywhere ? "yes" : "NO")}");
     }
 
@@ -489,7 +508,7 @@ public sealed record DemoSummary(
     long HealthyWindows, long HealthyEvents, long HealthyAlarms, long FalseAlarmsRemoved, double HealthyAlarmShare,
     bool RecallTargetMet, bool HealthyAlarmTargetMet,
     IReadOnlyDictionary<string, string> InjectedFaults, bool EveryFaultConfirmed, bool EveryNodeHasModel, bool SecondVersionEverywhere,
-    IReadOnlyList<ConditionScore> Conditions, IReadOnlyList<DemoRollout> Rollouts, IReadOnlyList<DemoNode> NodeStates, string Output)
+    int Resets, IReadOnlyList<ConditionScore> Conditions, IReadOnlyList<DemoRollout> Rollouts, IReadOnlyList<DemoNode> NodeStates, string Output)
 {
     /// <summary>Every tier did its part: each injected fault confirmed, each node on a valid model, release 2 everywhere.</summary>
     public bool Works => EveryFaultConfirmed && EveryNodeHasModel && SecondVersionEverywhere;

@@ -17,7 +17,8 @@ namespace TinyMlops.GatewayBench;
 /// <param name="Model">Verifier ONNX (null: train one on the shipped recording).</param>
 /// <param name="Board">Board whose window the frames carry.</param>
 /// <param name="Out">Output folder (null: out/bench-gateway).</param>
-public sealed record BenchSettings(double Minutes, int Nodes, int Rate, int Report, int Rounds, int Batch, string? Model, string Board, string? Out);
+/// <param name="P99TargetMs">Target of the publish -> verdict p99 (10 ms for the gateway's own figure, 50 ms for a 1,000-node fleet).</param>
+public sealed record BenchSettings(double Minutes, int Nodes, int Rate, int Report, int Rounds, int Batch, string? Model, string Board, string? Out, double P99TargetMs = 10);
 
 /// <summary>
 /// <c>tinymlops-bench-gateway</c>: the gateway benchmark as its own program, so the user's command line does not carry
@@ -37,8 +38,9 @@ public static class Program
         var model = new Option<string?>("--model") { Description = "verifier ONNX to use (default: train one on the shipped recording)" };
         var board = new Option<string>("--board") { Description = "board whose window the frames carry (default esp32-wroom-32)", DefaultValueFactory = _ => "esp32-wroom-32" };
         var output = new Option<string?>("--out") { Description = "output folder (default out/bench-gateway)" };
+        Option<double> p99 = Positive("--p99-target", "target of the publish -> verdict p99 in ms (default 10; 50 for 1,000 nodes at one window/s each)", 10);
         var root = new RootCommand("Gateway figures: verification vs bare ONNX Runtime, node publish -> verdict latency under load, memory over time.");
-        foreach (Option o in new Option[] { minutes, nodes, rate, report, rounds, batch, model, board, output })
+        foreach (Option o in new Option[] { minutes, nodes, rate, report, rounds, batch, model, board, output, p99 })
         {
             root.Options.Add(o);
         }
@@ -62,7 +64,7 @@ public static class Program
         try
         {
             return GatewayBench.Run(new BenchSettings(parsed.GetValue(minutes), parsed.GetValue(nodes), parsed.GetValue(rate), parsed.GetValue(report),
-                parsed.GetValue(rounds), parsed.GetValue(batch), parsed.GetValue(model), parsed.GetValue(board)!, parsed.GetValue(output)));
+                parsed.GetValue(rounds), parsed.GetValue(batch), parsed.GetValue(model), parsed.GetValue(board)!, parsed.GetValue(output), parsed.GetValue(p99)));
         }
         catch (ArgumentException e)
         {

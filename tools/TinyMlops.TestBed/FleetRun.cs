@@ -144,9 +144,10 @@ public sealed class FleetRun : IAsyncDisposable, INodeTraffic
                         }
                     }
 
-                    if (slot.ResetOnDownload && slot.Runner.Controller.Updater.State == UpdateState.Downloading)
+                    // Cut off at its offer (see Received), the node goes down once it has staged the offer and is downloading.
+                    if (slot.CutAt is { } cut && (slot.Runner.Controller.Updater.State == UpdateState.Downloading || DateTime.UtcNow - cut > TimeSpan.FromSeconds(2)))
                     {
-                        slot.ResetOnDownload = false;
+                        slot.CutAt = null;
                         await slot.ResetAsync().ConfigureAwait(false);
                         Interlocked.Increment(ref _resets);
                     }
@@ -222,6 +223,16 @@ public sealed class FleetRun : IAsyncDisposable, INodeTraffic
     /// <inheritdoc />
     public void Received(string nodeId, string topic, byte[] payload)
     {
+        if (topic.EndsWith("/down/ota-offer", StringComparison.Ordinal) && Find(nodeId) is { ResetOnDownload: true } due)
+        {
+            // A download is a few packets and can finish between two looks at the node's state: the link goes at the
+            // offer, before any chunk can arrive, and the power cycle follows once the offer is staged.
+            due.ResetOnDownload = false;
+            due.Runner.LinkDown = true;
+            due.CutAt = DateTime.UtcNow;
+            return;
+        }
+
         if (!topic.EndsWith("/down/verdict", StringComparison.Ordinal))
         {
             return;
@@ -297,7 +308,22 @@ public sealed class FleetRun : IAsyncDisposable, INodeTraffic
 
         public bool ClockUnset { get; set; }
 
-        public bool ResetOnDownload { get; set; }
+        private long _cutTicks;
+        private volatile bool _resetOnDownload;
+
+        /// <summary>A <c>reset-on-download</c> waits for the node's next offer (set by the events loop, read by the traffic hook).</summary>
+        public bool ResetOnDownload
+        {
+            get => _resetOnDownload;
+            set => _resetOnDownload = value;
+        }
+
+        /// <summary>When the node's link was cut for its <c>reset-on-download</c> (null: none due); any thread.</summary>
+        public DateTime? CutAt
+        {
+            get => Interlocked.Read(ref _cutTicks) is var t and not 0 ? new DateTime(t, DateTimeKind.Utc) : null;
+            set => Interlocked.Exchange(ref _cutTicks, value?.Ticks ?? 0);
+        }
 
         /// <summary>A power cycle: the runner stops, and a new one boots (the next boot count) from what the node's storage kept.</summary>
         public async Task ResetAsync()
