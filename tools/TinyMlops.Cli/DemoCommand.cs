@@ -459,33 +459,8 @@ public static class DemoCommand
             SecretFile.WriteAllText(Path.Combine(folder, "trainer.credential"), Ingestion.GatewayCredentials.Issue(Path.Combine(trainerStore, "gateways.json"), id));
             int httpPort = GatewayProcess.FreeLoopbackPort();
             (string host, int port) = broker == null ? ("127.0.0.1", GatewayProcess.FreeLoopbackPort()) : FleetCommand.Broker(broker);
-            var settings = new Dictionary<string, string?>
-            {
-                ["Urls"] = $"http://127.0.0.1:{httpPort}",
-                ["Gateway:GatewayId"] = id,
-                ["Gateway:Board"] = "rpi4",
-                ["Gateway:DataDirectory"] = folder,
-                ["Gateway:NodesFile"] = Path.Combine(folder, "nodes.json"),
-                ["Gateway:Mqtt:Mode"] = broker == null ? "Embedded" : "External",
-                ["Gateway:Mqtt:Host"] = host,
-                ["Gateway:Mqtt:Port"] = port.ToString(CultureInfo.InvariantCulture),
-                ["Gateway:Verifier:ModelFile"] = Path.Combine(folder, "verifier.onnx"),
-                ["Gateway:Uplink:TrainerUrl"] = $"http://127.0.0.1:{trainerPort}/",
-                ["Gateway:Uplink:CredentialFile"] = Path.Combine(folder, "trainer.credential"),
-                ["Gateway:Releases:RootKeyFile"] = Path.Combine(keys.Directory, KeyStore.RootPublicFile),
-                ["Gateway:Releases:Vendor"] = "acme",
-                ["Gateway:Releases:BoardClass"] = board.BoardClass.ToString(CultureInfo.InvariantCulture),
-                ["Gateway:Releases:PollWaitSeconds"] = "2",
-                ["Gateway:Releases:MaxRetrySeconds"] = "2",
-                ["Gateway:Releases:MinShadowWindows"] = "10",
-                ["Gateway:Releases:NodeKeysFile"] = Path.Combine(folder, "node-keys.json"),
-                ["Gateway:Releases:NodeTimeoutSeconds"] = "5",
-                ["Gateway:Releases:RolloutSyncSeconds"] = "1",
-                ["Gateway:Releases:ProbationEvents"] = "20",
-                ["Gateway:Releases:ProbationSeconds"] = "5",
-                ["Gateway:Alarms:Driver"] = "simulated",
-                ["Logging:LogLevel:Default"] = "Warning",
-            };
+            Dictionary<string, string?> settings = GatewaySettings.TakingReleases(id, folder, httpPort, port, $"http://127.0.0.1:{trainerPort}/",
+                Path.Combine(keys.Directory, KeyStore.RootPublicFile), board.BoardClass, broker == null ? null : host);
             return new DemoGateway(GatewayProcess.Start(settings, httpPort), nodes, identities, host, port) { LogFile = Path.Combine(folder, "gateway.log") };
         }
 

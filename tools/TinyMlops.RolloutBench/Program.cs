@@ -132,33 +132,11 @@ public static class Program
         File.Copy(Path.Combine(model, "verifier.onnx"), Path.Combine(gatewayDir, "verifier.onnx"));
         SecretFile.WriteAllText(Path.Combine(gatewayDir, "trainer.credential"), Ingestion.GatewayCredentials.Issue(Path.Combine(store, "gateways.json"), Gateway));
         int mqttPort = GatewayProcess.FreeLoopbackPort(), httpPort = GatewayProcess.FreeLoopbackPort();
-        var settings = new Dictionary<string, string?>
-        {
-            ["Urls"] = $"http://127.0.0.1:{httpPort}",
-            ["Gateway:GatewayId"] = Gateway,
-            ["Gateway:Board"] = "rpi4",
-            ["Gateway:DataDirectory"] = gatewayDir,
-            ["Gateway:NodesFile"] = Path.Combine(gatewayDir, "nodes.json"),
-            ["Gateway:Mqtt:Port"] = mqttPort.ToString(CultureInfo.InvariantCulture),
-            ["Gateway:Mqtt:MaxPendingConnections"] = "5000",
-            ["Gateway:Verifier:ModelFile"] = Path.Combine(gatewayDir, "verifier.onnx"),
-            ["Gateway:Uplink:TrainerUrl"] = $"http://127.0.0.1:{trainerPort}/",
-            ["Gateway:Uplink:CredentialFile"] = Path.Combine(gatewayDir, "trainer.credential"),
-            ["Gateway:Releases:RootKeyFile"] = Path.Combine(dir, "keys", KeyStore.RootPublicFile),
-            ["Gateway:Releases:Vendor"] = "acme",
-            ["Gateway:Releases:BoardClass"] = wroom.BoardClass.ToString(CultureInfo.InvariantCulture),
-            ["Gateway:Releases:PollWaitSeconds"] = "2",
-            ["Gateway:Releases:MaxRetrySeconds"] = "2",
-            ["Gateway:Releases:MinShadowWindows"] = "10",
-            ["Gateway:Releases:NodeKeysFile"] = Path.Combine(gatewayDir, "node-keys.json"),
-            ["Gateway:Releases:ChunkBytes"] = chunk.ToString(CultureInfo.InvariantCulture),
-            ["Gateway:Releases:NodeTimeoutSeconds"] = "5",
-            ["Gateway:Releases:RolloutSyncSeconds"] = "1",
-            ["Gateway:Releases:ProbationEvents"] = "20",
-            ["Gateway:Releases:ProbationSeconds"] = "3",
-            ["Gateway:Alarms:Driver"] = "simulated",
-            ["Logging:LogLevel:Default"] = "Warning",
-        };
+        Dictionary<string, string?> settings = GatewaySettings.TakingReleases(Gateway, gatewayDir, httpPort, mqttPort, $"http://127.0.0.1:{trainerPort}/",
+            Path.Combine(dir, "keys", KeyStore.RootPublicFile), wroom.BoardClass);
+        settings["Gateway:Mqtt:MaxPendingConnections"] = "5000";
+        settings["Gateway:Releases:ChunkBytes"] = chunk.ToString(CultureInfo.InvariantCulture);
+        settings["Gateway:Releases:ProbationSeconds"] = "3";
         GatewayProcess gateway = GatewayProcess.Start(settings, httpPort);
 
         // Both restarted mid-rollout: the gateway killed (SIGKILL, nothing flushed) and the trainer stopped, then both
