@@ -9,6 +9,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
+using Spectre.Console;
 using TinyMlops.Boards;
 using TinyMlops.Contracts;
 using TinyMlops.Firmware.Host.Simulation;
@@ -176,31 +177,55 @@ public static class DemoCommand
             long second = 0;
             Rollout? two = null;
             DateTime nextLine = DateTime.UtcNow;
-            while (phase.Elapsed.TotalSeconds < duration || two == null || two.State is not ("completed" or "aborted"))
+            async Task Stream(Action<string> say, Action<Rollout?, long> tick, TimeSpan every)
             {
-                if (second == 0 && phase.Elapsed.TotalSeconds >= duration / 2)
+                while (phase.Elapsed.TotalSeconds < duration || two == null || two.State is not ("completed" or "aborted"))
                 {
-                    second = ReleaseSecond(registryDir, models[1], keys, data, board, Say);
+                    if (second == 0 && phase.Elapsed.TotalSeconds >= duration / 2)
+                    {
+                        second = ReleaseSecond(registryDir, models[1], keys, data, board, say);
+                    }
+
+                    if (second != 0)
+                    {
+                        two = CurrentRollout(registryDir, board.BoardClass, second);
+                        ThrowIfRefused(registryDir, board.BoardClass, second);
+                    }
+
+                    if (phase.Elapsed.TotalSeconds > duration + 300)
+                    {
+                        throw new CliException($"release {second}'s rollout did not end within 5 minutes of the run's end (it is {two?.State}: {two?.Reason})");
+                    }
+
+                    if (DateTime.UtcNow >= nextLine)
+                    {
+                        tick(two, second);
+                        nextLine = DateTime.UtcNow + every;
+                    }
+
+                    await Task.Delay(250);
+                }
+            }
+
+            if (!Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive)
+            {
+                // A terminal: one live table, redrawn in place; what happens goes into its caption.
+                var news = new List<string>();
+                var table = new Table().Title("[bold]TinyMlops fleet[/]");
+                foreach (string column in (string[])["node", "showing", "release", "update", "windows", "events", "alarms"])
+                {
+                    table.AddColumn(column);
                 }
 
-                if (second != 0)
+                await AnsiConsole.Live(table).StartAsync(async live => await Stream(news.Add, (rollout, sequence) =>
                 {
-                    two = CurrentRollout(registryDir, board.BoardClass, second);
-                    ThrowIfRefused(registryDir, board.BoardClass, second);
-                }
-
-                if (phase.Elapsed.TotalSeconds > duration + 300)
-                {
-                    throw new CliException($"release {second}'s rollout did not end within 5 minutes of the run's end (it is {two?.State}: {two?.Reason})");
-                }
-
-                if (DateTime.UtcNow >= nextLine)
-                {
-                    Say(Live(runs, two, second, registryDir, board.BoardClass));
-                    nextLine = DateTime.UtcNow.AddSeconds(5);
-                }
-
-                await Task.Delay(250);
+                    LiveTable(table, runs, Live(runs, rollout, sequence, registryDir, board.BoardClass), news, phase.Elapsed.TotalSeconds, duration);
+                    live.Refresh();
+                }, TimeSpan.FromSeconds(0.5)));
+            }
+            else
+            {
+                await Stream(Say, (rollout, sequence) => Say(Live(runs, rollout, sequence, registryDir, board.BoardClass)), TimeSpan.FromSeconds(5));
             }
 
             // 6. The summary.
@@ -341,6 +366,20 @@ public static class DemoCommand
         string conditions = string.Join("; ", scores.Select(c => $"{c.Condition}: {c.Windows} windows, {c.Events} events, {c.Confirmed} alarms"));
         string models = string.Join(", ", runs.SelectMany(r => r.Nodes()).GroupBy(n => n.InstalledSequence).OrderBy(g => g.Key).Select(g => $"release {g.Key} on {g.Count()}"));
         return $"{conditions} | nodes: {models}{(two == null ? "" : $" | release {second} rollout {two.State}, group {two.CurrentGroup + 1}/{two.Groups.Count}{steps}")}";
+    }
+
+    private static void LiveTable(Table table, IReadOnlyList<FleetRun> runs, string status, List<string> news, double seconds, double duration)
+    {
+        table.Rows.Clear();
+        Dictionary<string, long> alarms = runs.SelectMany(r => r.Episodes()).GroupBy(e => e.Node, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Sum(e => e.Alarms), StringComparer.Ordinal);
+        foreach (FleetNodeReport n in runs.SelectMany(r => r.Nodes()).OrderBy(n => n.Id, StringComparer.Ordinal))
+        {
+            string showing = n.Condition == Dataset.HealthyLabel ? "[green]healthy[/]" : $"[red]{Markup.Escape(n.Condition)}[/]";
+            table.AddRow(n.Id, showing, n.InstalledSequence.ToString(CultureInfo.InvariantCulture), n.UpdateState,
+                n.Windows.ToString(CultureInfo.InvariantCulture), n.EventsSent.ToString(CultureInfo.InvariantCulture), alarms.GetValueOrDefault(n.Id).ToString(CultureInfo.InvariantCulture));
+        }
+
+        table.Caption($"{Math.Min(seconds, duration):F0} of {duration:F0} s   {Markup.Escape(status)}{string.Concat(news.TakeLast(3).Select(m => "\n" + Markup.Escape(m)))}");
     }
 
     private static List<ConditionScore> Merge(IReadOnlyList<FleetRun> runs) => runs.SelectMany(r => r.Scores()).GroupBy(c => c.Condition, StringComparer.Ordinal)
