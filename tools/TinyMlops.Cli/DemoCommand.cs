@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.IO;
 using System.Linq;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Threading;
 using System.Threading.Tasks;
@@ -139,12 +140,38 @@ public static class DemoCommand
 
         var gateways = new List<DemoGateway>();
         var runs = new List<FleetRun>();
+        // Ctrl-C or SIGTERM: the in-process trainer's host would take the signal and stop only itself, leaving the demo
+        // running without it; the demo ends instead, and its gateways (child processes) with it.
+        void KillGateways()
+        {
+            lock (gateways)
+            {
+                foreach (DemoGateway gw in gateways)
+                {
+                    gw.Kill();
+                }
+            }
+        }
+
+        void Stop(PosixSignalContext signal)
+        {
+            KillGateways();
+            Console.Error.WriteLine($"[demo] stopped by {signal.Signal}; the run's files are in {outDir}");
+            Environment.Exit(signal.Signal == PosixSignal.SIGINT ? 130 : 143);
+        }
+
+        using PosixSignalRegistration onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+        using PosixSignalRegistration onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
         try
         {
             for (int g = 0; g < gatewayCount; g++)
             {
                 FleetNode[] mine = nodes.Where((_, i) => i % gatewayCount == g).ToArray();
-                gateways.Add(DemoGateway.Start(gatewayIds[g], Path.Combine(outDir, "gateways", gatewayIds[g]), trainerPort, store, keys, board, broker, mine));
+                DemoGateway started = DemoGateway.Start(gatewayIds[g], Path.Combine(outDir, "gateways", gatewayIds[g]), trainerPort, store, keys, board, broker, mine);
+                lock (gateways)
+                {
+                    gateways.Add(started);
+                }
             }
 
             foreach (DemoGateway gw in gateways)
@@ -501,6 +528,22 @@ public static class DemoCommand
             Dictionary<string, string?> settings = GatewaySettings.TakingReleases(id, folder, httpPort, port, $"http://127.0.0.1:{trainerPort}/",
                 Path.Combine(keys.Directory, KeyStore.RootPublicFile), board.BoardClass, broker == null ? null : host);
             return new DemoGateway(GatewayProcess.Start(settings, httpPort), nodes, identities, host, port) { LogFile = Path.Combine(folder, "gateway.log") };
+        }
+
+        /// <summary>Ends the gateway process now (the demo is being stopped); safe to call more than once.</summary>
+        public void Kill()
+        {
+            try
+            {
+                if (!Process.HasExited)
+                {
+                    Process.Kill();
+                }
+            }
+            catch (InvalidOperationException)
+            {
+                // Already gone.
+            }
         }
 
         public void Dispose()
