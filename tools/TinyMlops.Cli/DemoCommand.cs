@@ -40,7 +40,7 @@ public static class DemoCommand
     private const string Marker = ".tinymlops-demo";
 
     /// <summary>The fan's held-out speeds (groups): never trained on, replayed by the fleet.</summary>
-    private static readonly string[] HeldOut = ["speed025", "speed035", "speed045", "speed055", "speed065", "speed075", "speed085", "speed095"];
+    private static readonly string[] HeldOut = [.. FleetCommand.Speeds.Select(s => $"speed{s:D3}")];
 
     /// <summary>Runs the demo; 0 when every tier did its part (the figures against their targets are printed either way).</summary>
     public static int Run(Options o)
@@ -55,10 +55,14 @@ public static class DemoCommand
 
         string root = Checkout.FindRoot();
         string data = Path.Combine(root, "data", "uci-accelerometer-fan");
+        Dataset dataset = DatasetLoader.Load(data);
+        string[] boards = [.. BoardProfile.List(Path.Combine(root, "boards"))], recordings = [.. dataset.Recordings.Select(r => r.Id)];
         IReadOnlyList<FleetNode> nodes;
         try
         {
-            nodes = o.Get("scenario") is { } file ? FleetScenario.Parse(File.ReadAllText(file), BoardNames(), RecordingIds(data)) : Scenario(nodeCount, duration * speed, data);
+            nodes = o.Get("scenario") is { } file
+                ? FleetScenario.Parse(File.ReadAllText(file), boards, recordings)
+                : FleetCommand.DefaultScenario(nodeCount, Board, duration * speed, recordings, boards);
         }
         catch (FormatException e)
         {
@@ -77,20 +81,15 @@ public static class DemoCommand
 
         string outDir = Path.GetFullPath(o.Get("out") ?? Path.Combine(root, "out", "demo"));
         PrepareOutput(outDir);
-        return RunAsync(root, outDir, nodes, gatewayCount, duration, speed, broker).GetAwaiter().GetResult();
+        return RunAsync(dataset, data, outDir, nodes, gatewayCount, duration, speed, broker).GetAwaiter().GetResult();
     }
 
-    private static string[] BoardNames() => [.. BoardProfile.List(Path.Combine(Checkout.FindRoot(), "boards"))];
-
-    private static string[] RecordingIds(string data) => [.. DatasetLoader.Load(data).Recordings.Select(r => r.Id)];
-
-    private static async Task<int> RunAsync(string root, string outDir, IReadOnlyList<FleetNode> nodes, int gatewayCount, double duration, double speed, string? broker)
+    private static async Task<int> RunAsync(Dataset dataset, string data, string outDir, IReadOnlyList<FleetNode> nodes, int gatewayCount, double duration, double speed, string? broker)
     {
         int nodeCount = nodes.Count;
         var clock = Stopwatch.StartNew();
         void Say(string line) => Console.WriteLine($"[demo {clock.Elapsed.TotalSeconds,6:F1} s] {line}");
         BoardProfile board = BoardProfile.Load(Board);
-        string data = Path.Combine(root, "data", "uci-accelerometer-fan");
 
         // 1. Two model versions, trained on the fan's training speeds only.
         string[] models = [Path.Combine(outDir, "models", "v1"), Path.Combine(outDir, "models", "v2")];
@@ -106,7 +105,7 @@ public static class DemoCommand
                 VerifierHidden = v == 0 ? 32 : 48,
                 Detector = TrainOptions.SupervisedDetectorKind,
                 ExcludeGroups = HeldOut,
-            }, new Progress<string>(p => Console.WriteLine($"           {p}")));
+            }, new TrainCommand.Progress()); // in order: System.Progress<T> would post its lines to the thread pool
         }
 
         // 2. Keys and the registry: version 1 released through the gate and rolled out to everything at once.
@@ -114,17 +113,15 @@ public static class DemoCommand
         KeyStore keys = KeyStore.Create(Path.Combine(outDir, "keys"), Path.Combine(outDir, "offline-root"), "acme", TimeSpan.FromDays(30), DateTimeOffset.UtcNow);
         string registryDir = Path.Combine(outDir, "registry"), store = Path.Combine(outDir, "trainer-store");
         string[] gatewayIds = Enumerable.Range(1, gatewayCount).Select(i => $"gw-{i}").ToArray();
-        long first;
-        using (ModelRegistry registry = ModelRegistry.Open(registryDir))
+        // One handle for the whole run: it releases, starts rollouts and follows them beside the trainer service's own.
+        using ModelRegistry registry = ModelRegistry.Open(registryDir);
+        long first = Releasing.Release(new ReleaseRequest { ModelDirectory = models[0], Registry = registry, Keys = keys, EvaluationData = data }).Release.Sequence;
+        foreach (string gw in gatewayIds)
         {
-            first = Releasing.Release(new ReleaseRequest { ModelDirectory = models[0], Registry = registry, Keys = keys, EvaluationData = data }).Release.Sequence;
-            foreach (string gw in gatewayIds)
-            {
-                registry.AssignGateway(gw, [board.BoardClass]);
-            }
-
-            registry.StartRollout(board.BoardClass, first, ["100%"], successThreshold: 0.9, abortFailureRate: 0.5);
+            registry.AssignGateway(gw, [board.BoardClass]);
         }
+
+        registry.StartRollout(board.BoardClass, first, ["100%"], successThreshold: 0.9, abortFailureRate: 0.5);
 
         // 3. The trainer service and the gateways (their own processes), commissioned without a verifier.
         int trainerPort = GatewayProcess.FreeLoopbackPort();
@@ -181,16 +178,13 @@ public static class DemoCommand
 
             // 4. The fleet: new nodes with no model, holding their schedules until version 1 runs on them.
             Say($"step 4/6: {nodeCount} simulated {Board} nodes (the firmware core's controller), no model yet; waiting for release {first} over the air");
-            Dataset dataset = DatasetLoader.Load(data);
-            var played = new HashSet<string>(nodes.SelectMany(n => n.Schedule).Select(s => s.Play).OfType<string>(), StringComparer.Ordinal);
-            List<SensorTrack> tracks = dataset.Recordings.Where(r => played.Contains(r.Id)).Select(r => new SensorTrack(r.Id, r.Label,
-                Resampler.Resample(r.X, r.SampleRateHz, board.Sampling!.SampleRateHz), Resampler.Resample(r.Y, r.SampleRateHz, board.Sampling.SampleRateHz), Resampler.Resample(r.Z, r.SampleRateHz, board.Sampling.SampleRateHz))).ToList();
+            IReadOnlyList<SensorTrack> tracks = FleetCommand.Tracks(dataset, nodes, board);
             foreach (DemoGateway gw in gateways)
             {
                 runs.Add(FleetRun.Start(gw.Nodes, gw.Identities, _ => tracks, null, Path.Combine(outDir, "nodes"), gw.MqttHost, gw.MqttPort, speed, held: true));
             }
 
-            Rollout one = await FollowRollout(registryDir, board.BoardClass, first, TimeSpan.FromMinutes(5), Say);
+            Rollout one = await FollowRollout(registry, board.BoardClass, first, TimeSpan.FromMinutes(5), Say);
             Say($"release {first}: rollout {one.State} ({one.Reason})");
 
             // 5. The fleet's schedules run: healthy, then each imbalance, at each node's held-out speed.
@@ -210,13 +204,13 @@ public static class DemoCommand
                 {
                     if (second == 0 && phase.Elapsed.TotalSeconds >= duration / 2)
                     {
-                        second = ReleaseSecond(registryDir, models[1], keys, data, board, say);
+                        second = ReleaseSecond(registry, models[1], keys, data, board, say);
                     }
 
                     if (second != 0)
                     {
-                        two = CurrentRollout(registryDir, board.BoardClass, second);
-                        ThrowIfRefused(registryDir, board.BoardClass, second);
+                        two = registry.Rollouts(board.BoardClass).FirstOrDefault(x => x.Sequence == second);
+                        ThrowIfRefused(registry, board.BoardClass, second);
                     }
 
                     if (phase.Elapsed.TotalSeconds > duration + 300)
@@ -246,18 +240,18 @@ public static class DemoCommand
 
                 await AnsiConsole.Live(table).StartAsync(async live => await Stream(news.Add, (rollout, sequence) =>
                 {
-                    LiveTable(table, runs, Live(runs, rollout, sequence, registryDir, board.BoardClass), news, phase.Elapsed.TotalSeconds, duration);
+                    LiveTable(table, runs, Live(runs, rollout, sequence, registry, board.BoardClass), news, phase.Elapsed.TotalSeconds, duration);
                     live.Refresh();
                 }, TimeSpan.FromSeconds(0.5)));
             }
             else
             {
-                await Stream(Say, (rollout, sequence) => Say(Live(runs, rollout, sequence, registryDir, board.BoardClass)), TimeSpan.FromSeconds(5));
+                await Stream(Say, (rollout, sequence) => Say(Live(runs, rollout, sequence, registry, board.BoardClass)), TimeSpan.FromSeconds(5));
             }
 
             // 6. The summary.
             Say("step 6/6: summary");
-            DemoSummary summary = Summarise(runs, registryDir, board.BoardClass, first, second, outDir, gateways, duration, speed, nodeCount);
+            DemoSummary summary = Summarise(runs, registry, board.BoardClass, first, second, outDir, gatewayCount, duration, speed, nodeCount);
             Print(summary);
             File.WriteAllText(Path.Combine(outDir, "demo-summary.json"), JsonSerializer.Serialize(summary, new JsonSerializerOptions(JsonSerializerOptions.Web) { WriteIndented = true }) + "\n");
             Console.WriteLine($"summary: {Path.Combine(outDir, "demo-summary.json")}; models and model cards: {Path.Combine(outDir, "models")}; gateway logs: {Path.Combine(outDir, "gateways", "*", "gateway.log")}; node storage: {Path.Combine(outDir, "nodes")}; registry: {registryDir}");
@@ -280,38 +274,14 @@ public static class DemoCommand
     }
 
     /// <summary>
-    /// Node i at the i-th held-out speed in turn: healthy for the first third of <paramref name="recordingSeconds"/>,
-    /// then imbalance perpendicular (configuration 2), then opposite (configuration 3).
-    /// </summary>
-    private static IReadOnlyList<FleetNode> Scenario(int count, double recordingSeconds, string data)
-    {
-        var json = new
-        {
-            nodes = Enumerable.Range(1, count).Select(i => new
-            {
-                id = $"fan-{i:D3}",
-                board = Board,
-                schedule = new object[]
-                {
-                    new { at = 0.0, play = $"config1-{HeldOut[(i - 1) % HeldOut.Length]}" },
-                    new { at = recordingSeconds / 3, play = $"config2-{HeldOut[(i - 1) % HeldOut.Length]}" },
-                    new { at = 2 * recordingSeconds / 3, play = $"config3-{HeldOut[(i - 1) % HeldOut.Length]}" },
-                },
-            }),
-        };
-        return FleetScenario.Parse(JsonSerializer.Serialize(json), BoardNames(), RecordingIds(data));
-    }
-
-    /// <summary>
     /// The shadow agreement release 2 asks of the gateway. Both versions misjudge many healthy windows of unseen speeds,
     /// each its own way, so they agree on 88-95 % of recent windows; the release's default 90 % would refuse it on
     /// some runs. The demo asks 80 % and says so.
     /// </summary>
     private const double SecondShadowAgreement = 0.8;
 
-    private static long ReleaseSecond(string registryDir, string model, KeyStore keys, string data, BoardProfile board, Action<string> say)
+    private static long ReleaseSecond(ModelRegistry registry, string model, KeyStore keys, string data, BoardProfile board, Action<string> say)
     {
-        using ModelRegistry registry = ModelRegistry.Open(registryDir);
         ReleaseOutcome outcome;
         try
         {
@@ -331,43 +301,37 @@ public static class DemoCommand
     }
 
     /// <summary>A gateway that refused or rolled back the release will not relay it: the run says why instead of waiting.</summary>
-    private static void ThrowIfRefused(string registryDir, int boardClass, long sequence)
+    private static void ThrowIfRefused(ModelRegistry registry, int boardClass, long sequence)
     {
-        using ModelRegistry r = ModelRegistry.Open(registryDir);
-        if (r.StatusOf(boardClass, sequence).FirstOrDefault(s => s.Step is "refused" or "rolled_back") is { Gateway: not null } bad)
+        if (registry.StatusOf(boardClass, sequence).FirstOrDefault(s => s.Step is "refused" or "rolled_back") is { Gateway: not null } bad)
         {
             throw new CliException($"gateway {bad.Gateway} {bad.Step.Replace('_', ' ')} release {sequence}: {bad.Detail}");
         }
     }
 
-    private static Rollout? CurrentRollout(string registryDir, int boardClass, long sequence)
-    {
-        using ModelRegistry r = ModelRegistry.Open(registryDir);
-        return r.Rollouts(boardClass).FirstOrDefault(x => x.Sequence == sequence);
-    }
+    /// <summary>Each gateway's last reported step for release <paramref name="sequence"/>.</summary>
+    private static string GatewaySteps(ModelRegistry registry, int boardClass, long sequence) =>
+        string.Join("; ", registry.StatusOf(boardClass, sequence).GroupBy(s => s.Gateway).Select(g => $"{g.Key} {g.Last().Step}"));
 
-    private static async Task<Rollout> FollowRollout(string registryDir, int boardClass, long sequence, TimeSpan patience, Action<string> say)
+    private static async Task<Rollout> FollowRollout(ModelRegistry registry, int boardClass, long sequence, TimeSpan patience, Action<string> say)
     {
         var clock = Stopwatch.StartNew();
         DateTime nextLine = DateTime.UtcNow;
         while (true)
         {
-            using (ModelRegistry r = ModelRegistry.Open(registryDir))
+            Rollout rollout = registry.Rollouts(boardClass).First(x => x.Sequence == sequence);
+            if (rollout.State is "completed" or "aborted")
             {
-                Rollout rollout = r.Rollouts(boardClass).First(x => x.Sequence == sequence);
-                if (rollout.State is "completed" or "aborted")
-                {
-                    return rollout;
-                }
+                return rollout;
+            }
 
-                ThrowIfRefused(registryDir, boardClass, sequence);
-                if (DateTime.UtcNow >= nextLine)
-                {
-                    IReadOnlyList<RolloutNode> n = r.RolloutNodes(rollout.Id);
-                    string gateway = string.Join("; ", r.StatusOf(boardClass, sequence).GroupBy(s => s.Gateway).Select(g => $"{g.Key} {g.Last().Step}"));
-                    say($"release {sequence}: gateways [{(gateway.Length == 0 ? "not fetched yet" : gateway)}]; nodes {n.Count(x => x.State == "confirmed")} confirmed, {n.Count(x => x.State == "failed")} failed, {n.Count(x => !RolloutPlan.IsFinished(x.State))} in progress");
-                    nextLine = DateTime.UtcNow.AddSeconds(3);
-                }
+            ThrowIfRefused(registry, boardClass, sequence);
+            if (DateTime.UtcNow >= nextLine)
+            {
+                IReadOnlyList<RolloutNode> n = registry.RolloutNodes(rollout.Id);
+                string gateway = GatewaySteps(registry, boardClass, sequence);
+                say($"release {sequence}: gateways [{(gateway.Length == 0 ? "not fetched yet" : gateway)}]; nodes {n.Count(x => x.State == "confirmed")} confirmed, {n.Count(x => x.State == "failed")} failed, {n.Count(x => !RolloutPlan.IsFinished(x.State))} in progress");
+                nextLine = DateTime.UtcNow.AddSeconds(3);
             }
 
             if (clock.Elapsed > patience)
@@ -379,14 +343,13 @@ public static class DemoCommand
         }
     }
 
-    private static string Live(IReadOnlyList<FleetRun> runs, Rollout? two, long second, string registryDir, int boardClass)
+    private static string Live(IReadOnlyList<FleetRun> runs, Rollout? two, long second, ModelRegistry registry, int boardClass)
     {
         string steps = "";
         if (two != null)
         {
-            using ModelRegistry r = ModelRegistry.Open(registryDir);
-            IReadOnlyList<RolloutNode> n = r.RolloutNodes(two.Id);
-            steps = $", gateways [{string.Join("; ", r.StatusOf(boardClass, second).GroupBy(s => s.Gateway).Select(g => $"{g.Key} {g.Last().Step}"))}], nodes {string.Join(" ", n.Select(x => $"{x.Node}:{x.State}"))}";
+            IReadOnlyList<RolloutNode> n = registry.RolloutNodes(two.Id);
+            steps = $", gateways [{GatewaySteps(registry, boardClass, second)}], nodes {string.Join(" ", n.Select(x => $"{x.Node}:{x.State}"))}";
         }
 
         List<ConditionScore> scores = Merge(runs);
@@ -412,7 +375,7 @@ public static class DemoCommand
     private static List<ConditionScore> Merge(IReadOnlyList<FleetRun> runs) => runs.SelectMany(r => r.Scores()).GroupBy(c => c.Condition, StringComparer.Ordinal)
         .Select(g => new ConditionScore(g.Key, g.Sum(c => c.Windows), g.Sum(c => c.Events), g.Sum(c => c.Verdicts), g.Sum(c => c.Confirmed))).OrderBy(c => c.Condition, StringComparer.Ordinal).ToList();
 
-    private static DemoSummary Summarise(IReadOnlyList<FleetRun> runs, string registryDir, int boardClass, long first, long second, string outDir, IReadOnlyList<DemoGateway> gateways,
+    private static DemoSummary Summarise(IReadOnlyList<FleetRun> runs, ModelRegistry registry, int boardClass, long first, long second, string outDir, int gatewayCount,
         double duration, double speed, int nodeCount)
     {
         List<ConditionScore> scores = Merge(runs);
@@ -424,15 +387,14 @@ public static class DemoCommand
         // Every (node, fault recording) shown is one injected fault; it is confirmed when the gateway raised an alarm on it.
         Dictionary<string, (int Shown, int Confirmed)> episodes = runs.SelectMany(r => r.Episodes()).Where(e => e.Condition != Dataset.HealthyLabel)
             .GroupBy(e => e.Condition).ToDictionary(g => g.Key, g => (g.Count(), g.Count(e => e.Alarms > 0)));
-        using ModelRegistry registry = ModelRegistry.Open(registryDir);
+        Dictionary<long, string> versions = registry.Releases([boardClass]).ToDictionary(r => r.Sequence, r => r.Version);
         DemoRollout RolloutOf(long sequence)
         {
             Rollout r = registry.Rollouts(boardClass).First(x => x.Sequence == sequence);
             IReadOnlyList<RolloutNode> n = registry.RolloutNodes(r.Id);
-            return new DemoRollout(sequence, registry.Releases([boardClass]).First(x => x.Sequence == sequence).Version, r.State, r.Reason, string.Join(",", r.Groups), n.Count(x => x.State == "confirmed"), n.Count(x => x.State == "failed"), n.Count);
+            return new DemoRollout(sequence, versions[sequence], r.State, r.Reason, string.Join(",", r.Groups), n.Count(x => x.State == "confirmed"), n.Count(x => x.State == "failed"), n.Count);
         }
 
-        Dictionary<long, string> versions = registry.Releases([boardClass]).ToDictionary(r => r.Sequence, r => r.Version);
         double recall = faultWindows == 0 ? double.NaN : faultConfirmed / (double)faultWindows;
         double healthyAlarms = healthy.Windows == 0 ? double.NaN : healthy.Confirmed / (double)healthy.Windows;
         DemoRollout one = RolloutOf(first), two = RolloutOf(second);
@@ -440,7 +402,7 @@ public static class DemoCommand
         bool everyModel = nodes.Count == nodeCount && nodes.All(n => n.ModelVersion > 0);
         bool secondEverywhere = two.State == "completed" && two.Confirmed == nodeCount && nodes.All(n => n.InstalledSequence == second);
         return new DemoSummary(
-            Board, duration, speed, gateways.Count, nodeCount,
+            Board, duration, speed, gatewayCount, nodeCount,
             "window level, on the fan's held-out speeds (never trained on): a window is an alarm when its node's detector flagged it and the gateway's verifier answered fault; windows are counted per condition the node was shown, and the first schedule step plays only once the node runs release 1",
             windows, events, events / (double)Math.Max(1, windows), faultWindows, faultConfirmed, recall, healthy.Windows, healthy.Events, healthy.Confirmed, healthy.Verdicts - healthy.Confirmed, healthyAlarms,
             recall >= 0.95, healthyAlarms <= 0.01,
@@ -496,9 +458,10 @@ public static class DemoCommand
     /// <summary>One gateway of the demo: its process, folder, broker and the nodes it serves.</summary>
     private sealed class DemoGateway : IDisposable
     {
-        private DemoGateway(GatewayProcess process, FleetNode[] nodes, Dictionary<string, FleetIdentity> identities, string host, int port)
+        private DemoGateway(GatewayProcess process, FleetNode[] nodes, Dictionary<string, FleetIdentity> identities, string host, int port, string logFile)
         {
             Process = process;
+            LogFile = logFile;
             Nodes = nodes;
             Identities = identities;
             MqttHost = host;
@@ -515,7 +478,8 @@ public static class DemoCommand
 
         public int MqttPort { get; }
 
-        public string? LogFile { get; private init; }
+        /// <summary>Where the process's output goes when it ends.</summary>
+        public string LogFile { get; }
 
         /// <summary>Provisions <paramref name="nodes"/> on a new gateway <paramref name="id"/> in <paramref name="folder"/> and starts it.</summary>
         public static DemoGateway Start(string id, string folder, int trainerPort, string trainerStore, KeyStore keys, BoardProfile board, string? broker, FleetNode[] nodes)
@@ -527,7 +491,7 @@ public static class DemoCommand
             (string host, int port) = broker == null ? ("127.0.0.1", GatewayProcess.FreeLoopbackPort()) : FleetCommand.Broker(broker);
             Dictionary<string, string?> settings = GatewaySettings.TakingReleases(id, folder, httpPort, port, $"http://127.0.0.1:{trainerPort}/",
                 Path.Combine(keys.Directory, KeyStore.RootPublicFile), board.BoardClass, broker == null ? null : host);
-            return new DemoGateway(GatewayProcess.Start(settings, httpPort), nodes, identities, host, port) { LogFile = Path.Combine(folder, "gateway.log") };
+            return new DemoGateway(GatewayProcess.Start(settings, httpPort), nodes, identities, host, port, Path.Combine(folder, "gateway.log"));
         }
 
         /// <summary>Ends the gateway process now (the demo is being stopped); safe to call more than once.</summary>
@@ -548,11 +512,7 @@ public static class DemoCommand
 
         public void Dispose()
         {
-            if (LogFile != null)
-            {
-                File.WriteAllText(LogFile, Process.Output);
-            }
-
+            File.WriteAllText(LogFile, Process.Output);
             Process.Dispose();
         }
     }

@@ -23,7 +23,7 @@ namespace TinyMlops.Cli;
 public static class FleetCommand
 {
     /// <summary>The fan's held-out speeds: a default fleet's nodes run at these, in turn.</summary>
-    private static readonly int[] Speeds = [25, 35, 45, 55, 65, 75, 85, 95];
+    internal static readonly int[] Speeds = [25, 35, 45, 55, 65, 75, 85, 95];
 
     /// <summary>
     /// <c>fleet --model DIR [--broker mqtt://HOST:PORT] [--nodes N] [--board B] [--scenario FILE] [--data DIR]
@@ -71,19 +71,12 @@ public static class FleetCommand
 
         string outDir = o.Get("out") ?? Path.Combine("out", "fleet");
         Dictionary<string, FleetIdentity> identities = Provision(nodes, outDir, o.Get("gateway-nodes"), o.Get("gateway-keys"));
-        // Only what the schedules play is resampled: each recording costs a sinc pass per axis at every board's rate.
-        var played = new HashSet<string>(nodes.SelectMany(n => n.Schedule).Select(step => step.Play).OfType<string>(), StringComparer.Ordinal);
-        IReadOnlyList<SensorTrack> Tracks(BoardProfile board) => dataset.Recordings.Where(r => played.Contains(r.Id)).Select(r =>
-        {
-            double rate = board.Sampling!.SampleRateHz;
-            return new SensorTrack(r.Id, r.Label, Resampler.Resample(r.X, r.SampleRateHz, rate), Resampler.Resample(r.Y, r.SampleRateHz, rate), Resampler.Resample(r.Z, r.SampleRateHz, rate));
-        }).ToList();
 
         Console.Error.WriteLine(samples == null
             ? $"[fleet] {nodes.Count} nodes against mqtt://{host}:{port} for {seconds:F0} s at {speed:F1}x (up to {recording:F0} s of recording each)"
             : $"[fleet] {nodes.Count} nodes against mqtt://{host}:{port} until each has replayed {recording:F0} s of recording, at {speed:F1}x");
         var clock = Stopwatch.StartNew();
-        FleetRun run = FleetRun.Start(nodes, identities, Tracks, File.ReadAllBytes(modelFile), Path.Combine(outDir, "nodes"), host, port, speed);
+        FleetRun run = FleetRun.Start(nodes, identities, board => Tracks(dataset, nodes, board), File.ReadAllBytes(modelFile), Path.Combine(outDir, "nodes"), host, port, speed);
         IReadOnlyList<FleetNodeReport> report;
         IReadOnlyList<ConditionScore> scores;
         int resets;
@@ -120,6 +113,18 @@ public static class FleetCommand
         File.WriteAllText(summary, JsonSerializer.Serialize(new { broker = $"mqtt://{host}:{port}", seconds = clock.Elapsed.TotalSeconds, recordingSeconds = run.MinSampleSeconds, speed, resets, nodes = report, conditions = scores }, new JsonSerializerOptions(JsonSerializerOptions.Web) { WriteIndented = true }));
         Console.WriteLine($"wrote {summary}; node storage (A/B slots, boot records) under {Path.Combine(outDir, "nodes")}");
         return report.Any(n => n.Windows == 0) ? 1 : 0;
+    }
+
+    /// <summary>
+    /// The recordings <paramref name="nodes"/>' schedules play, resampled to <paramref name="board"/>'s rate. Only those:
+    /// each recording costs a sinc pass per axis at every board's rate.
+    /// </summary>
+    internal static IReadOnlyList<SensorTrack> Tracks(Dataset dataset, IReadOnlyList<FleetNode> nodes, BoardProfile board)
+    {
+        var played = new HashSet<string>(nodes.SelectMany(n => n.Schedule).Select(step => step.Play).OfType<string>(), StringComparer.Ordinal);
+        double rate = board.Sampling!.SampleRateHz;
+        return dataset.Recordings.Where(r => played.Contains(r.Id)).Select(r =>
+            new SensorTrack(r.Id, r.Label, Resampler.Resample(r.X, r.SampleRateHz, rate), Resampler.Resample(r.Y, r.SampleRateHz, rate), Resampler.Resample(r.Z, r.SampleRateHz, rate))).ToList();
     }
 
     /// <summary>

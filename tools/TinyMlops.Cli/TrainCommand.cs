@@ -28,9 +28,10 @@ public static class TrainCommand
             DetectorRecall = o.GetDouble("detector-recall", 0.99),
             ExcludeGroups = (o.Get("hold-out") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
         };
-        if (options.Detector is not (TrainOptions.PcaDetectorKind or TrainOptions.SupervisedDetectorKind) || options.DetectorRecall is not (> 0 and <= 1))
+        if (options.DetectorRecall > 1)
         {
-            throw new UsageException($"--detector is {TrainOptions.PcaDetectorKind} or {TrainOptions.SupervisedDetectorKind}, and --detector-recall a share in (0, 1]");
+            // --detector is a choice and --detector-recall positive by their declarations; a share stops at 1.
+            throw new UsageException($"--detector-recall is a share in (0, 1], not {options.DetectorRecall}");
         }
 
         try

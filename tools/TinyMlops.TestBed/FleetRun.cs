@@ -189,10 +189,10 @@ public sealed class FleetRun : IAsyncDisposable, INodeTraffic
     }
 
     /// <summary>Every recording each node has been shown so far (its schedule's steps it reached), with the alarms on it.</summary>
-    public IReadOnlyList<FleetEpisode> Episodes() => _nodes.SelectMany(n =>
+    public IReadOnlyList<FleetEpisode> Episodes() => _nodes.Where(n => n.Sensor.Reads > 0).SelectMany(n =>
     {
         double now = n.Sensor.Reads / n.RateHz;
-        return n.Spec.Schedule.Where(step => step.Play != null && step.AtSeconds <= now && n.Sensor.Reads > 0).Select(step => step.Play!).Distinct(StringComparer.Ordinal)
+        return n.Spec.Schedule.Where(step => step.Play != null && step.AtSeconds <= now).Select(step => step.Play!).Distinct(StringComparer.Ordinal)
             .Select(track => new FleetEpisode(n.Spec.Id, track, n.Sensor.ConditionOf(track), _alarmsByTrack.GetValueOrDefault((n.Spec.Id, track))));
     }).ToList();
 

@@ -68,15 +68,14 @@ public static class CrossValidation
             FeatureRow[] train = rows.Where(r => r.Group != held && r.Group != validationGroup).ToArray();
             FeatureRow[] validation = rows.Where(r => r.Group == validationGroup).ToArray();
             FeatureRow[] test = rows.Where(r => r.Group == held).ToArray();
-            float[][] healthy = train.Where(r => r.Label == Dataset.HealthyLabel).Select(r => r.Features).ToArray();
-            if (healthy.Length < 4)
+            int healthy = train.Count(r => r.Label == Dataset.HealthyLabel);
+            if (healthy < 4)
             {
-                throw new System.IO.InvalidDataException($"fold {held}: only {healthy.Length} healthy training windows");
+                throw new System.IO.InvalidDataException($"fold {held}: only {healthy} healthy training windows");
             }
 
             progress?.Report($"cv fold {g + 1}/{groups.Length}: hold out {held}, threshold on {validationGroup}, train on {train.Length} windows");
-            FloatDetector detector = PcaDetector.Fit(healthy, o.PcaRank, o.Seed);
-            detector.Threshold = PcaDetector.ThresholdFor(validation.Where(r => r.Label == Dataset.HealthyLabel).Select(r => detector.Score(r.Features)).ToArray(), o.FalseAlarmRate);
+            FloatDetector detector = TrainingRun.FitDetector(o, train, validation, null).Detector;
             QuantizedModel q = PostTrainingQuantizer.Quantize(detector, train.Select(r => r.Features).ToArray(), modelId: 1, modelVersion: 1, board.BoardClass, 0);
             Int8Model int8 = Int8Model.Load(q.ToBlob(), board.BoardClass, 0);
             string[] classes = train.Select(r => r.Label).Distinct().OrderBy(c => c == Dataset.HealthyLabel ? "" : c, StringComparer.Ordinal).ToArray();

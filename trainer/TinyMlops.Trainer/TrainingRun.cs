@@ -131,40 +131,13 @@ public static class TrainingRun
             throw new InvalidDataException($"the validation split ({string.Join(", ", validation.Select(r => r.Group).Distinct())}) holds no healthy window to set the detector's threshold on: give healthy recordings in several groups, or try another --seed");
         }
 
-        // Detector: healthy windows only.
-        float[][] healthyTrain = train.Where(r => r.Label == Dataset.HealthyLabel).Select(r => r.Features).ToArray();
-        if (healthyTrain.Length < 4)
+        int healthyTrain = train.Count(r => r.Label == Dataset.HealthyLabel);
+        if (healthyTrain < 4)
         {
-            throw new InvalidDataException($"only {healthyTrain.Length} healthy training windows; the detector needs healthy recordings in the training groups");
+            throw new InvalidDataException($"only {healthyTrain} healthy training windows; the detector needs healthy recordings in the training groups");
         }
 
-        FloatDetector detector;
-        string detectorKind, thresholdRule;
-        if (o.Detector == TrainOptions.SupervisedDetectorKind)
-        {
-            progress?.Report($"detector: logistic on {train.Length} windows of every class");
-            detector = LogisticDetector.Fit(train.Select(r => r.Features).ToArray(), train.Select(r => r.Label == Dataset.HealthyLabel ? 0 : 1).ToArray());
-            double[] faultValidation = validation.Where(r => r.Label != Dataset.HealthyLabel).Select(r => detector.Score(r.Features)).ToArray();
-            if (faultValidation.Length == 0)
-            {
-                throw new InvalidDataException($"the validation split ({string.Join(", ", validation.Select(r => r.Group).Distinct())}) holds no fault window to set a supervised detector's threshold on");
-            }
-
-            detector.Threshold = LogisticDetector.ThresholdForRecall(faultValidation, o.DetectorRecall);
-            (detectorKind, thresholdRule) = ("Logistic regression on standardised features, fault logit", $"threshold for {o.DetectorRecall:P0} of fault validation windows flagged (it screens; the verifier confirms)");
-        }
-        else if (o.Detector == TrainOptions.PcaDetectorKind)
-        {
-            progress?.Report($"detector: PCA rank {o.PcaRank} on {healthyTrain.Length} healthy windows");
-            detector = PcaDetector.Fit(healthyTrain, o.PcaRank, o.Seed);
-            double[] healthyValidation = validation.Where(r => r.Label == Dataset.HealthyLabel).Select(r => detector.Score(r.Features)).ToArray();
-            detector.Threshold = PcaDetector.ThresholdFor(healthyValidation, o.FalseAlarmRate);
-            (detectorKind, thresholdRule) = ($"ML.NET RandomizedPca, rank {o.PcaRank}, squared reconstruction error", $"threshold for a {o.FalseAlarmRate:P1} false-alarm rate on healthy validation windows");
-        }
-        else
-        {
-            throw new ArgumentException($"detector '{o.Detector}' is not {TrainOptions.PcaDetectorKind} or {TrainOptions.SupervisedDetectorKind}");
-        }
+        (FloatDetector detector, string detectorKind, string thresholdRule) = FitDetector(o, train, validation, progress);
 
         // Calibrate on every training window, not only healthy ones: a node sees faults too, and a reconstruction
         // whose input saturates the int8 range would hide exactly the windows the detector exists for.
@@ -300,6 +273,39 @@ public static class TrainingRun
     public static readonly double[] DetectorTails = { 0, 0.001, 0.005, 0.01, 0.02 };
 
     // The firmware core's int8 detector over rows: scores and threshold decisions.
+    /// <summary>
+    /// The node's detector as <paramref name="o"/> asks (<see cref="TrainOptions.Detector"/>), fitted on
+    /// <paramref name="train"/> with its threshold set on <paramref name="validation"/>; with what it is and how its
+    /// threshold was chosen, for the model card. Training and cross-validation both fit it here.
+    /// </summary>
+    internal static (FloatDetector Detector, string Kind, string ThresholdRule) FitDetector(TrainOptions o, FeatureRow[] train, FeatureRow[] validation, IProgress<string>? progress)
+    {
+        if (o.Detector == TrainOptions.SupervisedDetectorKind)
+        {
+            progress?.Report($"detector: logistic on {train.Length} windows of every class");
+            FloatDetector detector = LogisticDetector.Fit(train.Select(r => r.Features).ToArray(), train.Select(r => r.Label == Dataset.HealthyLabel ? 0 : 1).ToArray());
+            double[] faultValidation = validation.Where(r => r.Label != Dataset.HealthyLabel).Select(r => detector.Score(r.Features)).ToArray();
+            if (faultValidation.Length == 0)
+            {
+                throw new InvalidDataException($"the validation split ({string.Join(", ", validation.Select(r => r.Group).Distinct())}) holds no fault window to set a supervised detector's threshold on");
+            }
+
+            detector.Threshold = LogisticDetector.ThresholdForRecall(faultValidation, o.DetectorRecall);
+            return (detector, "Logistic regression on standardised features, fault logit", $"threshold for {o.DetectorRecall:P0} of fault validation windows flagged (it screens; the verifier confirms)");
+        }
+
+        if (o.Detector == TrainOptions.PcaDetectorKind)
+        {
+            float[][] healthy = train.Where(r => r.Label == Dataset.HealthyLabel).Select(r => r.Features).ToArray();
+            progress?.Report($"detector: PCA rank {o.PcaRank} on {healthy.Length} healthy windows");
+            FloatDetector detector = PcaDetector.Fit(healthy, o.PcaRank, o.Seed);
+            detector.Threshold = PcaDetector.ThresholdFor(validation.Where(r => r.Label == Dataset.HealthyLabel).Select(r => detector.Score(r.Features)).ToArray(), o.FalseAlarmRate);
+            return (detector, $"ML.NET RandomizedPca, rank {o.PcaRank}, squared reconstruction error", $"threshold for a {o.FalseAlarmRate:P1} false-alarm rate on healthy validation windows");
+        }
+
+        throw new ArgumentException($"detector '{o.Detector}' is not {TrainOptions.PcaDetectorKind} or {TrainOptions.SupervisedDetectorKind}");
+    }
+
     private static (double[] Scores, bool[] Flags) RunInt8(Int8Model model, FeatureRow[] rows)
     {
         var scores = new double[rows.Length];
