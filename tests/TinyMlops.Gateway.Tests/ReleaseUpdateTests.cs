@@ -93,6 +93,43 @@ public class ReleaseUpdateTests
     }
 
     [Fact]
+    public async Task Signed_random_bytes_or_a_truncated_model_are_refused_before_anything_is_installed_or_relayed()
+    {
+        await using ReleaseBed bed = await ReleaseBed.Start("unsound");
+        await using RunningGateway g = await RunningGateway.Start(bed.TrainerUrl, s => TakeReleases(s, bed.Root, minShadowWindows: 1), bed.GatewayDir);
+        byte[] original = File.ReadAllBytes(g.ModelFile);
+        VerifierModel first = g.Get<VerifierHost>().Current!;
+        byte[] detector = TestBed.Recordings.EveryWindowSuspicious(Boards.Checkout.FindRoot());
+
+        // Each is signed by the trainer's real key, so only the gateway's own checks of the content can stop it. The
+        // gateway takes the newest release, so each is published once the one before is refused.
+        Action[] releases =
+        [
+            () => Publish(bed.RegistryDir, bed.Keys, bed.Root, System.Security.Cryptography.RandomNumberGenerator.GetBytes(4096), shadowAgreement: 0.5),
+            () => Publish(bed.RegistryDir, bed.Keys, bed.Root, Harness.Verifier(2), shadowAgreement: 0.5, detector: System.Security.Cryptography.RandomNumberGenerator.GetBytes(detector.Length)),
+            () => Publish(bed.RegistryDir, bed.Keys, bed.Root, Harness.Verifier(3), shadowAgreement: 0.5, detector: detector[..(detector.Length / 2)]),
+            () => Publish(bed.RegistryDir, bed.Keys, bed.Root, Harness.Verifier(4), shadowAgreement: 0.5, golden: new float[35]),
+        ];
+        for (int i = 0; i < releases.Length; i++)
+        {
+            releases[i]();
+            long s = i + 1;
+            await Harness.Eventually(() => Task.FromResult(string.Join(",", Steps(bed.RegistryDir, s))), x => x.Contains("refused"), $"release {s} refused", seconds: 60);
+            Assert.DoesNotContain("promoted", Steps(bed.RegistryDir, s));
+        }
+
+        Assert.Contains("the verifier does not load", Detail(bed.RegistryDir, 1, "refused"));
+        Assert.Contains("the detector does not run its golden inputs", Detail(bed.RegistryDir, 2, "refused"));
+        Assert.Contains("the detector does not run its golden inputs", Detail(bed.RegistryDir, 3, "refused"));
+        Assert.Contains("golden inputs must be", Detail(bed.RegistryDir, 4, "refused"));
+        Assert.Same(first, g.Get<VerifierHost>().Current);
+        Assert.Equal(original, File.ReadAllBytes(g.ModelFile));
+        Assert.Equal(0, g.Get<ReleaseWorker>().State.InstalledSequence);
+        Assert.Equal([1L, 2L, 3L, 4L], g.Get<ReleaseWorker>().State.Refused.Keys.Order());
+        Assert.Empty(Directory.GetDirectories(Path.Combine(bed.GatewayDir, "releases"), $"{BoardClass}-*")); // nothing kept for the node relay
+    }
+
+    [Fact]
     public async Task A_cut_download_resumes_from_its_part_and_a_wrong_part_is_thrown_away()
     {
         string root = Harness.Temp("resume");

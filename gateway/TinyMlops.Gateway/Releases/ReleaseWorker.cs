@@ -12,6 +12,8 @@ using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using TinyMlops.Contracts;
+using TinyMlops.Firmware.Core.Models;
+using TinyMlops.Firmware.Core.Updates;
 using TinyMlops.Firmware.Core.Wire;
 using TinyMlops.Gateway.Configuration;
 using TinyMlops.Gateway.Health;
@@ -166,6 +168,13 @@ public sealed class ReleaseWorker(IOptions<GatewayOptions> options, GatewayStore
             return false;
         }
 
+        if (detectorFile != null && CheckDetector(await File.ReadAllBytesAsync(detectorFile, ct).ConfigureAwait(false), release.Manifest) is { } unusable)
+        {
+            // Signed is not sound: the nodes would each refuse it one by one, so the gateway refuses it once.
+            await RefuseAsync(sequence, "unloadable", unusable, ct).ConfigureAwait(false);
+            return false;
+        }
+
         byte[] onnxBytes = await File.ReadAllBytesAsync(verifierFile, ct).ConfigureAwait(false);
         VerifierModel candidate;
         try
@@ -219,6 +228,27 @@ public sealed class ReleaseWorker(IOptions<GatewayOptions> options, GatewayStore
 
         await StepAsync(sequence, "shadow_passed", $"agreement {agreement:P1} on {windows} windows", ct).ConfigureAwait(false);
         return await PromoteAsync(sequence, release, onnxBytes, candidate.Version, detectorFile, document, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Why the node model <paramref name="blob"/> cannot go to the nodes, or null: it must load in the core, be for the
+    /// release's board class, and run the release's golden inputs (exactly what each node's self-test will do).
+    /// </summary>
+    internal static string? CheckDetector(byte[] blob, ReleaseManifest manifest)
+    {
+        UpdateManifest described;
+        try
+        {
+            described = UpdateManifest.Describe(blob, (uint)manifest.Sequence, "gateway", manifest.GoldenInputs);
+        }
+        catch (Exception e) when (e is ModelFormatException or ArgumentException)
+        {
+            return "the detector does not run its golden inputs in the node's core: " + e.Message;
+        }
+
+        return described.BoardClass == ModelFormat.BoardClassAny || described.BoardClass == manifest.BoardClass
+            ? null
+            : $"the detector is built for board class {described.BoardClass}, the release is for {manifest.BoardClass}";
     }
 
     private async Task<bool> PromoteAsync(long sequence, VerifiedRelease release, byte[] onnx, long version, string? detectorFile, byte[] document, CancellationToken ct)
