@@ -33,7 +33,22 @@ public sealed class NodeKeys(string? path)
     }
 
     /// <summary>Adds or replaces <paramref name="nodeId"/> in the file at <paramref name="path"/> (owner-only).</summary>
-    public static void Register(string path, string nodeId, byte[] key, int boardClass)
+    public static void Register(string path, string nodeId, byte[] key, int boardClass) => Rewrite(path, nodeId, new NodeKey(key, boardClass));
+
+    /// <summary>Removes <paramref name="nodeId"/>'s key from the file at <paramref name="path"/>; false when it had none.</summary>
+    public static bool Remove(string path, string nodeId)
+    {
+        if (!File.Exists(path) || !Read(path).ContainsKey(nodeId))
+        {
+            return false;
+        }
+
+        Rewrite(path, nodeId, null);
+        return true;
+    }
+
+    // The file with nodeId set to key, or without it (null); replaced whole, owner-only.
+    private static void Rewrite(string path, string nodeId, NodeKey? key)
     {
         var nodes = new SortedDictionary<string, object>(StringComparer.Ordinal);
         if (File.Exists(path))
@@ -44,7 +59,12 @@ public sealed class NodeKeys(string? path)
             }
         }
 
-        nodes[nodeId] = new { key = Convert.ToHexStringLower(key), boardClass };
+        nodes.Remove(nodeId);
+        if (key != null)
+        {
+            nodes[nodeId] = new { key = Convert.ToHexStringLower(key.Key), boardClass = key.BoardClass };
+        }
+
         SecretFile.WriteAllText(path, JsonSerializer.Serialize(new { nodes }, new JsonSerializerOptions { WriteIndented = true }) + "\n");
     }
 

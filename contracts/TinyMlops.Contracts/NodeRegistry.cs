@@ -128,6 +128,38 @@ public sealed class NodeRegistry
         Save(path, nodes);
     }
 
+    /// <summary>Removes <paramref name="nodeId"/>'s login from the nodes file at <paramref name="path"/>; false when it had none.</summary>
+    public static bool Remove(string path, string nodeId)
+    {
+        if (!File.Exists(path))
+        {
+            return false;
+        }
+
+        new NodeRegistry(path); // refuses a damaged file rather than overwrite what it cannot read
+        var nodes = new List<Dictionary<string, string>>();
+        bool found = false;
+        using (JsonDocument doc = JsonDocument.Parse(File.ReadAllText(path)))
+        {
+            foreach (JsonElement node in doc.RootElement.GetProperty("nodes").EnumerateArray())
+            {
+                string id = node.GetProperty("id").GetString()!;
+                found |= id == nodeId;
+                if (id != nodeId)
+                {
+                    nodes.Add(new Dictionary<string, string> { ["id"] = id, ["password"] = node.GetProperty("password").GetString()! });
+                }
+            }
+        }
+
+        if (found)
+        {
+            Save(path, nodes);
+        }
+
+        return found;
+    }
+
     private static void Save(string path, List<Dictionary<string, string>> nodes) =>
         Contracts.SecretFile.WriteAllText(path, JsonSerializer.Serialize(new Dictionary<string, object> { ["nodes"] = nodes }, new JsonSerializerOptions { WriteIndented = true }));
 

@@ -135,16 +135,30 @@ public static class GatewayApp
         }
 
         var operators = new OperatorTokens(options.Http.OperatorTokenFile);
-        app.MapPost("/api/labels", (HttpContext http, LabelRequest? request, GatewayStore s) =>
+        IResult? Refused(HttpContext http) =>
+            !operators.IsConfigured ? Results.Json(new { error = "the operator API is off: set Gateway:Http:OperatorTokenFile" }, statusCode: 403)
+            : !operators.Verify(http.Request.Headers.Authorization) ? Results.Json(new { error = "an operator token is required (Authorization: Bearer …)" }, statusCode: 401)
+            : null;
+
+        // Every node the gateway knows (a login, or a message seen) with its last message and last telemetry: what
+        // 'tinymlops flash' waits for and 'tinymlops nodes' shows.
+        app.MapGet("/api/nodes", (HttpContext http, GatewayStore s, NodeRegistry logins) =>
         {
-            if (!operators.IsConfigured)
+            if (Refused(http) is { } refused)
             {
-                return Results.Json(new { error = "the label API is off: set Gateway:Http:OperatorTokenFile" }, statusCode: 403);
+                return refused;
             }
 
-            if (!operators.Verify(http.Request.Headers.Authorization))
+            Dictionary<string, (long LastSeen, byte[]? Telemetry)> seen = s.Nodes();
+            return Results.Json(logins.Ids.Union(seen.Keys, StringComparer.Ordinal).Order(StringComparer.Ordinal).Select(id =>
+                GatewayNodeView.Of(id, logins.IsKnown(id), seen.TryGetValue(id, out var n) ? n.LastSeen : null, seen.TryGetValue(id, out n) ? n.Telemetry : null)).ToArray());
+        });
+
+        app.MapPost("/api/labels", (HttpContext http, LabelRequest? request, GatewayStore s) =>
+        {
+            if (Refused(http) is { } refused)
             {
-                return Results.Json(new { error = "an operator token is required (Authorization: Bearer …)" }, statusCode: 401);
+                return refused;
             }
 
             string? label = request?.Label?.Trim();

@@ -45,23 +45,7 @@ public class CliTests
         }
     }
 
-    private static (int Exit, string Errors, string Output) Run(params string[] args)
-    {
-        var errors = new StringWriter();
-        var output = new StringWriter();
-        TextWriter oldError = Console.Error, oldOut = Console.Out;
-        Console.SetError(errors);
-        Console.SetOut(output);
-        try
-        {
-            return (Program.Main(args), errors.ToString(), output.ToString());
-        }
-        finally
-        {
-            Console.SetError(oldError);
-            Console.SetOut(oldOut);
-        }
-    }
+    private static (int Exit, string Errors, string Output) Run(params string[] args) => Cli.Run(args);
 
     [Fact]
     public void Parse_errors_are_one_line_with_exit_2_and_unknown_options_get_a_suggestion()

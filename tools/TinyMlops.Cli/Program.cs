@@ -176,6 +176,10 @@ public sealed class Options
             {
                 o._values[option.Name.TrimStart('-')] = r.Tokens[0].Value;
             }
+            else if (option.ValueType == typeof(bool) && parsed.GetResult(option) is OptionResult { Implicit: false })
+            {
+                o._values[option.Name.TrimStart('-')] = "true"; // a flag given bare
+            }
         }
 
         foreach (Argument argument in parsed.CommandResult.Command.Arguments)
@@ -191,6 +195,9 @@ public sealed class Options
 
     /// <summary>The value of <c>--name</c>, or null.</summary>
     public string? Get(string name) => _values.TryGetValue(name, out string? v) ? v : null;
+
+    /// <summary>True when the flag <c>--name</c> was given.</summary>
+    public bool Has(string name) => Get(name) is "true" or "True";
 
     /// <summary>A number option (checked by the parser) with a default.</summary>
     public double GetDouble(string name, double fallback) =>

@@ -17,7 +17,7 @@ namespace TinyMlops.Cli;
 /// </summary>
 public static class ReleaseCommand
 {
-    private const string DefaultRegistry = "registry";
+    internal const string DefaultRegistry = "registry";
 
     /// <summary><c>release --model DIR [--registry DIR | --trainer URL] [--keys DIR] [--eval-data DIR] [--force REASON] [--min-gateway V] [--shadow-agreement X]</c>.</summary>
     public static int Release(Options o)

@@ -109,7 +109,7 @@ public sealed class TrainerClient : IDisposable
     /// <inheritdoc />
     public void Dispose() => _http.Dispose();
 
-    private static string ReadToken(string file)
+    internal static string ReadToken(string file)
     {
         try
         {

@@ -63,16 +63,20 @@ public sealed class SimulatedNode : IAsyncDisposable
     /// Installs <paramref name="model"/> as release <paramref name="sequence"/> into the node storage under
     /// <paramref name="folder"/>, as provisioning does before first boot: a manifest signed with the node's
     /// <paramref name="key"/>, fed through the core's update state machine under the board's class and slot size,
-    /// digest and golden-vector self-test included. Throws <see cref="InvalidOperationException"/> with the node's
+    /// digest and golden-vector self-test included (on <paramref name="golden"/>, a release's golden inputs, or rows of
+    /// its own). Throws <see cref="InvalidOperationException"/> with the node's
     /// reason when it refuses.
     /// </summary>
-    public static void Install(string folder, BoardProfile board, string nodeId, byte[] key, byte[] model, uint sequence)
+    public static void Install(string folder, BoardProfile board, string nodeId, byte[] key, byte[] model, uint sequence, float[]? golden = null)
     {
-        int inputs = Firmware.Core.Models.Int8Model.ReadHeader(model).InputLength;
-        var golden = new float[GoldenRows * inputs];
-        for (int i = 0; i < golden.Length; i++)
+        if (golden == null)
         {
-            golden[i] = (float)(2 * Math.Sin(i * 0.37)); // spread over the quantiser's range, the same every time
+            int inputs = Firmware.Core.Models.Int8Model.ReadHeader(model).InputLength;
+            golden = new float[GoldenRows * inputs];
+            for (int i = 0; i < golden.Length; i++)
+            {
+                golden[i] = (float)(2 * Math.Sin(i * 0.37)); // spread over the quantiser's range, the same every time
+            }
         }
 
         byte[] manifest = UpdateManifest.Describe(model, sequence, nodeId, golden).EncodeAndSign(key);

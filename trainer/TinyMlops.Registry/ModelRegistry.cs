@@ -25,6 +25,9 @@ namespace TinyMlops.Registry;
 public sealed record RegisteredModel(string Version, string Board, int BoardClass, int Number, string DatasetHash, string CodeVersion, string? Parent,
     DateTimeOffset Registered, IReadOnlyList<ReleaseArtifact> Artifacts);
 
+/// <summary>A provisioned node: its board, gateway and site, and which identity (a digest of its update key, never the key) it was given.</summary>
+public sealed record RegisteredNode(string Id, string Board, int BoardClass, string? Gateway, string? Site, string KeyId, DateTimeOffset Registered);
+
 /// <summary>Where an alias (<c>champion</c>, <c>canary</c>) of a board class points, since when and why.</summary>
 public sealed record ModelAlias(int BoardClass, string Alias, string Version, DateTimeOffset SetAt, string Reason);
 
@@ -556,6 +559,65 @@ public sealed class ModelRegistry : IDisposable
             return Rows("SELECT board_class FROM gateway_boards WHERE gateway = @g ORDER BY board_class;", r => r.GetInt32(0), ("@g", gatewayId));
         }
     }
+
+    /// <summary>
+    /// Registers a provisioned node, so rollouts and <c>tinymlops nodes</c> know it. Registering the same node again
+    /// with the same identity (<see cref="RegisteredNode.KeyId"/>, board and gateway) is a no-op, so a flash that was
+    /// cut after this step can be run again; any other registration of a known id is refused.
+    /// </summary>
+    public RegisteredNode RegisterNode(string id, string board, int boardClass, string? gateway, string? site, string keyId)
+    {
+        if (!RecordNames.IsValidId(id) || !RecordNames.IsValidId(board) || (gateway != null && !RecordNames.IsValidId(gateway)) || (site?.Length ?? 0) > 200 || keyId.Length is 0 or > 64)
+        {
+            throw new ArgumentException($"node '{id}' on board '{board}' (gateway '{gateway}', site '{site}') is not a valid registration");
+        }
+
+        lock (_gate)
+        {
+            using DbTransaction t = BeginWrite();
+            RegisteredNode? known = ReadNodes(t, id).FirstOrDefault();
+            if (known != null)
+            {
+                if (known.KeyId == keyId && known.Board == board && known.Gateway == gateway)
+                {
+                    return known;
+                }
+
+                throw new InvalidOperationException($"node {id} is already registered ({known.Board}, gateway {known.Gateway ?? "-"}, since {known.Registered:yyyy-MM-dd HH:mm}); revoke it first ('tinymlops nodes revoke {id}')");
+            }
+
+            Execute(t, "INSERT INTO nodes VALUES (@i, @b, @c, @g, @s, @k, @t);", ("@i", id), ("@b", board), ("@c", boardClass), ("@g", gateway), ("@s", site), ("@k", keyId), ("@t", Stamp(DateTimeOffset.UtcNow)));
+            t.Commit();
+            return ReadNodes(null, id).Single();
+        }
+    }
+
+    /// <summary>Registered nodes, by id, or the one node <paramref name="id"/>.</summary>
+    public IReadOnlyList<RegisteredNode> Nodes(string? id = null)
+    {
+        lock (_gate)
+        {
+            return ReadNodes(null, id);
+        }
+    }
+
+    /// <summary>Removes node <paramref name="id"/>'s registration; false when there was none.</summary>
+    public bool RemoveNode(string id)
+    {
+        lock (_gate)
+        {
+            using DbTransaction t = BeginWrite();
+            bool known = ReadNodes(t, id).Count > 0;
+            Execute(t, "DELETE FROM nodes WHERE id = @i;", ("@i", id));
+            t.Commit();
+            return known;
+        }
+    }
+
+    private List<RegisteredNode> ReadNodes(DbTransaction? t, string? id) =>
+        Rows(t, "SELECT id, board, board_class, gateway, site, key_id, registered FROM nodes WHERE @all = 1 OR id = @i ORDER BY id;",
+            r => new RegisteredNode(r.GetString(0), r.GetString(1), r.GetInt32(2), r.IsDBNull(3) ? null : r.GetString(3), r.IsDBNull(4) ? null : r.GetString(4), r.GetString(5), ParseStamp(r.GetString(6))),
+            ("@all", id == null ? 1 : 0), ("@i", id ?? ""));
 
     /// <summary>A registry setting, or null.</summary>
     public string? Setting(string key)

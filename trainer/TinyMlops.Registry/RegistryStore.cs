@@ -36,6 +36,8 @@ internal abstract class RegistryStore
           last_error TEXT, updated TEXT NOT NULL, PRIMARY KEY (rollout, node));
         CREATE TABLE IF NOT EXISTS gateway_boards (gateway TEXT NOT NULL, board_class INTEGER NOT NULL, PRIMARY KEY (gateway, board_class));
         CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS nodes (id TEXT PRIMARY KEY, board TEXT NOT NULL, board_class INTEGER NOT NULL, gateway TEXT, site TEXT,
+          key_id TEXT NOT NULL, registered TEXT NOT NULL);
         """;
 
     /// <summary>Where it is, for messages (a PostgreSQL password is left out).</summary>

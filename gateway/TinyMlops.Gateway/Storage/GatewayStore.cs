@@ -444,6 +444,23 @@ public sealed class GatewayStore : IAsyncDisposable
         }
     }
 
+    /// <summary>Every node seen: its last message (Unix ms) and its last telemetry frame, if any.</summary>
+    public Dictionary<string, (long LastSeen, byte[]? Telemetry)> Nodes()
+    {
+        lock (_readGate)
+        {
+            using SqliteCommand c = Query("SELECT id, last_seen, telemetry FROM nodes;");
+            using SqliteDataReader r = c.ExecuteReader();
+            var d = new Dictionary<string, (long, byte[]?)>(StringComparer.Ordinal);
+            while (r.Read())
+            {
+                d[r.GetString(0)] = (r.GetInt64(1), r.IsDBNull(2) ? null : (byte[])r.GetValue(2));
+            }
+
+            return d;
+        }
+    }
+
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {

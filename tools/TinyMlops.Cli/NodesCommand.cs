@@ -1,0 +1,119 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Net.Http;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using TinyMlops.Contracts;
+using TinyMlops.Registry;
+
+namespace TinyMlops.Cli;
+
+/// <summary>
+/// <c>tinymlops nodes</c>: the registered nodes (the registry's: board, gateway, site, their newest rollout state),
+/// with what their gateway last heard from them (<c>--gateway-url</c>: last seen, model, update state); and
+/// <c>nodes revoke ID</c>, which removes a node's registration, its broker login and its update key everywhere given.
+/// </summary>
+public static class NodesCommand
+{
+    /// <summary>Lists the registered nodes.</summary>
+    public static int List(Options o)
+    {
+        using ModelRegistry registry = ModelRegistry.Open(o.Get("registry") ?? ReleaseCommand.DefaultRegistry);
+        IReadOnlyList<RegisteredNode> nodes = registry.Nodes();
+        Dictionary<string, string> rollout = LatestRolloutStates(registry);
+        Dictionary<string, GatewayNodeView> heard = o.Get("gateway-url") is { } url ? Heard(FlashCommand.HttpUrl(url, "--gateway-url"), FlashCommand.GatewayToken(o)) : [];
+        Console.WriteLine($"{"node",-20} {"board",-22} {"gateway",-12} {"site",-14} {"model",-10} {"last seen (UTC)",-20} {"update",-14} rollout");
+        foreach (RegisteredNode n in nodes)
+        {
+            heard.TryGetValue(n.Id, out GatewayNodeView? g);
+            string model = g?.ModelVersion is long v ? (v == 0 ? "none" : $"{g.ModelId}.{v}") : "-";
+            Console.WriteLine($"{n.Id,-20} {n.Board,-22} {n.Gateway ?? "-",-12} {n.Site ?? "-",-14} {model,-10} {(g?.LastSeen is { } t ? t.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss") : "-"),-20} {g?.UpdateState ?? "-",-14} {rollout.GetValueOrDefault(n.Id, "-")}");
+        }
+
+        foreach (GatewayNodeView g in heard.Values.Where(g => nodes.All(n => n.Id != g.Id)))
+        {
+            Console.WriteLine($"{g.Id}: known to the gateway but not registered here");
+        }
+
+        Console.WriteLine($"{nodes.Count} registered node(s) in {registry.Location}{(o.Get("gateway-url") == null ? "; give --gateway-url for last seen, model and update state" : "")}");
+        return 0;
+    }
+
+    /// <summary>Removes a node's registration, login and update key.</summary>
+    public static int Revoke(Options o)
+    {
+        string node = o.Get("id")!;
+        if (!Firmware.Core.Node.Topics.IsValidNodeId(node))
+        {
+            throw new UsageException($"'{LogText.Safe(node)}' is not a node id");
+        }
+
+        var removed = new List<string>();
+        if (o.Get("registry") != null || Directory.Exists(ReleaseCommand.DefaultRegistry))
+        {
+            using ModelRegistry registry = ModelRegistry.Open(o.Get("registry") ?? ReleaseCommand.DefaultRegistry);
+            if (registry.RemoveNode(node))
+            {
+                removed.Add($"its registration in {registry.Location}");
+            }
+        }
+
+        if (o.Get("gateway") is { } gateway)
+        {
+            if (NodeRegistry.Remove(Path.Combine(gateway, "nodes.json"), node))
+            {
+                removed.Add($"its login in {Path.Combine(gateway, "nodes.json")} (the gateway refuses it from its next connection)");
+            }
+
+            if (NodeKeys.Remove(Path.Combine(gateway, "node-keys.json"), node))
+            {
+                removed.Add($"its update key in {Path.Combine(gateway, "node-keys.json")}");
+            }
+        }
+
+        if (removed.Count == 0)
+        {
+            throw new CliException($"node {node} is not registered in the registry{(o.Get("gateway") == null ? " (give --gateway DIR for its gateway's files)" : " or the gateway's files")}");
+        }
+
+        Console.WriteLine($"revoked {node}: removed {string.Join("; ", removed)}");
+        return 0;
+    }
+
+    // Each node's state in the newest rollout that names it.
+    private static Dictionary<string, string> LatestRolloutStates(ModelRegistry registry)
+    {
+        var states = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (Rollout r in registry.Rollouts(null).OrderBy(r => r.Id))
+        {
+            foreach (RolloutNode n in registry.RolloutNodes(r.Id))
+            {
+                states[n.Node] = $"release {r.Sequence}: {n.State}{(n.LastError != null ? $" ({n.LastError})" : "")}";
+            }
+        }
+
+        return states;
+    }
+
+    private static Dictionary<string, GatewayNodeView> Heard(Uri gateway, string token)
+    {
+        using var http = new HttpClient { BaseAddress = gateway, Timeout = TimeSpan.FromSeconds(15) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        try
+        {
+            using HttpResponseMessage r = http.GetAsync("api/nodes").GetAwaiter().GetResult();
+            if (!r.IsSuccessStatusCode)
+            {
+                throw new CliException($"{gateway}api/nodes answered {(int)r.StatusCode}: {r.Content.ReadAsStringAsync().GetAwaiter().GetResult()}");
+            }
+
+            return (r.Content.ReadFromJsonAsync<GatewayNodeView[]>().GetAwaiter().GetResult() ?? []).ToDictionary(n => n.Id, StringComparer.Ordinal);
+        }
+        catch (Exception e) when (e is HttpRequestException or System.Threading.Tasks.TaskCanceledException or System.Text.Json.JsonException)
+        {
+            throw new CliException($"gateway {gateway} did not answer: {e.Message}");
+        }
+    }
+}
