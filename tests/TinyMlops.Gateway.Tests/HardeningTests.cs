@@ -511,6 +511,29 @@ public class HardeningTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task The_node_list_needs_an_operator_token_and_shows_each_nodes_last_telemetry()
+    {
+        await using RunningGateway g = await RunningGateway.Start($"http://127.0.0.1:{Harness.FreePort()}/");
+        using IMqttClient node = await Harness.ConnectNode(g.MqttPort, "node-1");
+        byte[] telemetry = TinyMlops.Firmware.Core.Wire.WireCodec.Encode(new TinyMlops.Firmware.Core.Wire.TelemetryMessage
+        {
+            ModelId = 7, ModelVersion = 3, UpdateState = TinyMlops.Firmware.Core.Updates.UpdateState.Confirmed, Windows = 12, Events = 2,
+        });
+        Assert.True((await Harness.Publish(node, "tinymlops/node-1/up/telemetry", telemetry)).IsSuccess);
+        using var anonymous = new HttpClient { BaseAddress = g.Http.BaseAddress };
+        using (HttpResponseMessage r = await anonymous.GetAsync("api/nodes"))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, r.StatusCode);
+        }
+
+        GatewayNodeView[] nodes = [];
+        await Harness.Eventually(async () => nodes = (await g.Http.GetFromJsonAsync<GatewayNodeView[]>("api/nodes"))!, n => n.Any(x => x.Id == "node-1" && x.ModelVersion != null), "node-1's telemetry listed");
+        GatewayNodeView seen = nodes.Single(x => x.Id == "node-1");
+        Assert.Equal((true, 7L, 3L, "confirmed", 12L), (seen.Login, seen.ModelId, seen.ModelVersion, seen.UpdateState, seen.Windows));
+        Assert.True(seen.LastSeen > DateTimeOffset.UtcNow.AddMinutes(-5));
+    }
+
+    [Fact]
     public async Task The_label_API_needs_an_operator_token_and_a_label_the_trainer_refuses_stays_queued_with_its_reason()
     {
         int trainerPort = Harness.FreePort();

@@ -120,7 +120,9 @@ public class ConfigurationTests
             string nodesFile = Path.Combine(dir, "etc", "nodes.json");
             NodeRegistry.AddOrReplace(nodesFile, "pump-1", "old", iterations: 1000);
             string[] provision = { "provision", "--board", "esp32-wroom-32", "--wifi-ssid", "plant", "--mqtt-host", "gw-line1.local", "--gateway-nodes", nodesFile };
-            Assert.Equal(0, Cli.Program.Main(provision.Concat(new[] { "--node", "pump-1", "--out", Path.Combine(dir, "pump-1") }).ToArray()));
+            Assert.Equal(1, Cli.Program.Main(provision.Concat(new[] { "--node", "pump-1", "--out", Path.Combine(dir, "pump-1") }).ToArray())); // known: refused
+            Assert.False(Directory.Exists(Path.Combine(dir, "pump-1")));
+            Assert.Equal(0, Cli.Program.Main(provision.Concat(new[] { "--node", "pump-1", "--out", Path.Combine(dir, "pump-1"), "--replace" }).ToArray()));
             Assert.Equal(0, Cli.Program.Main(provision.Concat(new[] { "--node", "fan-2", "--out", Path.Combine(dir, "fan-2") }).ToArray()));
 
             var nodes = new NodeRegistry(nodesFile);

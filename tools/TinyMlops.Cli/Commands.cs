@@ -89,7 +89,8 @@ public static class Commands
             Text("--out", "output folder (default out/provision/NODE)"),
             Text("--gateway-nodes", "the gateway's nodes.json to register the node's login in"),
             Text("--gateway-keys", "the gateway's node-keys file (Gateway:Releases:NodeKeysFile) to register the node's update key in"),
-            Text("--batch", "a CSV file with a 'node' column: provision every node of it (each its own key and password, in --out/NODE); all are checked before any is written")));
+            Text("--batch", "a CSV file with a 'node' column: provision every node of it (each its own key and password, in --out/NODE); all are checked before any is written"),
+            Flag("--replace", "give a node the gateway already knows new credentials (its old login stops working)")));
 
         root.Subcommands.Add(Make("flash", "Flash and provision a new node at the bench: nanoff firmware, application and files (its identity and the champion model), registration, and its first telemetry.",
             FlashCommand.Run,

@@ -66,9 +66,9 @@ public static class ProvisionCommand
                 throw new UsageException("--gateway-nodes registers the node under its id, which is its MQTT user: leave --mqtt-user unset");
             }
 
-            if (o.Get("gateway-nodes") is { } nodesFile && File.Exists(nodesFile) && new Contracts.NodeRegistry(nodesFile).IsKnown(node))
+            if (!o.Has("replace") && o.Get("gateway-nodes") is { } nodesFile && File.Exists(nodesFile) && new Contracts.NodeRegistry(nodesFile).IsKnown(node))
             {
-                throw new CliException($"node {node} is already registered in {nodesFile}: revoke it first ('tinymlops nodes revoke {node}') or pick another id");
+                throw new CliException($"node {node} is already registered in {nodesFile}: give --replace to give it new credentials, revoke it ('tinymlops nodes revoke {node}'), or pick another id");
             }
 
             NodeIdentity id = NodeIdentity.Create(node, o.Get("key"), o.Get("mqtt-password"));
