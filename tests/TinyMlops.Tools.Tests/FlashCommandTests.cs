@@ -9,7 +9,7 @@ using TinyMlops.Contracts;
 using TinyMlops.Firmware.Core.Node;
 using TinyMlops.Firmware.Core.Updates;
 using TinyMlops.Registry;
-using TinyMlops.Releases;
+using TinyMlops.Tests.Shared;
 using Xunit;
 
 namespace TinyMlops.Tools.Tests;
@@ -243,33 +243,7 @@ public sealed class FlashCommandTests : IDisposable
         Environment.SetEnvironmentVariable("PATH", _bin + Path.PathSeparator + _path);
     }
 
-    // A registry whose board class 1 champion is released: the model a new node gets at the bench.
-    private long RegistryWithChampion()
-    {
-        string root = Checkout.FindRoot();
-        string folder = Path.Combine(_dir, "model");
-        Directory.CreateDirectory(folder);
-        File.WriteAllBytes(Path.Combine(folder, "detector.tmlm"), TestBed.Recordings.EveryWindowSuspicious(root));
-        File.WriteAllBytes(Path.Combine(folder, "verifier.onnx"), [1, 2, 3]);
-        File.WriteAllText(Path.Combine(folder, "model-card.json"), """{"board": "esp32-wroom-32", "boardClass": 1, "codeVersion": "test", "dataset": {"contentHash": "test"}}""");
-        KeyStore keys = KeyStore.Create(Path.Combine(_dir, "keys"), Path.Combine(_dir, "offline"), "acme", TimeSpan.FromDays(30), DateTimeOffset.UtcNow);
-        using ModelRegistry registry = Registry();
-        RegisteredModel m = registry.Register(folder);
-        StoredRelease r = registry.Publish(m.Version, sequence => keys.Sign(new ReleaseManifest
-        {
-            Vendor = "acme",
-            BoardClass = 1,
-            Sequence = sequence,
-            Created = DateTimeOffset.UtcNow,
-            MinGatewayVersion = "0.0.1",
-            ModelVersion = m.Version,
-            Artifacts = m.Artifacts,
-            GoldenInputs = [.. Enumerable.Range(0, 72).Select(i => (float)Math.Sin(i))],
-            ShadowAgreement = 0.9,
-        }), null);
-        registry.SetAlias(m.Version, ModelRegistry.Champion, "test champion");
-        return r.Sequence;
-    }
+    private long RegistryWithChampion() => ChampionRegistry.Create(_dir, _registry);
 }
 
 /// <summary>Runs the command line in this process and captures what it printed.</summary>

@@ -74,56 +74,49 @@ public static class Commands
 
         root.Subcommands.Add(Make("provision", "Write a node's provisioning file (I:\\node.cfg) from its board profile; optionally register its login with a gateway.",
             ProvisionCommand.Run,
-            Text("--board", "board profile of the node", required: true),
-            Text("--node", "node id: 1-64 letters, digits, '-', '_' or '.' (not starting with 'gateway' or 'tinymlops'); or --batch"),
-            Text("--wifi-ssid", "Wi-Fi network", required: true),
-            Text("--wifi-password", "Wi-Fi password"),
-            Text("--mqtt-host", "gateway (broker) host name or address", required: true),
-            Text("--mqtt-port", "broker port (default 8883)"),
-            Text("--mqtt-tls", "true or false (default true)"),
-            Text("--mqtt-user", "MQTT user (default: the node id)"),
-            Text("--mqtt-password", "MQTT password (default: 128 random bits)"),
-            Text("--ca", "CA certificate file name on the node (default ca.pem)"),
-            Text("--sntp", "time server (default pool.ntp.org)"),
-            Text("--key", "node update key in hex, at least 16 bytes (default: 32 random bytes)"),
-            Text("--out", "output folder (default out/provision/NODE)"),
-            Text("--gateway-nodes", "the gateway's nodes.json to register the node's login in"),
-            Text("--gateway-keys", "the gateway's node-keys file (Gateway:Releases:NodeKeysFile) to register the node's update key in"),
-            Text("--batch", "a CSV file with a 'node' column: provision every node of it (each its own key and password, in --out/NODE); all are checked before any is written"),
-            Flag("--replace", "give a node the gateway already knows new credentials (its old login stops working)")));
+            [
+                Text("--board", "board profile of the node", required: true),
+                Text("--node", "node id: 1-64 letters, digits, '-', '_' or '.' (not starting with 'gateway' or 'tinymlops'); or --batch"),
+                .. NodeNetwork(),
+                Text("--mqtt-user", "MQTT user (default: the node id)"),
+                Text("--mqtt-password", "MQTT password (default: 128 random bits)"),
+                Text("--key", "node update key in hex, at least 16 bytes (default: 32 random bytes)"),
+                Text("--out", "output folder (default out/provision/NODE)"),
+                Text("--gateway-nodes", "the gateway's nodes.json to register the node's login in"),
+                Text("--gateway-keys", "the gateway's node-keys file (Gateway:Releases:NodeKeysFile) to register the node's update key in"),
+                Text("--batch", "a CSV file with a 'node' column: provision every node of it (each its own key and password, in --out/NODE); all are checked before any is written"),
+                Flag("--replace", "give a node the gateway already knows new credentials (its old login stops working)"),
+            ]));
 
         root.Subcommands.Add(Make("flash", "Flash and provision a new node at the bench: nanoff firmware, application and files (its identity and the champion model), registration, and its first telemetry.",
             FlashCommand.Run,
-            Text("--board", "board profile of the node (it names the nanoff target)", required: true),
-            Text("--port", "serial port the node is on (COM3, /dev/ttyUSB0)", required: true),
-            Text("--node", "node id: 1-64 letters, digits, '-', '_' or '.' (not starting with 'gateway' or 'tinymlops')", required: true),
-            Text("--site", "where the node is fitted (recorded with its registration)"),
-            Text("--wifi-ssid", "Wi-Fi network", required: true),
-            Text("--wifi-password", "Wi-Fi password"),
-            Text("--mqtt-host", "gateway (broker) host name or address", required: true),
-            Text("--mqtt-port", "broker port (default 8883)"),
-            Text("--mqtt-tls", "true or false (default true)"),
-            Text("--ca", "CA certificate file name on the node, the broker's TLS pin (default ca.pem)"),
-            Text("--sntp", "time server (default pool.ntp.org)"),
-            Text("--app", "the application's nanoFramework deployment image (.bin) to deploy after the firmware"),
-            Text("--registry", RegistryHelp + "; the node is registered there and gets its board class's champion (default: ./registry when it exists)"),
-            Text("--gateway", "the gateway's configuration folder: the node's login goes into its nodes.json, its update key into node-keys.json"),
-            Text("--gateway-id", "the gateway's id, recorded with the registration"),
-            Text("--gateway-url", "the gateway's HTTP address: wait there for the node's first telemetry (GET /api/nodes)"),
-            Text("--gateway-token-file", "an operator token of the gateway (owner-only; default: TINYMLOPS_GATEWAY_TOKEN)"),
-            Number("--wait", "seconds to wait for the first telemetry (default 120)"),
-            Text("--out", "the node's folder: its files, deploy.json and flash-state.json (default out/flash/NODE)"),
-            Flag("--dry-run", "print every file and nanoff command line, and run or write nothing")));
+            [
+                Text("--board", "board profile of the node (it names the nanoff target)", required: true),
+                Text("--port", "serial port the node is on (COM3, /dev/ttyUSB0)", required: true),
+                Text("--node", "node id: 1-64 letters, digits, '-', '_' or '.' (not starting with 'gateway' or 'tinymlops')", required: true),
+                Text("--site", "where the node is fitted (recorded with its registration)"),
+                .. NodeNetwork(),
+                Text("--app", "the application's nanoFramework deployment image (.bin) to deploy after the firmware"),
+                Text("--registry", RegistryHelp + "; the node is registered there and gets its board class's champion (default: ./registry when it exists)"),
+                Text("--trainer", TrainerHelp), Text("--token-file", TokenHelp),
+                Text("--gateway", "the gateway's configuration folder: the node's login goes into its nodes.json, its update key into node-keys.json"),
+                Text("--gateway-id", "the gateway's id, recorded with the registration"),
+                Text("--gateway-url", "the gateway's HTTP address: wait there for the node's first telemetry (GET /api/nodes)"),
+                Text("--gateway-token-file", "an operator token of the gateway (owner-only; default: TINYMLOPS_GATEWAY_TOKEN)"),
+                Number("--wait", "seconds to wait for the first telemetry (default 120)"),
+                Text("--out", "the node's folder: its files, deploy.json and flash-state.json (default out/flash/NODE)"),
+                Flag("--dry-run", "print every file and nanoff command line, and run or write nothing"),
+            ]));
 
         var nodes = Make("nodes", "Registered nodes: board, gateway, site, newest rollout state, and (with --gateway-url) last seen, model and update state.",
             NodesCommand.List,
-            Text("--registry", RegistryHelp),
+            Text("--registry", RegistryHelp), Text("--trainer", TrainerHelp), Text("--token-file", TokenHelp),
             Text("--gateway-url", "the gateway's HTTP address, for what it last heard from each node"),
             Text("--gateway-token-file", "an operator token of the gateway (owner-only; default: TINYMLOPS_GATEWAY_TOKEN)"));
         nodes.Subcommands.Add(Make("revoke", "Remove a node's registration, broker login and update key: it can neither log in nor take updates.",
             NodesCommand.Revoke,
             new Argument<string>("id") { Description = "node id" },
-            Text("--registry", RegistryHelp),
+            Text("--registry", RegistryHelp), Text("--trainer", TrainerHelp), Text("--token-file", TokenHelp),
             Text("--gateway", "the gateway's configuration folder (nodes.json, node-keys.json)")));
         root.Subcommands.Add(nodes);
 
@@ -247,6 +240,18 @@ public static class Commands
         c.SetAction(parsed => run(Options.From(parsed)));
         return c;
     }
+
+    // What a node's provisioning file says about its network: the same options wherever a node.cfg is written.
+    private static Symbol[] NodeNetwork() =>
+    [
+        Text("--wifi-ssid", "Wi-Fi network", required: true),
+        Text("--wifi-password", "Wi-Fi password"),
+        Text("--mqtt-host", "gateway (broker) host name or address", required: true),
+        Text("--mqtt-port", "broker port (default 8883)"),
+        Text("--mqtt-tls", "true or false (default true)"),
+        Text("--ca", "CA certificate file name on the node, the broker's TLS pin (default ca.pem)"),
+        Text("--sntp", "time server (default pool.ntp.org)"),
+    ];
 
     private static Argument<string> Id() => new("id") { Description = "gateway id: 1-64 letters, digits, '-', '_' or '.'" };
 

@@ -75,7 +75,6 @@ public static class FlashCommand
 
         Uri? gatewayUrl = o.Get("gateway-url") is { } u ? HttpUrl(u, "--gateway-url") : null;
         string? gatewayToken = gatewayUrl == null ? null : GatewayToken(o);
-        string? registryLocation = o.Get("registry") ?? (Directory.Exists(ReleaseCommand.DefaultRegistry) ? ReleaseCommand.DefaultRegistry : null);
 
         // Resume or start: an earlier run of this node leaves its identity and finished steps in the output folder.
         FlashState? earlier = FlashState.Read(outDir);
@@ -90,11 +89,11 @@ public static class FlashCommand
         }
 
         NodeIdentity id = earlier != null ? NodeIdentity.Read(Path.Combine(outDir, "node.cfg")) : NodeIdentity.Create(node);
-        using ModelRegistry? registry = registryLocation == null ? null : ModelRegistry.Open(registryLocation);
+        using NodeBook? registry = NodeBook.Open(o, optional: true);
         if (earlier == null)
         {
             // Known anywhere, and not by this run's own identity: a second node must not take over the first one's id.
-            if (registry?.Nodes(node).FirstOrDefault() is { } known)
+            if (registry?.Find(node) is { } known)
             {
                 throw new CliException($"node {node} is already registered in {registry.Location} ({known.Board}, since {known.Registered:yyyy-MM-dd HH:mm}): revoke it first ('tinymlops nodes revoke {node}') or pick another id");
             }
@@ -225,7 +224,7 @@ public static class FlashCommand
         Console.WriteLine($"[{steps.Count + 1}/{steps.Count + 2}] registering {node} (key {id.KeyId})");
         if (!state.Done.Contains("register"))
         {
-            registry?.RegisterNode(node, board.Name, board.BoardClass, gatewayId, site, id.KeyId);
+            registry?.Register(node, board.Name, board.BoardClass, gatewayId, site, id.KeyId);
             ProvisionCommand.Register(nodesFile, keysFile, board, id);
             if (registry != null)
             {
@@ -254,35 +253,28 @@ public static class FlashCommand
     }
 
     /// <summary>
-    /// Installs the board class's champion (the newest release of the version the <c>champion</c> alias names) into node
-    /// storage under <paramref name="folder"/> (its models/ folder) with the core's update state machine, as the node itself would take it:
-    /// under the node's key, digest and golden vectors checked. Returns what was installed, or null with no champion.
+    /// Installs the board class's champion (<see cref="NodeBook.Champion"/>) into node storage under
+    /// <paramref name="folder"/> (its models/ folder) with the core's update state machine, as the node itself would
+    /// take it: under the node's key, digest and the release's golden vectors checked. Returns what was installed, or
+    /// null with no champion.
     /// </summary>
-    private static string? InstallChampion(ModelRegistry registry, BoardProfile board, NodeIdentity id, string folder)
+    private static string? InstallChampion(NodeBook registry, BoardProfile board, NodeIdentity id, string folder)
     {
-        if (registry.AliasOf(board.BoardClass, ModelRegistry.Champion) is not { } version)
+        if (registry.Champion(board.BoardClass) is not { } champion)
         {
             return null;
         }
 
-        StoredRelease release = registry.Releases([board.BoardClass]).Where(r => r.Version == version).MaxBy(r => r.Sequence)
-            ?? throw new CliException($"the champion of board class {board.BoardClass}, {version}, has no release in {registry.Location}");
-        ReleaseManifest manifest = JsonSerializer.Deserialize<ReleaseManifest>(SignedRelease.Parse(release.Document).Manifest.Payload)
-            ?? throw new CliException($"release {release.Sequence} in {registry.Location} holds no manifest");
-        ReleaseArtifact artifact = manifest.Artifacts.FirstOrDefault(x => x.Role == "detector")
-            ?? throw new CliException($"release {release.Sequence} ({version}) carries no node model");
-        byte[] blob = registry.Artifact(artifact.Sha256) ?? throw new CliException($"the registry lost {artifact.Name} of release {release.Sequence}");
-        ReleaseVerifier.CheckArtifact(artifact, new MemoryStream(blob));
         try
         {
-            SimulatedNode.Install(folder, board, id.Node, id.KeyBytes(), blob, (uint)release.Sequence, manifest.GoldenInputs);
+            SimulatedNode.Install(folder, board, id.Node, id.KeyBytes(), champion.Detector, (uint)champion.Sequence, champion.GoldenInputs);
         }
         catch (Exception e) when (e is InvalidOperationException or ArgumentException or Firmware.Core.Models.ModelFormatException)
         {
-            throw new CliException($"release {release.Sequence} ({version}) does not install on a {board.Name}: {e.Message}");
+            throw new CliException($"release {champion.Sequence} ({champion.Version}) does not install on a {board.Name}: {e.Message}");
         }
 
-        return $"release {release.Sequence} ({version})";
+        return $"release {champion.Sequence} ({champion.Version})";
     }
 
     private static void RunNanoff(string nanoff, string step, string[] args)

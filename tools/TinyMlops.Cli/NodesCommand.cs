@@ -20,19 +20,18 @@ public static class NodesCommand
     /// <summary>Lists the registered nodes.</summary>
     public static int List(Options o)
     {
-        using ModelRegistry registry = ModelRegistry.Open(o.Get("registry") ?? ReleaseCommand.DefaultRegistry);
-        IReadOnlyList<RegisteredNode> nodes = registry.Nodes();
-        Dictionary<string, string> rollout = LatestRolloutStates(registry);
+        using NodeBook registry = NodeBook.Open(o, optional: false)!;
+        IReadOnlyList<NodeStatus> nodes = registry.List();
         Dictionary<string, GatewayNodeView> heard = o.Get("gateway-url") is { } url ? Heard(FlashCommand.HttpUrl(url, "--gateway-url"), FlashCommand.GatewayToken(o)) : [];
         Console.WriteLine($"{"node",-20} {"board",-22} {"gateway",-12} {"site",-14} {"model",-10} {"last seen (UTC)",-20} {"update",-14} rollout");
-        foreach (RegisteredNode n in nodes)
+        foreach ((RegisteredNode n, string? rollout) in nodes)
         {
             heard.TryGetValue(n.Id, out GatewayNodeView? g);
             string model = g?.ModelVersion is long v ? (v == 0 ? "none" : $"{g.ModelId}.{v}") : "-";
-            Console.WriteLine($"{n.Id,-20} {n.Board,-22} {n.Gateway ?? "-",-12} {n.Site ?? "-",-14} {model,-10} {(g?.LastSeen is { } t ? t.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss") : "-"),-20} {g?.UpdateState ?? "-",-14} {rollout.GetValueOrDefault(n.Id, "-")}");
+            Console.WriteLine($"{n.Id,-20} {n.Board,-22} {n.Gateway ?? "-",-12} {n.Site ?? "-",-14} {model,-10} {(g?.LastSeen is { } t ? t.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss") : "-"),-20} {g?.UpdateState ?? "-",-14} {rollout ?? "-"}");
         }
 
-        foreach (GatewayNodeView g in heard.Values.Where(g => nodes.All(n => n.Id != g.Id)))
+        foreach (GatewayNodeView g in heard.Values.Where(g => nodes.All(n => n.Node.Id != g.Id)))
         {
             Console.WriteLine($"{g.Id}: known to the gateway but not registered here");
         }
@@ -51,10 +50,9 @@ public static class NodesCommand
         }
 
         var removed = new List<string>();
-        if (o.Get("registry") != null || Directory.Exists(ReleaseCommand.DefaultRegistry))
+        using (NodeBook? registry = NodeBook.Open(o, optional: true))
         {
-            using ModelRegistry registry = ModelRegistry.Open(o.Get("registry") ?? ReleaseCommand.DefaultRegistry);
-            if (registry.RemoveNode(node))
+            if (registry?.Remove(node) == true)
             {
                 removed.Add($"its registration in {registry.Location}");
             }
@@ -80,21 +78,6 @@ public static class NodesCommand
 
         Console.WriteLine($"revoked {node}: removed {string.Join("; ", removed)}");
         return 0;
-    }
-
-    // Each node's state in the newest rollout that names it.
-    private static Dictionary<string, string> LatestRolloutStates(ModelRegistry registry)
-    {
-        var states = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (Rollout r in registry.Rollouts(null).OrderBy(r => r.Id))
-        {
-            foreach (RolloutNode n in registry.RolloutNodes(r.Id))
-            {
-                states[n.Node] = $"release {r.Sequence}: {n.State}{(n.LastError != null ? $" ({n.LastError})" : "")}";
-            }
-        }
-
-        return states;
     }
 
     private static Dictionary<string, GatewayNodeView> Heard(Uri gateway, string token)

@@ -57,6 +57,32 @@ public sealed class TrainerClient : IDisposable
     /// <summary>GETs <paramref name="path"/> as <typeparamref name="T"/>.</summary>
     public T Get<T>(string path) => Read<T>(Send(new HttpRequestMessage(HttpMethod.Get, path)));
 
+    /// <summary>GETs <paramref name="path"/> as <typeparamref name="T"/>, or default when the service answers 404.</summary>
+    public T? Find<T>(string path)
+    {
+        HttpResponseMessage r = SendRaw(new HttpRequestMessage(HttpMethod.Get, path));
+        if (r.StatusCode == HttpStatusCode.NotFound)
+        {
+            r.Dispose();
+            return default;
+        }
+
+        return Read<T>(Check(r));
+    }
+
+    /// <summary>DELETEs <paramref name="path"/>; false when the service answers 404 (nothing there).</summary>
+    public bool Delete(string path)
+    {
+        using HttpResponseMessage r = SendRaw(new HttpRequestMessage(HttpMethod.Delete, path));
+        if (r.StatusCode == HttpStatusCode.NotFound)
+        {
+            return false;
+        }
+
+        Check(r).Dispose();
+        return true;
+    }
+
     /// <summary>POSTs <paramref name="body"/> as JSON to <paramref name="path"/>, reading the answer as <typeparamref name="T"/>.</summary>
     public T Post<T>(string path, object body) => Read<T>(Send(new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(body) }));
 

@@ -28,6 +28,12 @@ public sealed record RegisteredModel(string Version, string Board, int BoardClas
 /// <summary>A provisioned node: its board, gateway and site, and which identity (a digest of its update key, never the key) it was given.</summary>
 public sealed record RegisteredNode(string Id, string Board, int BoardClass, string? Gateway, string? Site, string KeyId, DateTimeOffset Registered);
 
+/// <summary>A registered node and its state in the newest rollout that names it.</summary>
+public sealed record NodeStatus(RegisteredNode Node, string? Rollout);
+
+/// <summary>A board class's champion release as a new node gets it: sequence, version, golden inputs and the node model.</summary>
+public sealed record ChampionRelease(long Sequence, string Version, float[] GoldenInputs, byte[] Detector);
+
 /// <summary>Where an alias (<c>champion</c>, <c>canary</c>) of a board class points, since when and why.</summary>
 public sealed record ModelAlias(int BoardClass, string Alias, string Version, DateTimeOffset SetAt, string Reason);
 
@@ -612,6 +618,43 @@ public sealed class ModelRegistry : IDisposable
             t.Commit();
             return known;
         }
+    }
+
+    /// <summary>Every registered node with its state in the newest rollout that names it (null when none has).</summary>
+    public IReadOnlyList<NodeStatus> NodeStatuses()
+    {
+        var states = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (Rollout r in Rollouts(null).OrderBy(r => r.Id))
+        {
+            foreach (RolloutNode n in RolloutNodes(r.Id))
+            {
+                states[n.Node] = $"release {r.Sequence}: {n.State}{(n.LastError != null ? $" ({n.LastError})" : "")}";
+            }
+        }
+
+        return Nodes().Select(n => new NodeStatus(n, states.GetValueOrDefault(n.Id))).ToList();
+    }
+
+    /// <summary>
+    /// What a new node of <paramref name="boardClass"/> starts with: the newest release of the version the class's
+    /// champion alias names, with its node model (digest-checked against the manifest); null without a champion.
+    /// </summary>
+    public ChampionRelease? ChampionFor(int boardClass)
+    {
+        if (AliasOf(boardClass, Champion) is not { } version)
+        {
+            return null;
+        }
+
+        StoredRelease release = Releases([boardClass]).Where(r => r.Version == version).MaxBy(r => r.Sequence)
+            ?? throw new InvalidDataException($"the champion of board class {boardClass}, {version}, has no release in {Location}");
+        ReleaseManifest manifest = JsonSerializer.Deserialize<ReleaseManifest>(SignedRelease.Parse(release.Document).Manifest.Payload)
+            ?? throw new InvalidDataException($"release {release.Sequence} in {Location} holds no manifest");
+        ReleaseArtifact artifact = manifest.Artifacts.FirstOrDefault(x => x.Role == "detector")
+            ?? throw new InvalidDataException($"release {release.Sequence} ({version}) carries no node model");
+        byte[] blob = Artifact(artifact.Sha256) ?? throw new InvalidDataException($"the registry lost {artifact.Name} of release {release.Sequence}");
+        ReleaseVerifier.CheckArtifact(artifact, new MemoryStream(blob));
+        return new ChampionRelease(release.Sequence, version, manifest.GoldenInputs, blob);
     }
 
     private List<RegisteredNode> ReadNodes(DbTransaction? t, string? id) =>

@@ -17,6 +17,9 @@ namespace TinyMlops.TrainerService;
 /// <summary>What an operator asks to start a rollout.</summary>
 public sealed record RolloutStartRequest(int BoardClass, long? Sequence, string Groups, double Success, double Abort);
 
+/// <summary>A provisioned node to register (<c>POST /api/admin/nodes</c>): its key is named by a digest, never sent.</summary>
+public sealed record NodeRegistration(string Id, string Board, int BoardClass, string? Gateway, string? Site, string KeyId);
+
 /// <summary>What an operator asks of an alias or a rollout's state, and why.</summary>
 public sealed record ChangeRequest(string Target, string Reason);
 
@@ -32,6 +35,9 @@ public sealed record ChangeRequest(string Target, string Reason);
 /// <c>shadowAgreement</c>): a <see cref="ReleaseView"/>, or 409 with the gate's figures.</item>
 /// <item><c>GET /api/admin/models[?boardClass=N]</c>: a <see cref="ModelsView"/>.</item>
 /// <item><c>POST /api/admin/models/{version}/alias</c> (<see cref="ChangeRequest"/>: the alias and why).</item>
+/// <item><c>GET|POST /api/admin/nodes</c>, <c>DELETE /api/admin/nodes/{id}</c>: registered nodes (<see cref="NodeStatus"/>),
+/// registering one (<see cref="NodeRegistration"/>; 409 when the id is taken by another identity), revoking one;
+/// <c>GET /api/admin/champion/{boardClass}</c>: the release a new node starts with (<see cref="ChampionRelease"/>).</item>
 /// <item><c>POST /api/admin/rollouts</c> (<see cref="RolloutStartRequest"/>), <c>GET /api/admin/rollouts/current[?id=N]</c>
 /// (a <see cref="RolloutView"/>), <c>POST /api/admin/rollouts/{id}/state</c> (<see cref="ChangeRequest"/>: the state and why).</item>
 /// </list>
@@ -134,6 +140,15 @@ public static class AdminEndpoints
 
         admin.MapPost("/rollouts/{id:long}/state", (ModelRegistry registry, long id, ChangeRequest change) =>
             Refusals(() => Results.Ok(registry.SetRolloutState(id, change.Target, change.Reason))));
+
+        admin.MapGet("/nodes", (ModelRegistry registry) => Results.Ok(registry.NodeStatuses()));
+        admin.MapPost("/nodes", (ModelRegistry registry, NodeRegistration? n) => n == null
+            ? Results.BadRequest(new { error = "a node registration (id, board, boardClass, gateway, site, keyId) is required" })
+            : Refusals(() => Results.Ok(registry.RegisterNode(n.Id, n.Board, n.BoardClass, n.Gateway, n.Site, n.KeyId))));
+        admin.MapDelete("/nodes/{id}", (ModelRegistry registry, string id) =>
+            registry.RemoveNode(id) ? Results.NoContent() : Results.NotFound(new { error = $"node {LogText.Safe(id)} is not registered" }));
+        admin.MapGet("/champion/{boardClass:int}", (ModelRegistry registry, int boardClass) =>
+            registry.ChampionFor(boardClass) is { } c ? Results.Ok(c) : Results.NotFound(new { error = $"board class {boardClass} has no champion" }));
     }
 
     // The registry says why it refuses by the exception's type: what was asked is wrong (400), or the state forbids it (409).
