@@ -60,7 +60,7 @@ public sealed class FlashCommandTests : IDisposable
         StandInNanoff();
         long sequence = RegistryWithChampion();
         string outDir = Path.Combine(_dir, "out", "pump-7");
-        string[] flash = Flash("pump-7", outDir, "--app", _app);
+        string[] flash = Flash("pump-7", outDir, "--app", _app, "--ca-file", Certificate());
 
         // nanoff fails its file deployment: its own error is shown, and nothing is registered anywhere.
         Environment.SetEnvironmentVariable("NANOFF_FAIL", "--filedeployment");
@@ -107,6 +107,7 @@ public sealed class FlashCommandTests : IDisposable
             Assert.Equal("/dev/ttyUSB0", deploy.RootElement.GetProperty("SerialPort").GetString());
             JsonElement[] files = deploy.RootElement.GetProperty("Files").EnumerateArray().ToArray();
             Assert.Contains(files, f => f.GetProperty("DestinationFilePath").GetString() == @"I:\node.cfg");
+            Assert.Contains(files, f => f.GetProperty("DestinationFilePath").GetString() == @"I:\ca.pem" && File.ReadAllText(f.GetProperty("SourceFilePath").GetString()!) == File.ReadAllText(Certificate()));
             Assert.Contains(files, f => f.GetProperty("DestinationFilePath").GetString()!.StartsWith(@"I:\models\", StringComparison.Ordinal));
             Assert.All(files, f => Assert.True(File.Exists(f.GetProperty("SourceFilePath").GetString()), f.ToString()));
         }
@@ -183,6 +184,8 @@ public sealed class FlashCommandTests : IDisposable
             (Flash("fan-1", outDir, "--app", Path.Combine(_dir, "missing.bin")), 2, "does not exist"),
             (Flash("fan-1", outDir, "--app", WriteFile("notes.txt", "hello, this is not an image")), 1, "not a nanoFramework deployment image"),
             (Flash("fan-1", Path.Combine(_app, "under-a-file")), 1, "cannot write the node's files"),
+            (Flash("fan-1", outDir, "--ca-file", WriteFile("ca.txt", "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")), 1, "is not a PEM certificate"),
+            (Flash("fan-1", outDir, "--ca", "../ca.pem"), 2, "plain file name"),
         })
         {
             (exit, errors, _) = Cli.Run(args);
@@ -217,6 +220,21 @@ public sealed class FlashCommandTests : IDisposable
         "flash", "--board", Board, "--port", "/dev/ttyUSB0", "--node", node, "--site", "hall B", "--wifi-ssid", "plant", "--wifi-password", "secret wifi",
         "--mqtt-host", "gw.line1", "--registry", _registry, "--gateway", _gateway, "--gateway-id", "line-1", "--out", outDir, .. more,
     ];
+
+    // The broker's CA as a PEM file (a self-signed certificate made for the test).
+    private string Certificate()
+    {
+        string path = Path.Combine(_dir, "broker-ca.pem");
+        if (!File.Exists(path))
+        {
+            using var key = System.Security.Cryptography.ECDsa.Create();
+            var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=line-1 broker CA", key, System.Security.Cryptography.HashAlgorithmName.SHA256);
+            using var ca = request.CreateSelfSigned(DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddYears(1));
+            File.WriteAllText(path, ca.ExportCertificatePem());
+        }
+
+        return path;
+    }
 
     private string WriteFile(string name, string text)
     {

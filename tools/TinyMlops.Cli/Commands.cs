@@ -97,6 +97,7 @@ public static class Commands
                 Text("--site", "where the node is fitted (recorded with its registration)"),
                 .. NodeNetwork(),
                 Text("--app", "the application's nanoFramework deployment image (.bin) to deploy after the firmware"),
+                Text("--ca-file", "the broker's CA certificate (PEM), deployed to the node as its TLS pin (I:\\ plus the --ca name)"),
                 Text("--registry", RegistryHelp + "; the node is registered there and gets its board class's champion (default: ./registry when it exists)"),
                 Text("--trainer", TrainerHelp), Text("--token-file", TokenHelp),
                 Text("--gateway", "the gateway's configuration folder: the node's login goes into its nodes.json, its update key into node-keys.json"),

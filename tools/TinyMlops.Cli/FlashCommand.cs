@@ -62,6 +62,18 @@ public static class FlashCommand
             CheckImage(app);
         }
 
+        string? caFile = o.Get("ca-file") is { } ca ? Path.GetFullPath(ca) : null;
+        string caName = o.Get("ca") ?? "ca.pem";
+        if (caFile != null)
+        {
+            CheckCertificate(caFile);
+        }
+
+        if (caName.Length is 0 or > 64 || caName.Any(c => c is '\\' or '/' or ':' || char.IsControl(c)) || caName is "node.cfg" or "deploy.json" or StateFile or "models")
+        {
+            throw new UsageException($"--ca '{LogText.Safe(caName)}' must be a plain file name on the node (it goes to I:\\)");
+        }
+
         bool dryRun = o.Has("dry-run");
         string outDir = Path.GetFullPath(o.Get("out") ?? Path.Combine("out", "flash", node));
         string? gatewayDir = o.Get("gateway") is { } g ? Path.GetFullPath(g) : null;
@@ -122,6 +134,11 @@ public static class FlashCommand
         {
             Directory.CreateDirectory(staging);
             SecretFile.WriteAllText(Path.Combine(staging, "node.cfg"), ProvisionCommand.ConfigText(board, id, o));
+            if (caFile != null)
+            {
+                File.Copy(caFile, Path.Combine(staging, caName));
+            }
+
             model = registry == null ? null : InstallChampion(registry, board, id, staging); // into staging/models, as the node keeps it
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -137,6 +154,11 @@ public static class FlashCommand
 
         // deploy.json names the files where they will be once staged into the output folder.
         var files = new List<DeployFile> { new(@"I:\node.cfg", Path.Combine(outDir, "node.cfg")) };
+        if (caFile != null)
+        {
+            files.Add(new DeployFile(@"I:\" + caName, Path.Combine(outDir, caName))); // the broker's CA: the node's TLS pin
+        }
+
         string models = Path.Combine(staging, "models");
         if (Directory.Exists(models))
         {
@@ -152,6 +174,11 @@ public static class FlashCommand
 
         steps.Add(("files", ["--filedeployment", Path.Combine(outDir, "deploy.json")]));
         Console.WriteLine($"flash {node}: {board.Name}, nanoff target {target}, port {port}; model: {model ?? "none (no champion in the registry: it gets one over the air)"}");
+        if (caFile == null && o.Get("mqtt-tls") != "false")
+        {
+            Console.WriteLine($"note: TLS is on and no --ca-file was given: the node needs the broker's CA certificate at I:\\{caName} already");
+        }
+
         if (dryRun)
         {
             Console.WriteLine("dry run: nothing is written or run. The plan:");
@@ -390,6 +417,25 @@ public static class FlashCommand
         if (Encoding.ASCII.GetString(head) is not ("NFMRK1" or "NFMRK2"))
         {
             throw new CliException($"--app {path} is not a nanoFramework deployment image (it does not start with an assembly marker NFMRK1/NFMRK2): build the application's .bin with the nanoFramework toolchain");
+        }
+    }
+
+    /// <summary>The broker's CA certificate for the node: one PEM certificate, small enough for the node's storage.</summary>
+    internal static void CheckCertificate(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new UsageException($"--ca-file {path} does not exist");
+        }
+
+        string pem = new FileInfo(path).Length > 16 * 1024 ? "" : File.ReadAllText(path);
+        try
+        {
+            using var certificate = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(pem);
+        }
+        catch (Exception e) when (e is System.Security.Cryptography.CryptographicException or ArgumentException)
+        {
+            throw new CliException($"--ca-file {path} is not a PEM certificate of at most 16 KiB: {e.Message}");
         }
     }
 
