@@ -10,7 +10,7 @@ using TinyMlops.Contracts;
 using TinyMlops.Firmware.Core.Node;
 using TinyMlops.Registry;
 using TinyMlops.TestBed;
-using TinyMlops.Tests.Shared;
+using TinyMlops.Tests.Common;
 using TinyMlops.TrainerService;
 using Xunit;
 

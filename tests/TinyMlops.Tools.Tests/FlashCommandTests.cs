@@ -9,7 +9,7 @@ using TinyMlops.Contracts;
 using TinyMlops.Firmware.Core.Node;
 using TinyMlops.Firmware.Core.Updates;
 using TinyMlops.Registry;
-using TinyMlops.Tests.Shared;
+using TinyMlops.Tests.Common;
 using Xunit;
 
 namespace TinyMlops.Tools.Tests;

@@ -5,7 +5,7 @@ using TinyMlops.Boards;
 using TinyMlops.Registry;
 using TinyMlops.Releases;
 
-namespace TinyMlops.Tests.Shared;
+namespace TinyMlops.Tests.Common;
 
 /// <summary>A registry whose board class 1 champion is released: the model a node flashed at the bench starts with.</summary>
 internal static class ChampionRegistry
