@@ -43,6 +43,15 @@ public sealed record BoardSampling
 
     /// <summary>Full-scale range in g.</summary>
     public int RangeG { get; init; }
+
+    /// <summary>
+    /// Windows a node learns its own healthy baseline over after commissioning (0: none). Models trained for the
+    /// board with a baseline take each window as its deviation from that baseline (docs/features.md).
+    /// </summary>
+    public int BaselineWindows { get; init; }
+
+    /// <summary>Windows averaged into each baseline input (1: none).</summary>
+    public int BaselineSmoothing { get; init; } = 1;
 }
 
 /// <summary>
@@ -283,6 +292,11 @@ public sealed record BoardProfile
                 if (Sampling.Bands < 1 || Sampling.Bands > Sampling.WindowLength / 4)
                 {
                     e.Add($"bands {Sampling.Bands} must be in 1..windowLength/4");
+                }
+
+                if (Sampling.BaselineWindows is 1 or < 0 or > 1000 || Sampling.BaselineSmoothing is < 1 or > 16)
+                {
+                    e.Add($"baselineWindows {Sampling.BaselineWindows} must be 0 or 2..1000 and baselineSmoothing {Sampling.BaselineSmoothing} 1..16");
                 }
 
                 if (Sampling.RangeG is not (2 or 4 or 8 or 16))

@@ -40,6 +40,8 @@ public static class HostNodeConfig
             WindowLength = sampling.WindowLength,
             Bands = sampling.Bands,
             RangeG = sampling.RangeG,
+            BaselineWindows = sampling.BaselineWindows,
+            BaselineSmoothing = sampling.BaselineSmoothing,
             ModelFlashBytes = board.Memory.ModelFlashBytes,
             ModelRamBytes = board.Memory.ModelRamBytes,
             PipelineRamBytes = board.IsSensorNode ? board.Memory.PipelineRamBytes : 0,

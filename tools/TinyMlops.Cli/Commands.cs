@@ -44,16 +44,19 @@ public static class Commands
             Count("--rank", "PCA detector rank (default 8)"),
             Count("--hidden", "verifier hidden units (default 32)"),
             Count("--epochs", "verifier training epochs (default 300)"),
+            Number("--weight-decay", "verifier weight decay per optimiser step (default 0.0001)"),
             Number("--uci-rate", "sample rate of the UCI fan copy in Hz, which it does not state (default 100)"),
             Choice("--cv", "also evaluate leave-one-group-out: 'groups' (default: the single split only)", "none", "groups"),
             Choice("--detector", "the node's detector: 'pca' (healthy windows only, threshold for 1 % false alarms) or 'supervised' (logistic on every class, threshold for --detector-recall; the verifier confirms) (default pca)", "pca", "supervised"),
             Number("--detector-recall", "with --detector supervised: share of fault validation windows it must flag (default 0.99)"),
+            Number("--detector-false-alarms", "with --detector supervised: instead of --detector-recall, the share of healthy validation windows it may flag"),
             Text("--hold-out", "groups (operating points, e.g. speed025,speed035) left out of training and evaluation, kept for a fleet or demo to replay")));
 
         root.Subcommands.Add(Make("eval", "A trained model folder's figures on any recordings, as JSON.",
             TrainCommand.Eval,
             Text("--model", "folder written by train", required: true),
-            Text("--data", "folder of recordings", required: true)));
+            Text("--data", "folder of recordings", required: true),
+            Text("--groups", "only these groups (operating points), comma-separated: e.g. the ones train's --hold-out kept back")));
 
         root.Subcommands.Add(Make("bench-train", "Train on the ADI recordings: wall time, artifact sizes and every target the model card carries.",
             TrainCommand.Bench,

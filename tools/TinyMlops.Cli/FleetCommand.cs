@@ -123,8 +123,14 @@ public static class FleetCommand
     {
         var played = new HashSet<string>(nodes.SelectMany(n => n.Schedule).Select(step => step.Play).OfType<string>(), StringComparer.Ordinal);
         double rate = board.Sampling!.SampleRateHz;
+        // A node that learns its baseline from the start of a healthy recording is never shown that start again:
+        // the track loops back to just after it, so no healthy window it is scored on is one the baseline saw.
+        int learned = board.Sampling.BaselineWindows * board.Sampling.WindowLength;
         return dataset.Recordings.Where(r => played.Contains(r.Id)).Select(r =>
-            new SensorTrack(r.Id, r.Label, Resampler.Resample(r.X, r.SampleRateHz, rate), Resampler.Resample(r.Y, r.SampleRateHz, rate), Resampler.Resample(r.Z, r.SampleRateHz, rate))).ToList();
+        {
+            float[] x = Resampler.Resample(r.X, r.SampleRateHz, rate), y = Resampler.Resample(r.Y, r.SampleRateHz, rate), z = Resampler.Resample(r.Z, r.SampleRateHz, rate);
+            return new SensorTrack(r.Id, r.Label, x, y, z, r.Healthy && learned + board.Sampling.WindowLength <= x.Length ? learned : 0);
+        }).ToList();
     }
 
     /// <summary>

@@ -161,6 +161,12 @@ public static class ProvisionCommand
         Line(sb, "sensor.window", sampling.WindowLength.ToString());
         Line(sb, "sensor.bands", sampling.Bands.ToString());
         Line(sb, "sensor.range", sampling.RangeG.ToString());
+        if (sampling.BaselineWindows > 0)
+        {
+            Line(sb, "baseline.windows", sampling.BaselineWindows.ToString());
+            Line(sb, "baseline.smoothing", sampling.BaselineSmoothing.ToString());
+        }
+
         Line(sb, "bus.index", bus.Bus.ToString());
         foreach ((string role, int pin) in bus.Pins)
         {

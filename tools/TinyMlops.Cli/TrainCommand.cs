@@ -22,6 +22,8 @@ public static class TrainCommand
             PcaRank = o.GetInt("rank", 8),
             VerifierHidden = o.GetInt("hidden", 32),
             VerifierEpochs = o.GetInt("epochs", 300),
+            VerifierWeightDecay = o.GetDouble("weight-decay", Trainer.Models.MlpClassifier.DefaultWeightDecay),
+            DetectorFalseAlarms = o.Get("detector-false-alarms") != null ? o.GetDouble("detector-false-alarms", 0) : null,
             UciSampleRateHz = o.GetDouble("uci-rate", TrainOptions.DefaultUciRate),
             CrossValidateGroups = o.Get("cv") == "groups",
             Detector = o.Get("detector") ?? TrainOptions.PcaDetectorKind,
@@ -53,7 +55,8 @@ public static class TrainCommand
     {
         string model = o.Get("model") ?? throw new UsageException("--model DIR is required");
         string data = o.Get("data") ?? throw new UsageException("--data DIR is required");
-        Console.WriteLine(Evaluation.ToJson(Evaluation.Run(model, data, new Progress())));
+        string[]? groups = o.Get("groups")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Console.WriteLine(Evaluation.ToJson(Evaluation.Run(model, data, new Progress(), groups)));
         return 0;
     }
 

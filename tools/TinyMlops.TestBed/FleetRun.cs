@@ -29,7 +29,7 @@ public sealed record FleetEpisode(string Node, string Track, string Condition, l
 
 /// <summary>One node at the end of a run.</summary>
 public sealed record FleetNodeReport(string Id, string Board, bool Connected, uint Boot, long Windows, long Suspicious, long EventsSent, long EventsAcknowledged, long Verdicts,
-    uint ModelVersion, long InstalledSequence, string UpdateState, string Condition);
+    uint ModelVersion, long InstalledSequence, string UpdateState, string Condition, string Baseline);
 
 /// <summary>
 /// Runs a fleet of simulated nodes: each runs the firmware core's controller (the device's code) with its board
@@ -166,8 +166,12 @@ public sealed class FleetRun : IAsyncDisposable, INodeTraffic
     {
         NodeController c = n.Runner.Controller;
         return new FleetNodeReport(n.Spec.Id, n.Spec.Board, n.Runner.IsConnected, c.Boot, c.Pipeline.Windows, c.Pipeline.Suspicious, c.EventsSent, c.EventsAcknowledged, c.VerdictsReceived,
-            c.Updater.ActiveModel?.Header.ModelVersion ?? 0, c.Updater.InstalledSequence, StateName(c.Updater.State), n.Sensor.Condition);
+            c.Updater.ActiveModel?.Header.ModelVersion ?? 0, c.Updater.InstalledSequence, StateName(c.Updater.State), n.Sensor.Condition,
+            c.Pipeline.Baseline is not { } b ? "none" : b.IsReady ? "learned" : $"learning {b.Learned}/{b.Windows}");
     }).ToList();
+
+    /// <summary>True when every node that keeps a healthy baseline has learned it.</summary>
+    public bool BaselinesLearned => _nodes.All(n => n.Runner.Controller.Pipeline.Baseline is not { IsReady: false });
 
     /// <summary>What each condition came to so far.</summary>
     public IReadOnlyList<ConditionScore> Scores()

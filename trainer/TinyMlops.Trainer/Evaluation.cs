@@ -27,7 +27,8 @@ public static class Evaluation
     };
 
     /// <summary>Evaluates <paramref name="modelDirectory"/> on the recordings in <paramref name="dataDirectory"/>.</summary>
-    public static EvaluationResult Run(string modelDirectory, string dataDirectory, IProgress<string>? progress = null)
+    /// <remarks>With <paramref name="groups"/>, only the recordings of those groups (operating points) are judged: the ones a model was never trained on, say.</remarks>
+    public static EvaluationResult Run(string modelDirectory, string dataDirectory, IProgress<string>? progress = null, IReadOnlyCollection<string>? groups = null)
     {
         string cardPath = Path.Combine(modelDirectory, "model-card.json");
         if (!File.Exists(cardPath))
@@ -54,7 +55,16 @@ public static class Evaluation
 
         byte[] onnx = File.ReadAllBytes(Path.Combine(modelDirectory, "verifier.onnx"));
         Dataset data = DatasetLoader.Load(dataDirectory);
-        List<FeatureRow> rows = FeatureTable.Build(data.Recordings, rate, window, hop, bands, progress);
+        BaselinePlan? baseline = root.TryGetProperty("baseline", out JsonElement b) && b.ValueKind == JsonValueKind.Object
+            ? new BaselinePlan(b.GetProperty("windows").GetInt32(), b.GetProperty("smoothing").GetInt32())
+            : null;
+        Recording[] recordings = groups == null ? [.. data.Recordings] : [.. data.Recordings.Where(r => groups.Contains(r.Group))];
+        if (groups != null && groups.FirstOrDefault(g => recordings.All(r => r.Group != g)) is { } missing)
+        {
+            throw new InvalidDataException($"{dataDirectory} has no group '{missing}' (its groups: {string.Join(", ", data.Recordings.Select(r => r.Group).Distinct())})");
+        }
+
+        List<FeatureRow> rows = FeatureTable.Build(recordings, rate, window, hop, bands, progress, baseline);
         if (rows.Count == 0)
         {
             throw new InvalidDataException("no complete window in the recordings");
@@ -85,7 +95,7 @@ public static class Evaluation
         int healthy = Array.IndexOf(classes, Dataset.HealthyLabel);
         CardFigure[] figures = new HeldOutFigures(rows.Select(r => r.RecordingId).ToArray(), 42)
             .Standard(fault, null, scores, flagged, truth, predicted, predictedInt8, classes, healthy);
-        return new EvaluationResult(modelDirectory, data.ContentHash, data.Recordings.Count, rows.Count, Metrics.Binary(scores, flagged, fault), verifier,
+        return new EvaluationResult(modelDirectory, data.ContentHash, recordings.Length, rows.Count, Metrics.Binary(scores, flagged, fault), verifier,
             predictedInt8 == null ? null : Metrics.Multiclass(truth, predictedInt8, classes), truth.Count(t => t < 0), Cascade(fault, flagged, predicted, healthy), figures);
     }
 

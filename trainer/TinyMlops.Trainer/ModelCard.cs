@@ -3,6 +3,8 @@ using System.Linq;
 using System.Text;
 using TinyMlops.Firmware.Core.Node;
 
+using TinyMlops.Trainer.Data;
+
 namespace TinyMlops.Trainer;
 
 /// <summary>
@@ -37,6 +39,13 @@ public sealed class ModelCard
     public int Hop { get; init; }
     public int Bands { get; init; }
     public int Features { get; init; }
+
+    /// <summary>
+    /// The node's healthy baseline the models' inputs are taken against (the board's): its windows and smoothing; null
+    /// when they take the raw features.
+    /// </summary>
+    public BaselinePlan? Baseline { get; init; }
+
     public DetectorCard Detector { get; init; } = null!;
     public VerifierCard Verifier { get; init; } = null!;
     public CascadeFigures Cascade { get; init; } = null!;
@@ -54,6 +63,11 @@ public sealed class ModelCard
         var sb = new StringBuilder();
         sb.Append("# Model card\n\n");
         sb.Append(c, $"Board **{Board}** (class {BoardClass}), {SampleRateHz} Hz, windows of {WindowLength} samples every {Hop}, {Bands} bands, {Features} features. Seed {Seed}, code {CodeVersion}.\n\n");
+        if (Baseline != null)
+        {
+            sb.Append(c, $"Inputs against each node's own healthy baseline: z and |z| of every feature, the baseline learned over the first {Baseline.Windows} windows after commissioning (per operating point here: the start of its healthy recording, which gives no test window), averaged over {Baseline.Smoothing} consecutive windows.\n\n");
+        }
+
         sb.Append(c, $"## Data\n\n{Dataset.Format}, {Dataset.Recordings} recordings, {Dataset.Windows} windows, SHA-256 `{Dataset.ContentHash}`.\n\n");
         sb.Append(c, $"Split by recording group: train {string.Join(", ", Dataset.TrainGroups)} ({Dataset.TrainWindows} windows); validation {string.Join(", ", Dataset.ValidationGroups)} ({Dataset.ValidationWindows}); test {string.Join(", ", Dataset.TestGroups)} ({Dataset.TestWindows}).\n\n");
         foreach (string a in Dataset.Assumptions)

@@ -45,6 +45,12 @@ public sealed record TrainOptions
     /// <summary>Share of fault validation windows a supervised detector must flag.</summary>
     public double DetectorRecall { get; init; } = 0.99;
 
+    /// <summary>
+    /// When set, a supervised detector's threshold is chosen instead so that at most this share of healthy validation
+    /// windows is flagged (the verifier then confirms only among those).
+    /// </summary>
+    public double? DetectorFalseAlarms { get; init; }
+
     /// <summary>Groups (operating points) left out of training, validation and test: held out for whoever runs the model next.</summary>
     public IReadOnlyCollection<string> ExcludeGroups { get; init; } = [];
 
@@ -62,6 +68,9 @@ public sealed record TrainOptions
 
     /// <summary>Verifier training epochs.</summary>
     public int VerifierEpochs { get; init; } = 300;
+
+    /// <summary>The verifier's weight decay per optimiser step: more keeps it from learning the training operating points by heart.</summary>
+    public double VerifierWeightDecay { get; init; } = Models.MlpClassifier.DefaultWeightDecay;
 
     /// <summary>Sample rate of the UCI fan recording (not stated in the data).</summary>
     public double UciSampleRateHz { get; init; } = DefaultUciRate;
@@ -114,7 +123,13 @@ public static class TrainingRun
             progress?.Report($"{data.Recordings.Count - recordings.Length} recordings of {excluded.Count} held-out groups left out");
         }
 
-        List<FeatureRow> rows = FeatureTable.Build(recordings, rate, window, hop, board.Sampling.Bands, progress);
+        BaselinePlan? baseline = BaselineOf(board);
+        if (baseline != null)
+        {
+            progress?.Report($"inputs against each operating point's healthy baseline: {baseline.Windows} windows learned, {baseline.Smoothing} averaged (the board's)");
+        }
+
+        List<FeatureRow> rows = FeatureTable.Build(recordings, rate, window, hop, board.Sampling.Bands, progress, baseline);
         Dictionary<string, Split> split = FeatureTable.SplitGroups(recordings.Select(r => r.Group), o.Seed);
         FeatureRow[] train = rows.Where(r => split[r.Group] == Split.Train).ToArray();
         FeatureRow[] validation = rows.Where(r => split[r.Group] == Split.Validation).ToArray();
@@ -158,7 +173,7 @@ public static class TrainingRun
         // Classes are what the training split holds; a test window of another class counts for the detector only.
         string[] classes = train.Select(r => r.Label).Distinct().OrderBy(c => c == Dataset.HealthyLabel ? "" : c, StringComparer.Ordinal).ToArray();
         progress?.Report($"verifier: MLP {o.VerifierHidden} hidden, {classes.Length} classes, {train.Length} windows");
-        MlpClassifier verifier = MlpClassifier.Train(train.Select(r => r.Features).ToArray(), train.Select(r => Array.IndexOf(classes, r.Label)).ToArray(), classes, o.VerifierHidden, o.VerifierEpochs, o.Seed, progress);
+        MlpClassifier verifier = MlpClassifier.Train(train.Select(r => r.Features).ToArray(), train.Select(r => Array.IndexOf(classes, r.Label)).ToArray(), classes, o.VerifierHidden, o.VerifierEpochs, o.Seed, progress, o.VerifierWeightDecay);
         string codeVersion = Assembly.GetExecutingAssembly().GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
         byte[] onnx = verifier.ToOnnx(codeVersion, 1, new Dictionary<string, string> { ["dataset"] = data.ContentHash, ["board"] = board.Name });
 
@@ -252,6 +267,7 @@ public static class TrainingRun
             WindowLength = window,
             Hop = hop,
             Bands = board.Sampling.Bands,
+            Baseline = baseline,
             Features = train[0].Features.Length,
             Detector = new DetectorCard(detectorKind, thresholdRule, $"post-training quantisation on {detectorCalibration.Length} training windows, range tail {detectorTail}", o.Detector == TrainOptions.PcaDetectorKind ? o.FalseAlarmRate : double.NaN, detector.Threshold, int8.Header.Threshold,
                 detFloat, detInt8, Math.Abs(detFloat.RocAuc - detInt8.RocAuc), agreement, blob.Length, q.ParameterBytes, int8.WorkingBytes, int8.Macs, budget),
@@ -265,6 +281,10 @@ public static class TrainingRun
         progress?.Report($"done in {clock.Elapsed.TotalSeconds:F1} s: artifacts in {o.OutputDirectory}");
         return card;
     }
+
+    /// <summary>The node baseline a board's models are trained against, or null when its nodes keep none.</summary>
+    public static BaselinePlan? BaselineOf(BoardProfile board) =>
+        board.Sampling is { BaselineWindows: > 0 } s ? new BaselinePlan(s.BaselineWindows, s.BaselineSmoothing) : null;
 
     /// <summary>Epochs of quantisation-aware fine-tuning of the verifier.</summary>
     public const int QatEpochs = 50;
@@ -288,6 +308,12 @@ public static class TrainingRun
             if (faultValidation.Length == 0)
             {
                 throw new InvalidDataException($"the validation split ({string.Join(", ", validation.Select(r => r.Group).Distinct())}) holds no fault window to set a supervised detector's threshold on");
+            }
+
+            if (o.DetectorFalseAlarms is double share)
+            {
+                detector.Threshold = PcaDetector.ThresholdFor(validation.Where(r => r.Label == Dataset.HealthyLabel).Select(r => detector.Score(r.Features)), share);
+                return (detector, "Logistic regression on standardised features, fault logit", $"threshold for at most {share:P1} of healthy validation windows flagged (it screens; the verifier confirms)");
             }
 
             detector.Threshold = LogisticDetector.ThresholdForRecall(faultValidation, o.DetectorRecall);

@@ -23,6 +23,12 @@ namespace TinyMlops.Firmware.Core.Node
         /// <summary>Window dropped: no model installed, or the model rejected the features.</summary>
         public const int ResultNoModel = 3;
 
+        /// <summary>
+        /// Window learned into the node's healthy baseline, not judged: the model takes baseline inputs and the
+        /// baseline is not learned yet.
+        /// </summary>
+        public const int ResultLearning = 4;
+
         private readonly FeatureExtractor _features;
         private readonly int _n;
         private float[]? _x;   // own window, allocated on the first Add (a node with a WindowCapture never needs it)
@@ -33,15 +39,51 @@ namespace TinyMlops.Firmware.Core.Node
         private float[]? _wz;
         private readonly float[] _featureVector;
         private readonly int _sampleRateHz;
+        private readonly IFloatMath _math;
+        private readonly HealthyBaseline? _baseline;
+        private readonly float[]? _baselineInput;
+        private float[] _input;
         private int _count;
 
         /// <summary>A pipeline for windows of <paramref name="windowLength"/> samples at <paramref name="sampleRateHz"/>.</summary>
         public DetectionPipeline(int windowLength, int bands, int sampleRateHz, IFloatMath math)
+            : this(windowLength, bands, sampleRateHz, math, 0, 1)
+        {
+        }
+
+        /// <summary>
+        /// A pipeline that also learns the node's healthy baseline over its first <paramref name="baselineWindows"/>
+        /// windows (0: none) and feeds a model that takes baseline inputs (<see cref="HealthyBaseline.InputLength"/>
+        /// values) the deviations from it, averaged over <paramref name="smoothing"/> windows.
+        /// </summary>
+        public DetectionPipeline(int windowLength, int bands, int sampleRateHz, IFloatMath math, int baselineWindows, int smoothing)
         {
             _features = new FeatureExtractor(windowLength, bands, math);
             _n = windowLength;
             _featureVector = new float[_features.FeatureCount];
+            _input = _featureVector;
             _sampleRateHz = sampleRateHz;
+            _math = math;
+            if (baselineWindows > 0)
+            {
+                _baseline = new HealthyBaseline(_featureVector.Length, baselineWindows, smoothing);
+                _baselineInput = new float[_baseline.InputLength];
+            }
+        }
+
+        /// <summary>The node's healthy baseline, or null when it keeps none.</summary>
+        public HealthyBaseline? Baseline
+        {
+            get { return _baseline; }
+        }
+
+        /// <summary>Set when the window just evaluated completed the baseline: the owner stores it, then clears this.</summary>
+        public bool BaselineCompleted;
+
+        /// <summary>The longest model input this pipeline feeds: the features, or the baseline inputs.</summary>
+        public int MaxInputLength
+        {
+            get { return _baseline == null ? _featureVector.Length : _baseline.InputLength; }
         }
 
         /// <summary>Features of the last evaluated window.</summary>
@@ -104,7 +146,8 @@ namespace TinyMlops.Firmware.Core.Node
             _wx = x;
             _wy = y;
             _wz = z;
-            if (model == null || model.Header.InputLength != _featureVector.Length)
+            HealthyBaseline? baseline = _baseline;
+            if (model == null && (baseline == null || baseline.IsReady))
             {
                 Dropped++;
                 return ResultNoModel;
@@ -113,10 +156,45 @@ namespace TinyMlops.Firmware.Core.Node
             if (_features.Compute(x, y, z, _featureVector) != FeatureExtractor.StatusOk)
             {
                 Dropped++;
+                if (baseline != null)
+                {
+                    baseline.RestartSmoothing(); // the windows either side of a dropped one are not neighbours
+                }
+
                 return ResultBadSamples;
             }
 
-            if (model.Invoke(_featureVector) != Int8Model.StatusOk)
+            bool learning = false;
+            if (baseline != null && !baseline.IsReady)
+            {
+                // Learned whatever model runs (or none): the baseline is ready when a model that needs it arrives.
+                baseline.Learn(_featureVector, _math);
+                BaselineCompleted = baseline.IsReady;
+                learning = true;
+            }
+
+            int inputs = model == null ? -1 : model.Header.InputLength;
+            if (baseline != null && inputs == baseline.InputLength)
+            {
+                if (learning)
+                {
+                    return ResultLearning;
+                }
+
+                baseline.Normalise(_featureVector, _baselineInput!);
+                _input = _baselineInput!;
+            }
+            else if (inputs == _featureVector.Length)
+            {
+                _input = _featureVector;
+            }
+            else
+            {
+                Dropped++;
+                return learning ? ResultLearning : ResultNoModel;
+            }
+
+            if (model!.Invoke(_input) != Int8Model.StatusOk)
             {
                 Dropped++;
                 return ResultNoModel;
@@ -136,7 +214,7 @@ namespace TinyMlops.Firmware.Core.Node
         public EventMessage BuildEvent(Int8Model model, uint sequence, long timestampMs)
         {
             EventMessage e = new EventMessage();
-            e.Features = new float[_featureVector.Length];
+            e.Features = new float[_input.Length];
             e.Samples = new short[3 * _n];
             FillEvent(e, model, sequence, timestampMs);
             return e;
@@ -148,7 +226,7 @@ namespace TinyMlops.Firmware.Core.Node
         public EventMessage NewEvent()
         {
             EventMessage e = new EventMessage();
-            e.Features = new float[_featureVector.Length];
+            e.Features = new float[_input.Length];
             e.Samples = new short[3 * _n];
             e.Axes = 3;
             e.SampleRateHz = _sampleRateHz;
@@ -157,8 +235,9 @@ namespace TinyMlops.Firmware.Core.Node
         }
 
         /// <summary>
-        /// Fills <paramref name="e"/> (from <see cref="NewEvent"/>) with the window just evaluated as suspicious,
-        /// allocating nothing.
+        /// Fills <paramref name="e"/> (from <see cref="NewEvent"/>) with the window just evaluated as suspicious: its
+        /// model input (the features, or the baseline inputs) and samples. Allocates nothing, unless the model input's
+        /// length changed since <paramref name="e"/> was made (a model of the other kind was installed).
         /// </summary>
         public void FillEvent(EventMessage e, Int8Model model, uint sequence, long timestampMs)
         {
@@ -172,7 +251,12 @@ namespace TinyMlops.Firmware.Core.Node
             e.SampleRateHz = _sampleRateHz;
             e.WindowLength = _n;
             e.Axes = 3;
-            System.Array.Copy(_featureVector, 0, e.Features, 0, _featureVector.Length);
+            if (e.Features == null || e.Features.Length != _input.Length)
+            {
+                e.Features = new float[_input.Length];
+            }
+
+            System.Array.Copy(_input, 0, e.Features, 0, _input.Length);
             if (_wx == null || _wy == null || _wz == null)
             {
                 throw new System.InvalidOperationException("no window has been evaluated");

@@ -87,6 +87,15 @@ namespace TinyMlops.Firmware.Core.Node
         /// <summary>Seconds between health reports.</summary>
         public int TelemetrySeconds = 60;
 
+        /// <summary>
+        /// Windows the node learns its healthy baseline over after commissioning (<c>baseline.windows</c>; 0: it keeps
+        /// none, and only models on raw features run). A model trained on baseline inputs needs it.
+        /// </summary>
+        public int BaselineWindows;
+
+        /// <summary>Windows averaged into each baseline input (<c>baseline.smoothing</c>, 1..16).</summary>
+        public int BaselineSmoothing = 1;
+
         /// <summary>Parses the file text; throws <see cref="System.ArgumentException"/> naming the bad key.</summary>
         public static NodeConfig Parse(string text)
         {
@@ -161,6 +170,12 @@ namespace TinyMlops.Firmware.Core.Node
             c.PipelineRamBytes = Number(values, "pipeline.ram", 0, 67108864, 0);
             c.MacNanoseconds = Number(values, "interp.macns", 0, 10000000, 0);
             c.TelemetrySeconds = Number(values, "telemetry.seconds", 5, 86400, 60);
+            c.BaselineWindows = Number(values, "baseline.windows", 0, 1000, 0);
+            c.BaselineSmoothing = Number(values, "baseline.smoothing", 1, 16, 1);
+            if (c.BaselineWindows == 1)
+            {
+                throw new System.ArgumentException("baseline.windows must be 0 (none) or at least 2");
+            }
             return c;
         }
 

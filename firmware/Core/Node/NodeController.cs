@@ -27,6 +27,7 @@ namespace TinyMlops.Firmware.Core.Node
         private readonly Topics _topics;
         private readonly ModelUpdater _updater;
         private readonly DetectionPipeline _pipeline;
+        private readonly IFloatMath _math;
         private readonly WindowCapture _capture;
         private readonly float[] _xyz = new float[3];
         private readonly EventMessage _event;
@@ -52,10 +53,11 @@ namespace TinyMlops.Firmware.Core.Node
             _topics = new Topics(config.NodeId);
             _updater = new ModelUpdater(models, config.NodeKey, config.NodeId, config.BoardClass, config.ModelFlashBytes, config.ModelRamBytes);
             _updater.Budget = new PipelineBudget(config.WindowLength, config.Bands, config.SampleRateHz, config.MacNanoseconds, config.ModelRamBytes, config.PipelineRamBytes);
-            _pipeline = new DetectionPipeline(config.WindowLength, config.Bands, config.SampleRateHz, math);
+            _pipeline = new DetectionPipeline(config.WindowLength, config.Bands, config.SampleRateHz, math, config.BaselineWindows, config.BaselineSmoothing);
+            _math = math;
             _capture = new WindowCapture(config.WindowLength);
             _event = _pipeline.NewEvent();
-            int eventSize = EventMessage.FrameSizeFor(_pipeline.FeatureCount, config.WindowLength);
+            int eventSize = EventMessage.FrameSizeFor(_pipeline.MaxInputLength, config.WindowLength);
             for (int i = 0; i < PendingEvents; i++)
             {
                 _eventFrames[i] = new byte[eventSize];
@@ -116,11 +118,19 @@ namespace TinyMlops.Firmware.Core.Node
             get { return _topics; }
         }
 
-        /// <summary>Advances the boot count (before anything is sent) and boots the model store.</summary>
+        /// <summary>
+        /// Advances the boot count (before anything is sent), boots the model store and takes up the healthy baseline
+        /// learned on an earlier boot (a missing or damaged one is learned again from the next windows).
+        /// </summary>
         public void Start()
         {
             Boot = BootCounter.Advance(_state);
             _updater.Boot();
+            HealthyBaseline? baseline = _pipeline.Baseline;
+            if (baseline != null)
+            {
+                baseline.Load(_state, _math);
+            }
         }
 
         /// <summary>
@@ -151,6 +161,12 @@ namespace TinyMlops.Firmware.Core.Node
                 Int8Model? model = _updater.ActiveModel;
                 int result = _pipeline.Evaluate(model, _capture.X(index), _capture.Y(index), _capture.Z(index));
                 LastInferenceMicros = (uint)((_clock.Ticks() - started) / 10);
+                if (_pipeline.BaselineCompleted)
+                {
+                    _pipeline.BaselineCompleted = false;
+                    _pipeline.Baseline!.Save(_state); // once: a reboot takes it up instead of learning again
+                }
+
                 if (result == DetectionPipeline.ResultSuspicious)
                 {
                     _pipeline.FillEvent(_event, model!, NextSequence(), _clock.UnixMs());

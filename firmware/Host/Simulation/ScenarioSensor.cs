@@ -8,7 +8,8 @@ namespace TinyMlops.Firmware.Host.Simulation;
 /// <summary>One replayable recording at the node's sample rate (g per axis).</summary>
 /// <param name="Name">How a schedule names it (the recording's id).</param>
 /// <param name="Condition">What it is: <c>healthy</c> or the fault's label, the ground truth of its windows.</param>
-public sealed record SensorTrack(string Name, string Condition, float[] X, float[] Y, float[] Z);
+/// <param name="LoopFrom">Where the track starts again after its end (a node's baseline learned from the samples before it never sees them again).</param>
+public sealed record SensorTrack(string Name, string Condition, float[] X, float[] Y, float[] Z, int LoopFrom = 0);
 
 /// <summary>What a sensor does from a point in time: play a track, and/or start or end a fault.</summary>
 /// <param name="AtSeconds">Sample time since the start, in seconds (samples read / sample rate).</param>
@@ -64,9 +65,9 @@ public sealed class ScenarioSensor : IAccelerometer
     {
         foreach (SensorTrack t in tracks)
         {
-            if (t.X.Length == 0 || t.Y.Length != t.X.Length || t.Z.Length != t.X.Length)
+            if (t.X.Length == 0 || t.Y.Length != t.X.Length || t.Z.Length != t.X.Length || t.LoopFrom < 0 || t.LoopFrom >= t.X.Length)
             {
-                throw new ArgumentException($"track '{t.Name}' has no samples or axes of different lengths");
+                throw new ArgumentException($"track '{t.Name}' has no samples, axes of different lengths, or a loop start outside it");
             }
 
             _tracks[t.Name] = t;
@@ -199,6 +200,6 @@ public sealed class ScenarioSensor : IAccelerometer
         xyz[0] = _last[0] = _track.X[i];
         xyz[1] = _last[1] = _track.Y[i];
         xyz[2] = _last[2] = _track.Z[i];
-        _positions[_track.Name] = i + 1 == _track.X.Length ? 0 : i + 1;
+        _positions[_track.Name] = i + 1 == _track.X.Length ? _track.LoopFrom : i + 1;
     }
 }

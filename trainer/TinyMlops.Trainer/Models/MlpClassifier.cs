@@ -33,8 +33,11 @@ public sealed class MlpClassifier
     /// <summary>Output biases.</summary>
     public required float[] B2 { get; init; }
 
-    /// <summary>Trains on <paramref name="x"/> with class indices <paramref name="y"/>.</summary>
-    public static MlpClassifier Train(float[][] x, int[] y, string[] classes, int hidden, int epochs, int seed, IProgress<string>? progress = null)
+    /// <summary>Decoupled weight decay per Adam step unless a run asks for another.</summary>
+    public const double DefaultWeightDecay = 1e-4;
+
+    /// <summary>Trains on <paramref name="x"/> with class indices <paramref name="y"/>, decaying weights by <paramref name="weightDecay"/> per step.</summary>
+    public static MlpClassifier Train(float[][] x, int[] y, string[] classes, int hidden, int epochs, int seed, IProgress<string>? progress = null, double weightDecay = DefaultWeightDecay)
     {
         int n = x[0].Length, c = classes.Length;
         Quantization.FloatDetector standardisation = Quantization.FloatDetector.FitStandardisation(x);
@@ -42,7 +45,7 @@ public sealed class MlpClassifier
         double[,] w1 = Init(rng, hidden, n), w2 = Init(rng, c, hidden);
         var net = new Net(w1, new double[hidden], w2, new double[c]);
         var model = new MlpClassifier { Classes = classes, Mean = standardisation.Mean, Std = standardisation.Std, W1 = [], B1 = [], W2 = [], B2 = [] };
-        Optimise(net, model.Standardise(x), y, c, epochs, rng, learningRate: 0.01, ranges: null, progress, "verifier");
+        Optimise(net, model.Standardise(x), y, c, epochs, rng, learningRate: 0.01, ranges: null, progress, "verifier", weightDecay);
         return model.With(net);
     }
 
@@ -55,7 +58,7 @@ public sealed class MlpClassifier
     public MlpClassifier FineTuneForInt8(float[][] x, int[] y, QdqRanges ranges, int epochs, int seed, IProgress<string>? progress = null)
     {
         var net = new Net(ToDouble(W1), B1.Select(v => (double)v).ToArray(), ToDouble(W2), B2.Select(v => (double)v).ToArray());
-        Optimise(net, Standardise(x), y, Classes.Length, epochs, new Random(seed), learningRate: 0.001, ranges, progress, "verifier int8 fine-tuning");
+        Optimise(net, Standardise(x), y, Classes.Length, epochs, new Random(seed), learningRate: 0.001, ranges, progress, "verifier int8 fine-tuning", DefaultWeightDecay);
         return With(net);
     }
 
@@ -75,7 +78,7 @@ public sealed class MlpClassifier
     private sealed record Net(double[,] W1, double[] B1, double[,] W2, double[] B2);
 
     // Class-balanced cross-entropy, Adam, mini-batches of 64; with ranges, the forward pass is the int8 graph's.
-    private static void Optimise(Net net, float[][] z, int[] y, int c, int epochs, Random rng, double learningRate, QdqRanges? ranges, IProgress<string>? progress, string what)
+    private static void Optimise(Net net, float[][] z, int[] y, int c, int epochs, Random rng, double learningRate, QdqRanges? ranges, IProgress<string>? progress, string what, double weightDecay)
     {
         int n = z[0].Length, hidden = net.B1.Length;
         int[] counts = new int[c];
@@ -157,7 +160,7 @@ public sealed class MlpClassifier
                     }
                 }
 
-                adam.Step(w1, gw1, net.B1, gb1, w2, gw2, net.B2, gb2, weightDecay: 1e-4);
+                adam.Step(w1, gw1, net.B1, gb1, w2, gw2, net.B2, gb2, weightDecay);
                 if (ranges != null)
                 {
                     fw1 = FakeQuantRows(w1);
