@@ -339,9 +339,10 @@ public static class DemoCommand
             return "";
         }
 
-        int[] distinct = [.. tracks.Where(t => t.Condition == Dataset.HealthyLabel).Select(t => (t.X.Length - t.LoopFrom) / b.WindowLength)];
+        int[] distinct = [.. tracks.Where(t => t.Condition == Dataset.HealthyLabel).Select(t => (t.X.Length - t.LoopFrom) / b.WindowLength).Distinct().Order()];
+        string count = distinct.Length == 0 ? "no" : distinct.Length == 1 ? $"{distinct[0]}" : $"{distinct[0]}-{distinct[^1]}";
         return $"; each node judges against the healthy baseline it learned from the first {b.BaselineWindows} windows of its healthy recording and is never shown those again, "
-            + $"so its healthy windows loop over the rest of that recording ({(distinct.Length == 0 ? 0 : distinct.Min())}-{(distinct.Length == 0 ? 0 : distinct.Max())} distinct windows per node)";
+            + $"so its healthy windows loop over the rest of that recording ({count} distinct windows per node)";
     }
 
     /// <summary>A gateway that refused or rolled back the release will not relay it: the run says why instead of waiting.</summary>
