@@ -4,16 +4,12 @@ using System.Diagnostics;
 using System.IO;
 using System.Linq;
 using System.Net.Http;
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Threading;
 using TinyMlops.Boards;
 using TinyMlops.Contracts;
-using TinyMlops.Registry;
-using TinyMlops.Releases;
 using TinyMlops.TestBed;
 
 namespace TinyMlops.Cli;
@@ -85,8 +81,7 @@ public static class FlashCommand
             throw new UsageException($"--gateway-id '{LogText.Safe(gatewayId)}' is not 1-64 letters, digits, '-', '_' or '.'");
         }
 
-        Uri? gatewayUrl = o.Get("gateway-url") is { } u ? HttpUrl(u, "--gateway-url") : null;
-        string? gatewayToken = gatewayUrl == null ? null : GatewayToken(o);
+        using GatewayClient? gateway = GatewayClient.From(o);
 
         // Resume or start: an earlier run of this node leaves its identity and finished steps in the output folder.
         FlashState? earlier = FlashState.Read(outDir);
@@ -195,7 +190,7 @@ public static class FlashCommand
             }
 
             Console.WriteLine($"  register {node} (key {id.KeyId}): {(registry == null ? "no registry" : $"registry {registry.Location}")}; {(nodesFile == null ? "no gateway folder" : $"gateway {nodesFile} and {keysFile}")}");
-            Console.WriteLine($"  wait     {(gatewayUrl == null ? "no --gateway-url: the first telemetry is not awaited" : $"up to {o.GetDouble("wait", 120):F0} s for {node}'s first telemetry at {gatewayUrl}api/nodes")}");
+            Console.WriteLine($"  wait     {(gateway == null ? "no --gateway-url: the first telemetry is not awaited" : $"up to {o.GetDouble("wait", 120):F0} s for {node}'s first telemetry at {gateway.Url}api/nodes")}");
             Directory.Delete(staging, recursive: true);
             return 0;
         }
@@ -263,20 +258,20 @@ public static class FlashCommand
         }
 
         Console.WriteLine($"[{steps.Count + 2}/{steps.Count + 2}] first telemetry");
-        if (gatewayUrl == null)
+        if (gateway == null)
         {
             Console.WriteLine($"flashed {node}; no --gateway-url, so its first telemetry was not awaited");
             return 0;
         }
 
         double wait = o.GetDouble("wait", 120);
-        if (WaitForTelemetry(gatewayUrl, gatewayToken!, node, TimeSpan.FromSeconds(wait)) is { } seen)
+        if (WaitForTelemetry(gateway, node, TimeSpan.FromSeconds(wait)) is { } seen)
         {
             Console.WriteLine($"{node} is up: telemetry at {seen.LastSeen:yyyy-MM-dd HH:mm:ss}Z, model {(seen.ModelVersion is long v && v > 0 ? $"{seen.ModelId}.{v}" : "none yet")}, update {seen.UpdateState}");
             return 0;
         }
 
-        throw new CliException($"flashed and registered {node}, but no telemetry reached {gatewayUrl} within {wait:F0} s: check the node's power, Wi-Fi and broker address; run the same command again to wait again");
+        throw new CliException($"flashed and registered {node}, but no telemetry reached {gateway.Url} within {wait:F0} s: check the node's power, Wi-Fi and broker address; run the same command again to wait again");
     }
 
     /// <summary>
@@ -348,10 +343,8 @@ public static class FlashCommand
         }
     }
 
-    private static GatewayNodeView? WaitForTelemetry(Uri gateway, string token, string node, TimeSpan patience)
+    private static GatewayNodeView? WaitForTelemetry(GatewayClient gateway, string node, TimeSpan patience)
     {
-        using var http = new HttpClient { BaseAddress = gateway, Timeout = TimeSpan.FromSeconds(10) };
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         var clock = Stopwatch.StartNew();
         DateTime nextLine = DateTime.UtcNow;
         string last = "not asked yet";
@@ -359,15 +352,7 @@ public static class FlashCommand
         {
             try
             {
-                using HttpResponseMessage r = http.GetAsync("api/nodes").GetAwaiter().GetResult();
-                if (r.StatusCode is System.Net.HttpStatusCode.Unauthorized or System.Net.HttpStatusCode.Forbidden)
-                {
-                    throw new CliException($"{gateway}api/nodes refused the operator token ({(int)r.StatusCode}): check --gateway-token-file");
-                }
-
-                r.EnsureSuccessStatusCode();
-                GatewayNodeView[] nodes = r.Content.ReadFromJsonAsync<GatewayNodeView[]>().GetAwaiter().GetResult() ?? [];
-                if (nodes.FirstOrDefault(n => n.Id == node) is { ModelVersion: not null } seen)
+                if (gateway.Nodes().FirstOrDefault(n => n.Id == node) is { ModelVersion: not null } seen)
                 {
                     return seen;
                 }
@@ -451,15 +436,6 @@ public static class FlashCommand
     internal static Uri HttpUrl(string url, string option) =>
         Uri.TryCreate(url.EndsWith('/') ? url : url + "/", UriKind.Absolute, out Uri? uri) && uri.Scheme is "http" or "https"
             ? uri : throw new UsageException($"{option} {url} is not an http(s) URL");
-
-    /// <summary>The gateway operator token: <c>--gateway-token-file</c> (owner-only) or <c>TINYMLOPS_GATEWAY_TOKEN</c>.</summary>
-    internal static string GatewayToken(Options o)
-    {
-        string? token = o.Get("gateway-token-file") is { } file ? TrainerClient.ReadToken(file) : Environment.GetEnvironmentVariable("TINYMLOPS_GATEWAY_TOKEN");
-        return string.IsNullOrWhiteSpace(token)
-            ? throw new UsageException("--gateway-url needs an operator token of the gateway: --gateway-token-file FILE (a line of its Gateway:Http:OperatorTokenFile) or TINYMLOPS_GATEWAY_TOKEN")
-            : token.Trim();
-    }
 
     private static string Quote(string arg) => arg.Any(char.IsWhiteSpace) ? $"\"{arg}\"" : arg;
 

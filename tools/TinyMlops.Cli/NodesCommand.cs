@@ -2,9 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
-using System.Net.Http;
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
 using TinyMlops.Contracts;
 using TinyMlops.Registry;
 
@@ -22,7 +19,8 @@ public static class NodesCommand
     {
         using NodeBook registry = NodeBook.Open(o, optional: false)!;
         IReadOnlyList<NodeStatus> nodes = registry.List();
-        Dictionary<string, GatewayNodeView> heard = o.Get("gateway-url") is { } url ? Heard(FlashCommand.HttpUrl(url, "--gateway-url"), FlashCommand.GatewayToken(o)) : [];
+        using GatewayClient? gateway = GatewayClient.From(o);
+        Dictionary<string, GatewayNodeView> heard = gateway == null ? [] : Heard(gateway);
         Console.WriteLine($"{"node",-20} {"board",-22} {"gateway",-12} {"site",-14} {"model",-10} {"last seen (UTC)",-20} {"update",-14} rollout");
         foreach ((RegisteredNode n, string? rollout) in nodes)
         {
@@ -80,23 +78,15 @@ public static class NodesCommand
         return 0;
     }
 
-    private static Dictionary<string, GatewayNodeView> Heard(Uri gateway, string token)
+    private static Dictionary<string, GatewayNodeView> Heard(GatewayClient gateway)
     {
-        using var http = new HttpClient { BaseAddress = gateway, Timeout = TimeSpan.FromSeconds(15) };
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         try
         {
-            using HttpResponseMessage r = http.GetAsync("api/nodes").GetAwaiter().GetResult();
-            if (!r.IsSuccessStatusCode)
-            {
-                throw new CliException($"{gateway}api/nodes answered {(int)r.StatusCode}: {r.Content.ReadAsStringAsync().GetAwaiter().GetResult()}");
-            }
-
-            return (r.Content.ReadFromJsonAsync<GatewayNodeView[]>().GetAwaiter().GetResult() ?? []).ToDictionary(n => n.Id, StringComparer.Ordinal);
+            return gateway.Nodes().ToDictionary(n => n.Id, StringComparer.Ordinal);
         }
-        catch (Exception e) when (e is HttpRequestException or System.Threading.Tasks.TaskCanceledException or System.Text.Json.JsonException)
+        catch (Exception e) when (e is System.Net.Http.HttpRequestException or System.Threading.Tasks.TaskCanceledException or System.Text.Json.JsonException)
         {
-            throw new CliException($"gateway {gateway} did not answer: {e.Message}");
+            throw new CliException($"gateway {gateway.Url} did not answer: {e.Message}");
         }
     }
 }
