@@ -141,7 +141,21 @@ public sealed class FlashCommandTests : IDisposable
         (exit, errors, _) = Cli.Run("nodes", "revoke", "pump-7", "--registry", _registry, "--gateway", _gateway);
         Assert.Equal(1, exit);
         Assert.Contains("not registered", errors);
-        Assert.Equal(0, Cli.Run(Flash("pump-7", Path.Combine(_dir, "out", "again"))).Exit);
+        // Flashed and registered, but the gateway never hears from it: said, and the job is not called done.
+        string token = Path.Combine(_dir, "gateway.token");
+        SecretFile.WriteAllText(token, "operator-token");
+        int closed;
+        using (var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
+        {
+            l.Start();
+            closed = ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
+        }
+
+        (exit, errors, output) = Cli.Run(Flash("pump-7", Path.Combine(_dir, "out", "again"), "--gateway-url", $"http://127.0.0.1:{closed}/", "--gateway-token-file", token, "--wait", "2"));
+        Assert.Equal(1, exit);
+        Assert.Contains("flashed and registered pump-7, but no telemetry reached", errors);
+        Assert.Contains("gateway unreachable", output);
+        Assert.Single(Registry().Nodes("pump-7"));
     }
 
     [Fact]

@@ -79,7 +79,7 @@ public static class CrossValidation
             QuantizedModel q = PostTrainingQuantizer.Quantize(detector, train.Select(r => r.Features).ToArray(), modelId: 1, modelVersion: 1, board.BoardClass, 0);
             Int8Model int8 = Int8Model.Load(q.ToBlob(), board.BoardClass, 0);
             string[] classes = train.Select(r => r.Label).Distinct().OrderBy(c => c == Dataset.HealthyLabel ? "" : c, StringComparer.Ordinal).ToArray();
-            MlpClassifier verifier = MlpClassifier.Train(train.Select(r => r.Features).ToArray(), train.Select(r => Array.IndexOf(classes, r.Label)).ToArray(), classes, o.VerifierHidden, o.VerifierEpochs, o.Seed);
+            MlpClassifier verifier = MlpClassifier.Train(train.Select(r => r.Features).ToArray(), train.Select(r => Array.IndexOf(classes, r.Label)).ToArray(), classes, o.VerifierHidden, o.VerifierEpochs, o.Seed, weightDecay: o.VerifierWeightDecay);
 
             int faults = 0, caught = 0, healthyWindows = 0, falseAlarms = 0, known = 0, right = 0;
             foreach (FeatureRow r in test)
