@@ -370,7 +370,8 @@ public static class TrainingRun
     public static Budget CheckBudget(BoardProfile board, byte[] blob, Int8Model model)
     {
         BoardSampling sampling = (board.IsSensorNode ? board.Sampling : null) ?? throw new ArgumentException($"board '{board.Name}' is a gateway; a detector needs a sensor-node board");
-        var budget = new PipelineBudget(sampling.WindowLength, sampling.Bands, sampling.SampleRateHz, board.Interpreter?.MacNanoseconds ?? 0, board.Memory.ModelRamBytes, board.Memory.PipelineRamBytes);
+        var budget = new PipelineBudget(sampling.WindowLength, sampling.Bands, sampling.SampleRateHz, board.Interpreter?.MacNanoseconds ?? 0, board.Memory.ModelRamBytes, board.Memory.PipelineRamBytes,
+            sampling.BaselineWindows > 0 ? sampling.BaselineSmoothing : 0);
         PipelineCost cost = budget.Estimate(model.Macs, model.RamBytes);
         var problems = new List<string>();
         if (blob.Length > board.Memory.ModelFlashBytes)

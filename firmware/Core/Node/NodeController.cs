@@ -52,7 +52,8 @@ namespace TinyMlops.Firmware.Core.Node
             _alarm = alarm;
             _topics = new Topics(config.NodeId);
             _updater = new ModelUpdater(models, config.NodeKey, config.NodeId, config.BoardClass, config.ModelFlashBytes, config.ModelRamBytes);
-            _updater.Budget = new PipelineBudget(config.WindowLength, config.Bands, config.SampleRateHz, config.MacNanoseconds, config.ModelRamBytes, config.PipelineRamBytes);
+            _updater.Budget = new PipelineBudget(config.WindowLength, config.Bands, config.SampleRateHz, config.MacNanoseconds, config.ModelRamBytes, config.PipelineRamBytes,
+                config.BaselineWindows > 0 ? config.BaselineSmoothing : 0);
             _pipeline = new DetectionPipeline(config.WindowLength, config.Bands, config.SampleRateHz, math, config.BaselineWindows, config.BaselineSmoothing);
             _math = math;
             _capture = new WindowCapture(config.WindowLength);

@@ -46,6 +46,7 @@ namespace TinyMlops.Firmware.Core.Node
         private readonly int _macNanoseconds;
         private readonly int _modelRamLimit;
         private readonly int _pipelineRamLimit;
+        private readonly int _baselineSmoothing;
 
         /// <summary>
         /// A budget for windows of <paramref name="windowLength"/> samples with <paramref name="bands"/> bands at
@@ -54,6 +55,15 @@ namespace TinyMlops.Firmware.Core.Node
         /// to the whole pipeline (model included); 0 for a limit means none.
         /// </summary>
         public PipelineBudget(int windowLength, int bands, int sampleRateHz, int macNanoseconds, int modelRamLimit, int pipelineRamLimit)
+            : this(windowLength, bands, sampleRateHz, macNanoseconds, modelRamLimit, pipelineRamLimit, 0)
+        {
+        }
+
+        /// <summary>
+        /// The same for a node that keeps a healthy baseline smoothed over <paramref name="baselineSmoothing"/> windows
+        /// (0: none), whose buffers and larger events count against the pipeline's RAM.
+        /// </summary>
+        public PipelineBudget(int windowLength, int bands, int sampleRateHz, int macNanoseconds, int modelRamLimit, int pipelineRamLimit, int baselineSmoothing)
         {
             if (windowLength < 16 || bands < 1 || sampleRateHz < 1 || macNanoseconds < 0 || modelRamLimit < 0 || pipelineRamLimit < 0)
             {
@@ -66,6 +76,7 @@ namespace TinyMlops.Firmware.Core.Node
             _macNanoseconds = macNanoseconds;
             _modelRamLimit = modelRamLimit;
             _pipelineRamLimit = pipelineRamLimit;
+            _baselineSmoothing = baselineSmoothing;
         }
 
         /// <summary>MAC units to capture one window.</summary>
@@ -101,13 +112,24 @@ namespace TinyMlops.Firmware.Core.Node
         /// <summary>Bytes the node's pipeline holds besides the model (capture, features, event and its frames).</summary>
         public static int PipelineBytes(int windowLength, int bands)
         {
+            return PipelineBytes(windowLength, bands, 0);
+        }
+
+        /// <summary>
+        /// The same with a healthy baseline smoothed over <paramref name="baselineSmoothing"/> windows (0: none): its
+        /// mean, spread and scale, the smoothing history and the model input, and events that carry twice the features.
+        /// </summary>
+        public static int PipelineBytes(int windowLength, int bands, int baselineSmoothing)
+        {
             int n = windowLength;
             int features = 3 * (FeatureExtractor.StatsPerAxis + bands);
+            int inputs = baselineSmoothing > 0 ? 2 * features : features;
             int capture = 2 * 3 * 4 * n;
             int featureWork = FeatureExtractor.WorkingBytesFor(n, bands) + (4 * features);
-            int eventMessage = (6 * n) + (4 * features);
-            int frame = EventMessage.FrameSizeFor(features, n);
-            return capture + featureWork + eventMessage + (NodeController.PendingEvents * frame);
+            int baseline = baselineSmoothing > 0 ? 4 * ((3 + baselineSmoothing) * features + inputs) : 0;
+            int eventMessage = (6 * n) + (4 * inputs);
+            int frame = EventMessage.FrameSizeFor(inputs, n);
+            return capture + featureWork + baseline + eventMessage + (NodeController.PendingEvents * frame);
         }
 
         /// <summary>The figures of a model with <paramref name="macs"/> MACs holding <paramref name="modelRamBytes"/> of RAM.</summary>
@@ -123,7 +145,7 @@ namespace TinyMlops.Firmware.Core.Node
             c.ComputeMicros = (c.TotalUnits * _macNanoseconds) / 1000;
             c.ModelRamBytes = modelRamBytes;
             c.ModelRamLimit = _modelRamLimit;
-            c.PipelineRamBytes = PipelineBytes(_n, _bands) + modelRamBytes;
+            c.PipelineRamBytes = PipelineBytes(_n, _bands, _baselineSmoothing) + modelRamBytes;
             c.PipelineRamLimit = _pipelineRamLimit;
             string problems = "";
             if (_macNanoseconds > 0 && c.ComputeMicros > c.PeriodMicros)
