@@ -130,5 +130,11 @@ public class PipelineBudgetTests
         Assert.True(big.ModelUnits > 80000);
         Assert.Contains("cannot keep up", big.Problems);
         Assert.True(PipelineBudget.FeatureUnits(1024) > 2 * PipelineBudget.FeatureUnits(512));
+
+        // A node that keeps a healthy baseline pays its inputs every window, more the more windows they average.
+        PipelineCost withBaseline = new PipelineBudget(512, 8, 1000, 15500, 0, 0, 3).Estimate(600, 4000);
+        Assert.Equal(0, small.NormaliseUnits);
+        Assert.True(withBaseline.NormaliseUnits > 0 && PipelineBudget.NormaliseUnits(36, 5) > withBaseline.NormaliseUnits);
+        Assert.Equal(small.TotalUnits + withBaseline.NormaliseUnits, withBaseline.TotalUnits);
     }
 }

@@ -120,6 +120,18 @@ namespace TinyMlops.InterpBench
                 WireCodec.EncodeInto(e, frame, 0);
             });
 
+            // The node's healthy baseline (when its board keeps one): each window's inputs against it, at smoothings 1 and 5.
+            double[] normalise = new double[2];
+            int[] smoothings = { 1, 5 };
+            for (int k = 0; k < smoothings.Length; k++)
+            {
+                var healthy = new HealthyBaseline(features.Length, 2, smoothings[k]);
+                healthy.Learn(features, SystemFloatMath.Instance);
+                healthy.Learn(baselineFeatures, SystemFloatMath.Instance);
+                float[] inputs = new float[healthy.InputLength];
+                normalise[k] = Units(mac, () => healthy.Normalise(features, inputs));
+            }
+
             double quantize = Units(mac, () => WireCodec.QuantizeSamples(x, y, z, e.Samples));
             double crc = Units(mac, () => TinyMlops.Firmware.Core.Common.Crc32.Compute(frame, 0, WireCodec.FrameSize(e) - WireCodec.TrailerSize));
 
@@ -128,8 +140,8 @@ namespace TinyMlops.InterpBench
             double total = capture + feature + inference + encode;
             Console.WriteLine(string.Format(
                 CultureInfo.InvariantCulture,
-                "window profile={0} n={1} bands={2} rate={3} macs={4} capture={5:F0} features={6:F0} model={7:F0} encode={8:F0} total={9:F0} baselineFeatures={10:F0} baselineTotal={11:F0} fftTransform={12:F0} fftPower={13:F0} quantize={14:F0} crc={15:F0}",
-                name, n, bands, rate, model.Macs, capture, feature, inference, encode, total, baseline, total - feature + baseline, transform, power, quantize, crc));
+                "window profile={0} n={1} bands={2} rate={3} macs={4} capture={5:F0} features={6:F0} model={7:F0} encode={8:F0} total={9:F0} baselineFeatures={10:F0} baselineTotal={11:F0} fftTransform={12:F0} fftPower={13:F0} quantize={14:F0} crc={15:F0} normalise1={16:F0} normalise5={17:F0}",
+                name, n, bands, rate, model.Macs, capture, feature, inference, encode, total, baseline, total - feature + baseline, transform, power, quantize, crc, normalise[0], normalise[1]));
         }
 
         private static int MacLoop(sbyte[] a, sbyte[] b)

@@ -40,6 +40,12 @@ namespace TinyMlops.Firmware.Core.Node
         /// <summary>MAC units per event besides its samples.</summary>
         public const int EncodePerEvent = 500;
 
+        /// <summary>MAC units per feature to turn a window into its healthy-baseline inputs, without smoothing.</summary>
+        public const int NormalisePerFeature = 5;
+
+        /// <summary>MAC units per feature for each further window the baseline inputs are averaged over.</summary>
+        public const int NormalisePerFeatureWindow = 1;
+
         private readonly int _n;
         private readonly int _bands;
         private readonly int _rate;
@@ -109,6 +115,15 @@ namespace TinyMlops.Firmware.Core.Node
             return EncodePerEvent + ((long)EncodePerSample * windowLength);
         }
 
+        /// <summary>
+        /// MAC units to turn <paramref name="features"/> features into healthy-baseline inputs averaged over
+        /// <paramref name="smoothing"/> windows (0: the node keeps no baseline).
+        /// </summary>
+        public static long NormaliseUnits(int features, int smoothing)
+        {
+            return smoothing <= 0 ? 0 : (long)features * (NormalisePerFeature + (NormalisePerFeatureWindow * (smoothing - 1)));
+        }
+
         /// <summary>Bytes the node's pipeline holds besides the model (capture, features, event and its frames).</summary>
         public static int PipelineBytes(int windowLength, int bands)
         {
@@ -140,7 +155,8 @@ namespace TinyMlops.Firmware.Core.Node
             c.FeatureUnits = FeatureUnits(_n);
             c.ModelUnits = ModelUnits(macs);
             c.EncodeUnits = EncodeUnits(_n);
-            c.TotalUnits = c.CaptureUnits + c.FeatureUnits + c.ModelUnits + c.EncodeUnits;
+            c.NormaliseUnits = NormaliseUnits(3 * (FeatureExtractor.StatsPerAxis + _bands), _baselineSmoothing);
+            c.TotalUnits = c.CaptureUnits + c.FeatureUnits + c.NormaliseUnits + c.ModelUnits + c.EncodeUnits;
             c.PeriodMicros = (1000000L * _n) / _rate;
             c.ComputeMicros = (c.TotalUnits * _macNanoseconds) / 1000;
             c.ModelRamBytes = modelRamBytes;
@@ -199,6 +215,9 @@ namespace TinyMlops.Firmware.Core.Node
 
         /// <summary>MAC units of one event.</summary>
         public long EncodeUnits;
+
+        /// <summary>MAC units of the healthy-baseline inputs (0 without a baseline).</summary>
+        public long NormaliseUnits;
 
         /// <summary>All of the above.</summary>
         public long TotalUnits;
