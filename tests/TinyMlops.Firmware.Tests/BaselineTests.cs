@@ -137,10 +137,13 @@ public class BaselineTests
         // A model that takes neither: the window still teaches the baseline, and is dropped once it is learned.
         Int8Model neither = Int8Model.Load(EveryWindow(7), ModelFormat.BoardClassAny, 0);
         Assert.Equal(DetectionPipeline.ResultLearning, fresh.Evaluate(neither, x[..n], y[..n], z[..n]));
-        fresh.Evaluate(neither, x[..n], y[..n], z[..n]);
+        Assert.Equal(DetectionPipeline.ResultLearning, fresh.Evaluate(null, x[..n], y[..n], z[..n]));
         fresh.Evaluate(neither, x[..n], y[..n], z[..n]);
         Assert.True(fresh.Baseline.IsReady);
+        Assert.Equal(0u, fresh.Dropped); // learned windows are not dropped ones
         Assert.Equal(DetectionPipeline.ResultNoModel, fresh.Evaluate(neither, x[..n], y[..n], z[..n]));
+        Assert.Equal(DetectionPipeline.ResultNoModel, fresh.Evaluate(null, x[..n], y[..n], z[..n]));
+        Assert.Equal(2u, fresh.Dropped);
     }
 
     [Fact]

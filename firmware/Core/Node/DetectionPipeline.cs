@@ -188,10 +188,14 @@ namespace TinyMlops.Firmware.Core.Node
             {
                 _input = _featureVector;
             }
+            else if (learning)
+            {
+                return ResultLearning; // learned, not dropped: no model for it yet, or one of another shape
+            }
             else
             {
                 Dropped++;
-                return learning ? ResultLearning : ResultNoModel;
+                return ResultNoModel;
             }
 
             if (model!.Invoke(_input) != Int8Model.StatusOk)
