@@ -146,17 +146,27 @@ public class BaselineTests
         Assert.Equal(2u, fresh.Dropped);
     }
 
-    [Fact]
-    public void The_trainers_rows_are_bit_for_bit_what_a_node_replaying_the_recording_feeds_its_model()
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(16)] // a NaN sample in window 16: both drop it, and both start their smoothing again after it
+    public void The_trainers_rows_are_bit_for_bit_what_a_node_replaying_the_recording_feeds_its_model(int badWindow)
     {
         Dataset data = DatasetLoader.Load(Path.Combine(Repo.Root, "data", "uci-accelerometer-fan"));
         Recording[] speed = data.Recordings.Where(r => r.Group == "speed045").ToArray();
-        Recording healthy = speed.Single(r => r.Healthy);
         const int n = 128;
+        int h = Array.FindIndex(speed, r => r.Healthy);
+        if (badWindow >= 0)
+        {
+            float[] x = (float[])speed[h].X.Clone();
+            x[(badWindow * n) + 5] = float.NaN;
+            speed[h] = new Recording { Id = speed[h].Id, SampleRateHz = speed[h].SampleRateHz, X = x, Y = speed[h].Y, Z = speed[h].Z, Label = speed[h].Label, Group = speed[h].Group };
+        }
+
+        Recording healthy = speed[h];
         var plan = new BaselinePlan(12, 3);
         List<FeatureRow> rows = FeatureTable.Build(speed, healthy.SampleRateHz, n, n, 8, null, plan);
         FeatureRow[] healthyRows = rows.Where(r => r.RecordingId == healthy.Id).ToArray();
-        Assert.Equal(healthy.X.Length / n - plan.Windows, healthyRows.Length); // the baseline's windows give no row
+        Assert.Equal(healthy.X.Length / n - plan.Windows - (badWindow >= 0 ? 1 : 0), healthyRows.Length); // the baseline's windows give no row
         Assert.All(rows, r => Assert.Equal(72, r.Features.Length));
         Assert.Contains(rows, r => !r.Healthy());
 

@@ -91,9 +91,17 @@ public static class FeatureTable
             int from = i == source ? baseline.Windows * window : 0;
             // One node per phase of the window grid: its windows are one window apart, each smoothed over its own past.
             var phases = new HealthyBaseline[window / hop];
+            var previous = new int[phases.Length];
             foreach ((int start, FeatureRow row) in raw[i].Where(w => w.Start >= from))
             {
-                HealthyBaseline node = phases[start / hop % phases.Length] ??= b.Copy();
+                int phase = start / hop % phases.Length;
+                HealthyBaseline node = phases[phase] ??= b.Copy();
+                if (start - previous[phase] != window)
+                {
+                    node.RestartSmoothing(); // a window dropped between (non-finite samples): the node starts again too
+                }
+
+                previous[phase] = start;
                 var inputs = new float[b.InputLength];
                 node.Normalise(row.Features, inputs);
                 result.Add(row with { Features = inputs });
