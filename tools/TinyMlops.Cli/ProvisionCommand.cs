@@ -45,7 +45,7 @@ public static class ProvisionCommand
     public static int Run(Options o)
     {
         BoardProfile board = SensorBoard(Required(o, "board"));
-        string[] nodes = o.Get("batch") is { } batch ? ReadBatch(batch, o) : [Required(o, "node")];
+        string[] nodes = o.Get("batch") is { } batch ? ReadBatch(batch) : [Required(o, "node")];
         if (o.Get("batch") != null && o.Get("node") != null)
         {
             throw new UsageException("--node and --batch: give one node, or a file of them");
@@ -57,6 +57,7 @@ public static class ProvisionCommand
         }
 
         // Every check before anything is written: a batch is written whole or not at all (but for a full disk).
+        Contracts.NodeRegistry? logins = !o.Has("replace") && o.Get("gateway-nodes") is { } nodesFile && File.Exists(nodesFile) ? new Contracts.NodeRegistry(nodesFile) : null;
         var planned = new List<(NodeIdentity Id, string Text, string Path)>();
         foreach (string node in nodes)
         {
@@ -66,9 +67,9 @@ public static class ProvisionCommand
                 throw new UsageException("--gateway-nodes registers the node under its id, which is its MQTT user: leave --mqtt-user unset");
             }
 
-            if (!o.Has("replace") && o.Get("gateway-nodes") is { } nodesFile && File.Exists(nodesFile) && new Contracts.NodeRegistry(nodesFile).IsKnown(node))
+            if (logins?.IsKnown(node) == true)
             {
-                throw new CliException($"node {node} is already registered in {nodesFile}: give --replace to give it new credentials, revoke it ('tinymlops nodes revoke {node}'), or pick another id");
+                throw new CliException($"node {node} is already registered in {o.Get("gateway-nodes")}: give --replace to give it new credentials, revoke it ('tinymlops nodes revoke {node}'), or pick another id");
             }
 
             NodeIdentity id = NodeIdentity.Create(node, o.Get("key"), o.Get("mqtt-password"));
@@ -204,7 +205,7 @@ public static class ProvisionCommand
     /// Node ids from a CSV file: a header with a <c>node</c> column (other columns are ignored), then one node a row.
     /// Every id is checked, and a duplicate refused, before anything is written.
     /// </summary>
-    internal static string[] ReadBatch(string file, Options o)
+    internal static string[] ReadBatch(string file)
     {
         string[] lines;
         try

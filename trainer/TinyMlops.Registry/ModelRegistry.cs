@@ -626,7 +626,13 @@ public sealed class ModelRegistry : IDisposable
         var states = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (Rollout r in Rollouts(null).OrderBy(r => r.Id))
         {
-            foreach (RolloutNode n in RolloutNodes(r.Id))
+            List<RolloutNode> nodes;
+            lock (_gate)
+            {
+                nodes = NodesOf(null, r); // the rollout is in hand: RolloutNodes(id) would read every rollout again
+            }
+
+            foreach (RolloutNode n in nodes)
             {
                 states[n.Node] = $"release {r.Sequence}: {n.State}{(n.LastError != null ? $" ({n.LastError})" : "")}";
             }
