@@ -109,7 +109,7 @@ namespace TinyMlops.Firmware.App
             byte[] message = payload;
             if (count != payload.Length)
             {
-                message = new byte[count]; // M2Mqtt sends whole arrays; the controller's event frames are exact-size
+                message = new byte[count]; // M2Mqtt sends whole arrays; an event frame is sized for the largest model the board takes
                 Array.Copy(payload, message, count);
             }
 

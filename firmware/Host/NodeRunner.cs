@@ -205,15 +205,20 @@ public sealed class NodeRunner : IAsyncDisposable, INodeUplink, INodeClock
     }
 
     // Due samples follow the clock: after a stall the sweep catches up at once, so a window's samples are the ones
-    // the period called for, and evaluation (on a worker) never holds sampling back. Returns whether any were due.
-    internal bool SampleDue(long now)
+    // the period called for, and evaluation (on a worker) never holds sampling back.
+    internal void SampleDue(long now)
     {
+        long due = (long)((now - _sampleStart) * _samplesPerTimestamp);
+        if (Volatile.Read(ref _samplesTaken) >= due)
+        {
+            return; // most calls in a sweep over a fleet: no lock taken
+        }
+
         lock (_sampleLock)
         {
-            long due = (long)((now - _sampleStart) * _samplesPerTimestamp);
             if (_stopped || _samplesTaken >= due)
             {
-                return false;
+                return;
             }
 
             bool ready = false;
@@ -229,13 +234,11 @@ public sealed class NodeRunner : IAsyncDisposable, INodeUplink, INodeClock
                 }
             }
 
-            _samplesTaken = due;
+            Volatile.Write(ref _samplesTaken, due);
             if (ready)
             {
                 _scheduler?.Schedule(this);
             }
-
-            return true;
         }
     }
 

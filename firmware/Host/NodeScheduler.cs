@@ -1,5 +1,5 @@
 using System;
-using System.Collections.Concurrent;
+using System.Collections.Generic;
 using System.Diagnostics;
 using System.Threading;
 
@@ -18,7 +18,10 @@ public sealed class NodeScheduler : IDisposable
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(200); // reconnects, telemetry, resends fall due
 
     private readonly object _gate = new();
-    private readonly BlockingCollection<NodeRunner> _ready = new(new ConcurrentQueue<NodeRunner>());
+    // Guarded by its own monitor. Not a BlockingCollection: its semaphore spins before it sleeps, and with a thousand
+    // runners the workers fall idle thousands of times a second, so the spinning took more CPU than the nodes did.
+    private readonly Queue<NodeRunner> _ready = new();
+    private bool _stopping;
     private readonly CancellationTokenSource _stop = new();
     private readonly Thread _sampler;
     private readonly Thread[] _workers;
@@ -57,14 +60,18 @@ public sealed class NodeScheduler : IDisposable
     {
         _tick.Dispose();
         _stop.Cancel();
-        _ready.CompleteAdding();
+        lock (_ready)
+        {
+            _stopping = true;
+            Monitor.PulseAll(_ready);
+        }
+
         _sampler.Join(TimeSpan.FromSeconds(5));
         foreach (Thread w in _workers)
         {
             w.Join(TimeSpan.FromSeconds(10));
         }
 
-        _ready.Dispose();
         _stop.Dispose();
     }
 
@@ -103,15 +110,15 @@ public sealed class NodeScheduler : IDisposable
             int next = state == NodeRunner.Idle ? NodeRunner.Queued : NodeRunner.RunningAgain;
             if (Interlocked.CompareExchange(ref runner.WorkState, next, state) == state)
             {
-                if (state == NodeRunner.Idle && !_ready.IsAddingCompleted)
+                if (state == NodeRunner.Idle)
                 {
-                    try
+                    lock (_ready)
                     {
-                        _ready.Add(runner);
-                    }
-                    catch (InvalidOperationException)
-                    {
-                        // stopping
+                        if (!_stopping)
+                        {
+                            _ready.Enqueue(runner);
+                            Monitor.Pulse(_ready);
+                        }
                     }
                 }
 
@@ -133,37 +140,44 @@ public sealed class NodeScheduler : IDisposable
         while (!_stop.IsCancellationRequested)
         {
             long now = Stopwatch.GetTimestamp();
-            bool sampled = false;
             foreach (NodeRunner r in Volatile.Read(ref _runners))
             {
-                sampled |= r.SampleDue(now);
+                r.SampleDue(now);
             }
 
-            if (!sampled)
-            {
-                Thread.Sleep(1);
-            }
+            // A sweep takes every sample due so far, so sweeping again at once (as this did while any were due) only
+            // spent a core on a thousand runners with one or two samples each.
+            Thread.Sleep(1);
         }
     }
 
     private void WorkLoop()
     {
-        try
+        while (true)
         {
-            foreach (NodeRunner r in _ready.GetConsumingEnumerable(_stop.Token))
+            NodeRunner r;
+            lock (_ready)
             {
-                Volatile.Write(ref r.WorkState, NodeRunner.Running);
-                do
+                while (_ready.Count == 0 && !_stopping)
                 {
-                    r.Work();
+                    Monitor.Wait(_ready);
                 }
-                while (Interlocked.CompareExchange(ref r.WorkState, NodeRunner.Idle, NodeRunner.Running) != NodeRunner.Running
-                    && Interlocked.Exchange(ref r.WorkState, NodeRunner.Running) == NodeRunner.RunningAgain);
+
+                if (_stopping)
+                {
+                    return;
+                }
+
+                r = _ready.Dequeue();
             }
-        }
-        catch (OperationCanceledException)
-        {
-            // stopping
+
+            Volatile.Write(ref r.WorkState, NodeRunner.Running);
+            do
+            {
+                r.Work();
+            }
+            while (Interlocked.CompareExchange(ref r.WorkState, NodeRunner.Idle, NodeRunner.Running) != NodeRunner.Running
+                && Interlocked.Exchange(ref r.WorkState, NodeRunner.Running) == NodeRunner.RunningAgain);
         }
     }
 }

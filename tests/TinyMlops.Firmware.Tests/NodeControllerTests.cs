@@ -199,12 +199,16 @@ public class NodeControllerTests
         Assert.Equal(((uint)windows, (uint)events.Length, 7u, 3u, 0), (t.Windows, t.Events, t.ModelId, t.ModelVersion, t.LastError));
     }
 
-    [Fact]
-    public void Unacknowledged_events_are_sent_again_after_a_reconnect_and_acknowledged_ones_are_not()
+    // With a baseline configured the board also takes models on twice the features, so its event buffers are sized
+    // for those: a model on raw features must still send frames of its own length.
+    [Theory]
+    [InlineData("")]
+    [InlineData("baseline.windows=4")]
+    public void Unacknowledged_events_are_sent_again_after_a_reconnect_and_acknowledged_ones_are_not(string extraConfig)
     {
         (Recording fan, byte[] model) = FanAndDetector();
         var uplink = new MemoryUplink();
-        var node = new NodeController(NodeConfig.Parse(Config), new Replay(fan.X, fan.Y, fan.Z), uplink, new FixedClock(), new FaultyStorage(), new FaultyStorage(), null, SystemFloatMath.Instance);
+        var node = new NodeController(NodeConfig.Parse(Config + "\n" + extraConfig), new Replay(fan.X, fan.Y, fan.Z), uplink, new FixedClock(), new FaultyStorage(), new FaultyStorage(), null, SystemFloatMath.Instance);
         node.Start();
         node.OnConnected();
         InstallOverTheAir(node, uplink, model);
@@ -255,6 +259,7 @@ public class NodeControllerTests
         uint[] seq = uplink.On("event").Skip(before).Select(e => LittleEndian.ReadUInt32(e.Frame, 8)).ToArray();
         Assert.Equal(2, seq.Length);
         Assert.True(seq[0] < seq[1]);
+        Assert.All(uplink.On("event"), e => Assert.Equal(3 * (FeatureExtractor.StatsPerAxis + 8), ((EventMessage)WireCodec.Decode(e.Frame, 0, e.Frame.Length)).Features.Length));
     }
 
     [Fact]

@@ -36,6 +36,22 @@ public class TopicAclTests
     public void A_node_subscribes_only_to_its_own_down_topics(string node, string filter, bool allowed) =>
         Assert.Equal(allowed, TopicAcl.NodeMaySubscribe(node, filter));
 
+    // The embedded broker delivers these straight to the named node's session, so a topic that could reach another
+    // node (or several) must not parse.
+    [Theory]
+    [InlineData("tinymlops/node-1/down/verdict", "node-1")]
+    [InlineData("tinymlops/node-1/down/ota/chunk", null)]
+    [InlineData("tinymlops/node-1/down/#", null)]
+    [InlineData("tinymlops/+/down/verdict", null)]
+    [InlineData("tinymlops/node-1/up/event", null)]
+    [InlineData("tinymlops/node-1/down/", null)]
+    [InlineData("other/node-1/down/verdict", null)]
+    public void Only_one_node_s_down_topic_names_a_node_to_deliver_to(string topic, string? node)
+    {
+        Assert.Equal(node != null, TopicAcl.TryParseDownlink(topic, out string parsed));
+        Assert.Equal(node ?? "", parsed);
+    }
+
     [Fact]
     public void Client_id_and_user_name_must_be_the_same_valid_node_id()
     {

@@ -35,6 +35,7 @@ namespace TinyMlops.Firmware.Core.Node
         private readonly int[] _eventIds = new int[PendingEvents];
         private readonly bool[] _eventPending = new bool[PendingEvents];
         private readonly uint[] _eventOrder = new uint[PendingEvents];
+        private readonly int[] _eventLengths = new int[PendingEvents]; // a model with fewer inputs than the largest makes a shorter frame
         private readonly TelemetryMessage _telemetry = new TelemetryMessage();
         private readonly byte[] _telemetryFrame;
         private readonly byte[] _statusFrame;
@@ -219,7 +220,7 @@ namespace TinyMlops.Firmware.Core.Node
                 }
 
                 after = _eventOrder[next];
-                int id = _uplink.Publish(_topics.Event, _eventFrames[next], _eventFrames[next].Length);
+                int id = _uplink.Publish(_topics.Event, _eventFrames[next], _eventLengths[next]);
                 if (id == 0)
                 {
                     LastError = NodeError.PublishFailed;
@@ -339,11 +340,11 @@ namespace TinyMlops.Firmware.Core.Node
                 LastError = NodeError.EventDropped;
             }
 
-            WireCodec.EncodeInto(_event, _eventFrames[slot], 0);
+            _eventLengths[slot] = WireCodec.EncodeInto(_event, _eventFrames[slot], 0);
             _eventPending[slot] = true;
             _eventOrder[slot] = ++_eventCounter;
             EventsSent++;
-            int id = _uplink.Publish(_topics.Event, _eventFrames[slot], _eventFrames[slot].Length);
+            int id = _uplink.Publish(_topics.Event, _eventFrames[slot], _eventLengths[slot]);
             _eventIds[slot] = id;
             if (id == 0)
             {

@@ -124,26 +124,13 @@ public sealed class AlarmPanel : IDisposable
 
 /// <summary>
 /// A GPIO chip in memory, for hosts without one (and for tests): the same <see cref="GpioDriver"/> interface the
-/// gateway uses on the Pi, recording every write. Thread-safe.
+/// gateway uses on the Pi, keeping each pin's level (not a history of writes: a gateway on this driver runs for months,
+/// and a list of every write was its one unbounded allocation). Thread-safe.
 /// </summary>
 public sealed class SimulatedGpioDriver(int pinCount = 28) : GpioDriver
 {
     private readonly object _gate = new();
     private readonly Dictionary<int, (PinMode Mode, PinValue Value)> _pins = new();
-    private readonly List<(int Pin, PinValue Value)> _writes = new();
-
-    /// <summary>Every write so far, in order.</summary>
-    public IReadOnlyList<(int Pin, PinValue Value)> Writes
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _writes.ToArray();
-            }
-        }
-    }
-
     /// <summary>The level a pin is driven to (Low when never written).</summary>
     public PinValue Level(int pin)
     {
@@ -210,7 +197,6 @@ public sealed class SimulatedGpioDriver(int pinCount = 28) : GpioDriver
             }
 
             _pins[pinNumber] = (p.Mode, value);
-            _writes.Add((pinNumber, value));
         }
     }
 

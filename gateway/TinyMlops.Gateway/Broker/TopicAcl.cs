@@ -52,5 +52,19 @@ public static class TopicAcl
         return true;
     }
 
+    /// <summary>The node of <c>tinymlops/{node}/down/{kind}</c>; false for anything else.</summary>
+    public static bool TryParseDownlink(string topic, out string nodeId)
+    {
+        nodeId = "";
+        string[] p = topic.Split('/');
+        if (p.Length != 4 || p[0] != Topics.Root || p[2] != "down" || !Topics.IsValidNodeId(p[1]) || p[3].Length == 0 || topic.IndexOfAny(Wildcards) >= 0)
+        {
+            return false;
+        }
+
+        nodeId = p[1];
+        return true;
+    }
+
     private static readonly char[] Wildcards = { '+', '#' };
 }
