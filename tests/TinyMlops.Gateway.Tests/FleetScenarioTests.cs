@@ -20,6 +20,41 @@ public class FleetScenarioTests
     private static readonly string[] Recordings = ["config1-speed050", "config2-speed050"];
 
     [Fact]
+    public void Windows_are_counted_under_the_condition_shown_when_they_complete_as_the_node_captures_them()
+    {
+        var healthy = new SensorTrack("h", "healthy", [1, 2, 3, 4], [0, 0, 0, 0], [0, 0, 0, 0]);
+        var faulty = new SensorTrack("f", "imbalance", [5, 6], [0, 0], [0, 0]);
+        // Windows of 4 at 10 samples/s: 3 samples while held (commissioning), then h until 0.5 s and f after. The node's
+        // windows end at samples 4 and 8 (h, the first mostly held) and 12 and 16 (f). Samples ÷ window length, as
+        // this was counted before, made it 1 healthy (5 samples) and 2 imbalance (8).
+        var sensor = new ScenarioSensor([healthy, faulty], [new SensorStep(0, "h", null), new SensorStep(0.5, "f", null)], 10) { Held = true, WindowLength = 4 };
+        var xyz = new float[3];
+        for (int i = 0; i < 3; i++)
+        {
+            sensor.TryRead(xyz);
+        }
+
+        sensor.Held = false;
+        for (int i = 0; i < 13; i++)
+        {
+            sensor.TryRead(xyz);
+        }
+
+        Assert.Equal([("healthy", 2L), ("imbalance", 2L)], sensor.WindowsByCondition().Select(kv => (kv.Key, kv.Value)).Order());
+
+        // A power cycle: the new boot's capture starts again, so its first window ends 4 samples later, not 3.
+        sensor.RestartCapture();
+        for (int i = 0; i < 3; i++)
+        {
+            sensor.TryRead(xyz);
+        }
+
+        Assert.Equal(2L, sensor.WindowsByCondition().Single(kv => kv.Key == "imbalance").Value);
+        sensor.TryRead(xyz);
+        Assert.Equal(3L, sensor.WindowsByCondition().Single(kv => kv.Key == "imbalance").Value);
+    }
+
+    [Fact]
     public void A_schedule_switches_recordings_in_sample_time_and_injects_sensor_faults()
     {
         var healthy = new SensorTrack("h", "healthy", [1, 2, 3, 4], [10, 20, 30, 40], [0, 0, 0, 0]);

@@ -70,6 +70,13 @@ public class DemoTests
             Assert.All(nodes, n => Assert.Equal(2, n.GetProperty("release").GetInt64()));
             Assert.All(nodes, n => Assert.True(n.GetProperty("windows").GetInt64() > 0));
 
+            // Each node's own figures are its share of the fleet's: they add up to the summary's.
+            Assert.Equal(s.GetProperty("healthyWindows").GetInt64(), nodes.Sum(n => n.GetProperty("healthyWindows").GetInt64()));
+            Assert.Equal(s.GetProperty("healthyAlarms").GetInt64(), nodes.Sum(n => n.GetProperty("healthyAlarms").GetInt64()));
+            Assert.Equal(s.GetProperty("faultWindows").GetInt64(), nodes.Sum(n => n.GetProperty("faultWindows").GetInt64()));
+            Assert.Equal(s.GetProperty("faultConfirmed").GetInt64(), nodes.Sum(n => n.GetProperty("faultConfirmed").GetInt64()));
+            Assert.All(nodes, n => Assert.Matches("^config1-speed\\d{3}$", n.GetProperty("healthyRecording").GetString()));
+
             // The counts add up: alarms are verdicts, verdicts answer events, events are flagged windows.
             foreach (JsonElement c in s.GetProperty("conditions").EnumerateArray())
             {

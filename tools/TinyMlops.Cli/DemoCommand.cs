@@ -448,7 +448,16 @@ public static class DemoCommand
             windows, events, events / (double)Math.Max(1, windows), faultWindows, faultConfirmed, recall, healthy.Windows, healthy.Events, healthy.Confirmed, healthy.Verdicts - healthy.Confirmed, healthyAlarms,
             recall >= 0.95, healthyAlarms <= 0.01,
             episodes.ToDictionary(e => e.Key, e => $"{e.Value.Confirmed} of {e.Value.Shown} confirmed"), everyFault, everyModel, secondEverywhere,
-            runs.Sum(r => r.Resets), scores, [one, two], nodes.Select(n => new DemoNode(n.Id, n.Condition, versions.GetValueOrDefault(n.InstalledSequence, "none"), n.InstalledSequence, n.UpdateState, n.Windows, n.EventsSent, n.Verdicts)).ToList(),
+            runs.Sum(r => r.Resets), scores, [one, two], nodes.Select(n =>
+            {
+                // Each node replays one held-out speed: its own figures show which speed the fleet's figures owe to.
+                FleetRun run = runs.First(r => r.Nodes().Any(x => x.Id == n.Id));
+                IReadOnlyList<ConditionScore> own = run.Scores(n.Id);
+                ConditionScore? h = own.FirstOrDefault(c => c.Condition == Dataset.HealthyLabel);
+                string healthyTrack = run.Episodes().FirstOrDefault(e => e.Node == n.Id && e.Condition == Dataset.HealthyLabel)?.Track ?? "-";
+                return new DemoNode(n.Id, n.Condition, versions.GetValueOrDefault(n.InstalledSequence, "none"), n.InstalledSequence, n.UpdateState, n.Windows, n.EventsSent, n.Verdicts,
+                    healthyTrack, h?.Windows ?? 0, h?.Confirmed ?? 0, own.Where(c => c.Condition != Dataset.HealthyLabel).Sum(c => c.Windows), own.Where(c => c.Condition != Dataset.HealthyLabel).Sum(c => c.Confirmed));
+            }).ToList(),
             outDir);
     }
 
@@ -469,10 +478,11 @@ public static class DemoCommand
             Console.WriteLine($"  release {r.Sequence} ({r.Version})  rollout {r.State} in groups {r.Groups}: {r.Confirmed} of {r.Nodes} nodes confirmed, {r.Failed} failed ({r.Reason})");
         }
 
-        Console.WriteLine($"  {"node",-9} {"showing",-10} {"model",-24} {"release",7} {"update",-12} {"windows",7} {"events",6} {"verdicts",8}");
+        Console.WriteLine($"  {"node",-9} {"showing",-10} {"model",-24} {"release",7} {"update",-12} {"windows",7} {"events",6} {"verdicts",8}   {"healthy recording",-18} {"healthy alarmed",15} {"faults confirmed",16}");
         foreach (DemoNode n in s.NodeStates)
         {
-            Console.WriteLine($"  {n.Id,-9} {n.Showing,-10} {n.Model,-24} {n.Release,7} {n.Update,-12} {n.Windows,7} {n.Events,6} {n.Verdicts,8}");
+            Console.WriteLine($"  {n.Id,-9} {n.Showing,-10} {n.Model,-24} {n.Release,7} {n.Update,-12} {n.Windows,7} {n.Events,6} {n.Verdicts,8}   {n.HealthyRecording,-18} " +
+                $"{$"{n.HealthyAlarms}/{n.HealthyWindows}",15} {$"{n.FaultConfirmed}/{n.FaultWindows}",16}");
         }
 
         Console.WriteLine($"  node power cycles (scenario)     {s.Resets}");
@@ -576,4 +586,5 @@ public sealed record DemoSummary(
 public sealed record DemoRollout(long Sequence, string Version, string State, string Reason, string Groups, int Confirmed, int Failed, int Nodes);
 
 /// <summary>A node as the demo ended.</summary>
-public sealed record DemoNode(string Id, string Showing, string Model, long Release, string Update, long Windows, long Events, long Verdicts);
+public sealed record DemoNode(string Id, string Showing, string Model, long Release, string Update, long Windows, long Events, long Verdicts,
+    string HealthyRecording, long HealthyWindows, long HealthyAlarms, long FaultWindows, long FaultConfirmed);

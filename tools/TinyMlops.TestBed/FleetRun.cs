@@ -18,7 +18,7 @@ namespace TinyMlops.TestBed;
 public sealed record FleetIdentity(string Password, byte[] Key);
 
 /// <summary>What one condition (a recording's label) came to across the fleet.</summary>
-/// <param name="Windows">Windows the nodes were shown of it (sensor samples ÷ window length).</param>
+/// <param name="Windows">Windows the nodes completed while it was shown.</param>
 /// <param name="Events">Windows the nodes' detectors flagged and sent to the gateway.</param>
 /// <param name="Verdicts">Of those, the ones the gateway answered.</param>
 /// <param name="Confirmed">Verdicts that said fault (an alarm).</param>
@@ -36,8 +36,8 @@ public sealed record FleetNodeReport(string Id, string Board, bool Connected, ui
 /// profile, its own identity and storage folder (A/B slots, boot record), a <see cref="ScenarioSensor"/> following
 /// its schedule, and the device wire protocol over MQTT to a real broker; all share one scheduler. It scores what
 /// the nodes were shown against what they sent and what the gateway answered: each event is counted under the
-/// condition its node's sensor showed when it was sent, and each verdict under its event's. Windows that straddle a
-/// switch of recording are counted under the newer one. Thread-safe.
+/// condition its node's sensor showed when it was sent, and each verdict under its event's. A window that straddles a
+/// switch of recording is counted under the one shown when it completed. Thread-safe.
 /// </summary>
 public sealed class FleetRun : IAsyncDisposable, INodeTraffic
 {
@@ -47,7 +47,7 @@ public sealed class FleetRun : IAsyncDisposable, INodeTraffic
     private readonly ConcurrentDictionary<(string Node, uint Boot, uint Sequence), byte> _counted = new();
     private readonly CancellationTokenSource _stop = new();
     private Task _events = Task.CompletedTask;
-    private readonly ConcurrentDictionary<string, long[]> _tallies = new(StringComparer.Ordinal); // events, verdicts, confirmed
+    private readonly ConcurrentDictionary<(string Node, string Condition), long[]> _tallies = new(); // events, verdicts, confirmed
     private readonly Dictionary<string, int> _byId = new(StringComparer.Ordinal);
     private readonly NodeScheduler _scheduler;
 
@@ -87,10 +87,10 @@ public sealed class FleetRun : IAsyncDisposable, INodeTraffic
                 SimulatedNode.Install(nodeFolder, board, n.Id, id.Key, model, 1);
             }
 
-            var sensor = new ScenarioSensor(trackSets[n.Board], n.Schedule, board.Sampling!.SampleRateHz) { Held = held };
+            var sensor = new ScenarioSensor(trackSets[n.Board], n.Schedule, board.Sampling!.SampleRateHz) { Held = held, WindowLength = board.Sampling.WindowLength };
             NodeConfig config = HostNodeConfig.FromBoard(board, n.Id, id.Key, id.Password, host, port, null, 30);
             var options = new NodeRunnerOptions { Host = host, Port = port, Password = id.Password, Speed = speed, Scheduler = run._scheduler, Traffic = run };
-            var slot = new Slot(n, sensor, board.Sampling.WindowLength, board.Sampling.SampleRateHz, () =>
+            var slot = new Slot(n, sensor, board.Sampling.SampleRateHz, () =>
                 new NodeRunner(config, sensor, SimulatedNode.Models(nodeFolder), new FileModelStorage(Path.Combine(nodeFolder, "state")), null, options, log));
             slot.Runner.Start();
             run._byId[n.Id] = run._nodes.Count;
@@ -173,22 +173,35 @@ public sealed class FleetRun : IAsyncDisposable, INodeTraffic
     /// <summary>True when every node that keeps a healthy baseline has learned it.</summary>
     public bool BaselinesLearned => _nodes.All(n => n.Runner.Controller.Pipeline.Baseline is not { IsReady: false });
 
-    /// <summary>What each condition came to so far.</summary>
-    public IReadOnlyList<ConditionScore> Scores()
+    /// <summary>What each condition came to so far, over the fleet or on node <paramref name="node"/> alone.</summary>
+    public IReadOnlyList<ConditionScore> Scores(string? node = null)
     {
         var windows = new Dictionary<string, long>(StringComparer.Ordinal);
-        foreach (Slot slot in _nodes)
+        var tallies = new Dictionary<string, long[]>(StringComparer.Ordinal);
+        foreach (((string n, string c), long[] t) in _tallies)
         {
-            foreach ((string condition, long reads) in slot.Sensor.ReadsByCondition())
+            if (node == null || n == node)
             {
-                windows[condition] = windows.GetValueOrDefault(condition) + (reads / slot.Window);
+                long[] sum = tallies.TryGetValue(c, out long[]? s) ? s : tallies[c] = new long[3];
+                for (int i = 0; i < sum.Length; i++)
+                {
+                    sum[i] += Interlocked.Read(ref t[i]);
+                }
             }
         }
 
-        return windows.Keys.Concat(_tallies.Keys).Distinct().Order(StringComparer.Ordinal).Select(c =>
+        foreach (Slot slot in _nodes.Where(n => node == null || n.Spec.Id == node))
         {
-            long[] t = _tallies.GetValueOrDefault(c) ?? new long[3];
-            return new ConditionScore(c, windows.GetValueOrDefault(c), Interlocked.Read(ref t[0]), Interlocked.Read(ref t[1]), Interlocked.Read(ref t[2]));
+            foreach ((string condition, long completed) in slot.Sensor.WindowsByCondition())
+            {
+                windows[condition] = windows.GetValueOrDefault(condition) + completed;
+            }
+        }
+
+        return windows.Keys.Concat(tallies.Keys).Distinct().Order(StringComparer.Ordinal).Select(c =>
+        {
+            long[] t = tallies.GetValueOrDefault(c) ?? new long[3];
+            return new ConditionScore(c, windows.GetValueOrDefault(c), t[0], t[1], t[2]);
         }).ToList();
     }
 
@@ -215,7 +228,7 @@ public sealed class FleetRun : IAsyncDisposable, INodeTraffic
             if (WireCodec.Decode(payload, 0, payload.Length) is EventMessage e && _counted.TryAdd((nodeId, e.Boot, e.Sequence), 0))
             {
                 _eventCondition[(nodeId, e.Sequence)] = (node.Sensor.Condition, node.Sensor.Track);
-                Interlocked.Increment(ref Tally(node.Sensor.Condition)[0]);
+                Interlocked.Increment(ref Tally(nodeId, node.Sensor.Condition)[0]);
             }
         }
         catch (WireFormatException)
@@ -246,7 +259,7 @@ public sealed class FleetRun : IAsyncDisposable, INodeTraffic
         {
             if (WireCodec.Decode(payload, 0, payload.Length) is VerdictMessage v && _eventCondition.TryRemove((nodeId, v.EventSequence), out (string Condition, string Track) shown))
             {
-                long[] t = Tally(shown.Condition);
+                long[] t = Tally(nodeId, shown.Condition);
                 Interlocked.Increment(ref t[1]);
                 if (v.IsFault)
                 {
@@ -289,18 +302,16 @@ public sealed class FleetRun : IAsyncDisposable, INodeTraffic
         _ => state.ToString(System.Globalization.CultureInfo.InvariantCulture),
     };
 
-    private long[] Tally(string condition) => _tallies.GetOrAdd(condition, _ => new long[3]);
+    private long[] Tally(string node, string condition) => _tallies.GetOrAdd((node, condition), _ => new long[3]);
 
     /// <summary>One node: its spec, its sensor (which outlives a power cycle: the world goes on), and its current runner.</summary>
-    private sealed class Slot(FleetNode spec, ScenarioSensor sensor, int window, double rateHz, Func<NodeRunner> boot)
+    private sealed class Slot(FleetNode spec, ScenarioSensor sensor, double rateHz, Func<NodeRunner> boot)
     {
         private volatile NodeRunner _runner = boot();
 
         public FleetNode Spec { get; } = spec;
 
         public ScenarioSensor Sensor { get; } = sensor;
-
-        public int Window { get; } = window;
 
         public double RateHz { get; } = rateHz;
 
@@ -334,6 +345,7 @@ public sealed class FleetRun : IAsyncDisposable, INodeTraffic
         {
             await _runner.DisposeAsync().ConfigureAwait(false);
             NodeRunner next = boot();
+            Sensor.RestartCapture(); // the new boot's first window starts with its first sample
             next.LinkDown = LinkDown;
             next.ClockUnset = ClockUnset;
             next.Start();

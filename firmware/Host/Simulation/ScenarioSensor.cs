@@ -46,6 +46,8 @@ public sealed class ScenarioSensor : IAccelerometer
     private readonly Dictionary<string, int> _positions = new(StringComparer.Ordinal);
     private readonly List<string> _conditions = [];
     private readonly long[] _readsByCondition;
+    private readonly long[] _windowsByCondition;
+    private long _captured; // every sample read, held ones too: the node's capture puts each into a window
     private readonly SensorStep[] _steps;
     private readonly double _rateHz;
     private readonly float[] _last = new float[3];
@@ -79,6 +81,7 @@ public sealed class ScenarioSensor : IAccelerometer
         }
 
         _readsByCondition = new long[_conditions.Count];
+        _windowsByCondition = new long[_conditions.Count];
 
         if (!(rateHz > 0))
         {
@@ -138,6 +141,25 @@ public sealed class ScenarioSensor : IAccelerometer
     /// <summary>The fault in force now.</summary>
     public SensorFault Fault => (SensorFault)_fault;
 
+    /// <summary>
+    /// Samples per window of the node reading this sensor, which captures windows back to back from its first read:
+    /// with it set, <see cref="WindowsByCondition"/> counts each window under the condition shown when it completed,
+    /// as the node's event for it is scored (0: windows are not counted).
+    /// </summary>
+    public int WindowLength { get; init; }
+
+    /// <summary>The node rebooted: its capture starts a new window with the next sample (sampling thread, between runners).</summary>
+    public void RestartCapture() => _captured = 0;
+
+    /// <summary>Windows completed while each condition was shown, held ones not (any thread; needs <see cref="WindowLength"/>).</summary>
+    public IEnumerable<KeyValuePair<string, long>> WindowsByCondition()
+    {
+        for (int i = 0; i < _conditions.Count; i++)
+        {
+            yield return new KeyValuePair<string, long>(_conditions[i], Interlocked.Read(ref _windowsByCondition[i]));
+        }
+    }
+
     /// <summary>Samples asked for while each condition was shown (any thread).</summary>
     public IEnumerable<KeyValuePair<string, long>> ReadsByCondition()
     {
@@ -150,6 +172,7 @@ public sealed class ScenarioSensor : IAccelerometer
     /// <inheritdoc />
     public bool TryRead(float[] xyz)
     {
+        bool completesWindow = WindowLength > 0 && ++_captured % WindowLength == 0;
         if (_held)
         {
             Replay(xyz);
@@ -176,6 +199,11 @@ public sealed class ScenarioSensor : IAccelerometer
 
         Reads++;
         Interlocked.Increment(ref _readsByCondition[_conditionIndex]);
+        if (completesWindow)
+        {
+            Interlocked.Increment(ref _windowsByCondition[_conditionIndex]);
+        }
+
         switch ((SensorFault)_fault)
         {
             case SensorFault.Fail:
