@@ -425,7 +425,8 @@ public static class DemoCommand
         long windows = scores.Sum(c => c.Windows), events = scores.Sum(c => c.Events);
         long faultWindows = faults.Sum(c => c.Windows), faultConfirmed = faults.Sum(c => c.Confirmed);
         // Every (node, fault recording) shown is one injected fault; it is confirmed when the gateway raised an alarm on it.
-        Dictionary<string, (int Shown, int Confirmed)> episodes = runs.SelectMany(r => r.Episodes()).Where(e => e.Condition != Dataset.HealthyLabel)
+        List<FleetEpisode> shown = runs.SelectMany(r => r.Episodes()).ToList();
+        Dictionary<string, (int Shown, int Confirmed)> episodes = shown.Where(e => e.Condition != Dataset.HealthyLabel)
             .GroupBy(e => e.Condition).ToDictionary(g => g.Key, g => (g.Count(), g.Count(e => e.Alarms > 0)));
         Dictionary<long, string> versions = registry.Releases([boardClass]).ToDictionary(r => r.Sequence, r => r.Version);
         DemoRollout RolloutOf(long sequence)
@@ -451,12 +452,12 @@ public static class DemoCommand
             runs.Sum(r => r.Resets), scores, [one, two], nodes.Select(n =>
             {
                 // Each node replays one held-out speed: its own figures show which speed the fleet's figures owe to.
-                FleetRun run = runs.First(r => r.Nodes().Any(x => x.Id == n.Id));
-                IReadOnlyList<ConditionScore> own = run.Scores(n.Id);
+                IReadOnlyList<ConditionScore> own = runs.SelectMany(r => r.Scores(n.Id)).ToList(); // only the node's own run has any
                 ConditionScore? h = own.FirstOrDefault(c => c.Condition == Dataset.HealthyLabel);
-                string healthyTrack = run.Episodes().FirstOrDefault(e => e.Node == n.Id && e.Condition == Dataset.HealthyLabel)?.Track ?? "-";
+                ConditionScore[] f = own.Where(c => c.Condition != Dataset.HealthyLabel).ToArray();
+                string healthyTrack = shown.FirstOrDefault(e => e.Node == n.Id && e.Condition == Dataset.HealthyLabel)?.Track ?? "-";
                 return new DemoNode(n.Id, n.Condition, versions.GetValueOrDefault(n.InstalledSequence, "none"), n.InstalledSequence, n.UpdateState, n.Windows, n.EventsSent, n.Verdicts,
-                    healthyTrack, h?.Windows ?? 0, h?.Confirmed ?? 0, own.Where(c => c.Condition != Dataset.HealthyLabel).Sum(c => c.Windows), own.Where(c => c.Condition != Dataset.HealthyLabel).Sum(c => c.Confirmed));
+                    healthyTrack, h?.Windows ?? 0, h?.Confirmed ?? 0, f.Sum(c => c.Windows), f.Sum(c => c.Confirmed));
             }).ToList(),
             outDir);
     }

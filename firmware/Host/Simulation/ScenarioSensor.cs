@@ -45,7 +45,6 @@ public sealed class ScenarioSensor : IAccelerometer
     private readonly Dictionary<string, SensorTrack> _tracks = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _positions = new(StringComparer.Ordinal);
     private readonly List<string> _conditions = [];
-    private readonly long[] _readsByCondition;
     private readonly long[] _windowsByCondition;
     private long _captured; // every sample read, held ones too: the node's capture puts each into a window
     private readonly SensorStep[] _steps;
@@ -80,7 +79,6 @@ public sealed class ScenarioSensor : IAccelerometer
             }
         }
 
-        _readsByCondition = new long[_conditions.Count];
         _windowsByCondition = new long[_conditions.Count];
 
         if (!(rateHz > 0))
@@ -160,15 +158,6 @@ public sealed class ScenarioSensor : IAccelerometer
         }
     }
 
-    /// <summary>Samples asked for while each condition was shown (any thread).</summary>
-    public IEnumerable<KeyValuePair<string, long>> ReadsByCondition()
-    {
-        for (int i = 0; i < _conditions.Count; i++)
-        {
-            yield return new KeyValuePair<string, long>(_conditions[i], Interlocked.Read(ref _readsByCondition[i]));
-        }
-    }
-
     /// <inheritdoc />
     public bool TryRead(float[] xyz)
     {
@@ -198,7 +187,6 @@ public sealed class ScenarioSensor : IAccelerometer
         }
 
         Reads++;
-        Interlocked.Increment(ref _readsByCondition[_conditionIndex]);
         if (completesWindow)
         {
             Interlocked.Increment(ref _windowsByCondition[_conditionIndex]);
